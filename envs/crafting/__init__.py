@@ -1,0 +1,22 @@
+"""Multi-Agent Crafter: N agents gather, craft up a tech tree and get a diamond as a team."""
+
+from envs.crafting.config import CraftingConfig
+from envs.crafting.engine import ActionError, CraftingWorld
+from envs.crafting.env import CraftingParallelEnv, env, make_config, parallel_env, raw_env
+from envs.crafting.gym_env import CrafterEnv
+from envs.crafting.rules import Rules, RulesError, load_rules
+
+__all__ = [
+    "ActionError",
+    "CrafterEnv",
+    "CraftingConfig",
+    "CraftingParallelEnv",
+    "CraftingWorld",
+    "Rules",
+    "RulesError",
+    "env",
+    "load_rules",
+    "make_config",
+    "parallel_env",
+    "raw_env",
+]

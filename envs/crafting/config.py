@@ -1,0 +1,58 @@
+"""Configuration of one Multi-Agent Crafter world (validated; errors name the field)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ObsMode = Literal["symbolic", "text", "rgb"]
+RewardMode = Literal["individual", "team"]
+
+
+class CraftingConfig(BaseModel):
+    """Everything that varies between scenarios; the game itself lives in the rules file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    width: int = Field(64, ge=9, le=1024, description="world width in cells")
+    height: int = Field(64, ge=9, le=1024, description="world height in cells")
+    n_agents: int = Field(1, ge=1, le=64, description="number of agents")
+    max_steps: int = Field(10000, ge=1, description="episode truncation (Crafter: 10000)")
+    cows: bool = True
+    zombies: bool = True
+    skeletons: bool = True
+    respawn: bool = Field(False, description="dead agents reappear at a spawn point")
+    team_goal: str | None = Field(
+        "collect_diamond",
+        description="achievement that ends the episode for everyone when any agent gets it",
+    )
+    reward: RewardMode = Field(
+        "individual", description="individual: own unlocks; team: every team-first unlock"
+    )
+    obs_mode: ObsMode = "symbolic"
+    view_width: int = Field(9, ge=3, le=31)
+    view_height: int = Field(7, ge=3, le=31)
+    tile_pixels: int = Field(8, ge=2, le=64, description="pixels per cell in rgb mode")
+    creature_radius: int = Field(
+        18,
+        ge=1,
+        description="only creatures within this L1 distance of some agent act, as in Crafter "
+        "(which uses 2 * max(view) = 18)",
+    )
+    rules_path: str | None = Field(None, description="alternative rules file")
+
+    @field_validator("view_width", "view_height")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError("must be odd so the agent is at the centre of its view")
+        return value
+
+    @model_validator(mode="after")
+    def _fits(self) -> CraftingConfig:
+        if self.n_agents > self.width * self.height // 4:
+            raise ValueError(
+                f"n_agents={self.n_agents} is too many for a {self.width}x{self.height} world"
+            )
+        return self

@@ -1,0 +1,133 @@
+"""The memory graph's vocabulary: which node labels and relationship types exist.
+
+Every backend validates against these whitelists, so a Cypher backend never builds a
+query from an unchecked label, and a typo fails loudly with the allowed values named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from memory.store import EdgeRecord, NodeRecord, WriteBatch
+
+# Episodic hierarchy: Goal ▸ Subgoal ▸ Chunk ▸ Event. Semantic layer: the rest.
+NODE_LABELS: frozenset[str] = frozenset(
+    {
+        "Goal",
+        "Subgoal",
+        "Chunk",
+        "Event",
+        "Entity",  # a resource, item, station, creature instance or kind
+        "Place",  # a cell
+        "Region",  # a coarser area that places are part of
+        "Recipe",  # a skill / recipe learned
+        "Agent",  # self or a teammate
+        "Message",  # a received communication, for provenance
+    }
+)
+
+EDGE_TYPES: frozenset[str] = frozenset(
+    {
+        "HAS_SUBGOAL",
+        "HAS_CHUNK",
+        "HAS_EVENT",
+        "NEXT",
+        "LOCATED_AT",
+        "REQUIRES",
+        "PRODUCES",
+        "NEEDS_NEARBY",
+        "HOLDS",
+        "SEEN_BY",
+        "TOLD_BY",
+        "PART_OF",
+        "ABOUT",
+        "CLAIMED_BY",
+        "FAILED",
+    }
+)
+
+# Property names become Cypher map keys; keep them identifier-shaped.
+_MAX_STRING = 4096
+_MAX_LIST = 256
+_SCALARS = (str, int, float, bool)
+
+
+class SchemaError(ValueError):
+    """Bad input to the memory layer: names the field and what is allowed."""
+
+
+def check_label(label: str) -> str:
+    if label not in NODE_LABELS:
+        raise SchemaError(f"label {label!r} is not allowed; allowed labels: {sorted(NODE_LABELS)}")
+    return label
+
+
+def check_edge_type(edge_type: str) -> str:
+    if edge_type not in EDGE_TYPES:
+        raise SchemaError(
+            f"edge type {edge_type!r} is not allowed; allowed types: {sorted(EDGE_TYPES)}"
+        )
+    return edge_type
+
+
+def check_id(node_id: Any, field: str = "id") -> str:
+    if not isinstance(node_id, str) or not node_id:
+        raise SchemaError(f"{field} must be a non-empty string, got {node_id!r}")
+    if len(node_id) > 512:
+        raise SchemaError(f"{field} must be at most 512 characters, got {len(node_id)}")
+    return node_id
+
+
+def check_props(props: Mapping[str, Any], where: str) -> None:
+    """Property maps hold scalars or flat lists of one scalar type; None removes."""
+    if not isinstance(props, Mapping):
+        raise SchemaError(f"{where}.props must be a mapping, got {type(props).__name__}")
+    for key, value in props.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise SchemaError(f"{where}.props key {key!r} must be an identifier-like string")
+        field = f"{where}.props.{key}"
+        if value is None or isinstance(value, _SCALARS):
+            if isinstance(value, str) and len(value) > _MAX_STRING:
+                raise SchemaError(f"{field} is {len(value)} characters; max {_MAX_STRING}")
+            continue
+        if isinstance(value, list | tuple):
+            if len(value) > _MAX_LIST:
+                raise SchemaError(f"{field} has {len(value)} items; max {_MAX_LIST}")
+            kinds = {type(v) for v in value}
+            if not all(isinstance(v, _SCALARS) for v in value) or len(kinds) > 1:
+                raise SchemaError(
+                    f"{field} must be a list of one scalar type (str, int, float or bool)"
+                )
+            continue
+        raise SchemaError(
+            f"{field} has type {type(value).__name__}; allowed: str, int, float, bool, "
+            "a list of one of those, or None (remove)"
+        )
+
+
+def check_node(node: NodeRecord) -> None:
+    check_id(node.id, "node.id")
+    check_label(node.label)
+    check_props(node.props, f"node[{node.id}]")
+
+
+def check_edge(edge: EdgeRecord) -> None:
+    check_id(edge.src, "edge.src")
+    check_id(edge.dst, "edge.dst")
+    check_edge_type(edge.type)
+    check_props(edge.props, f"edge[{edge.src}-{edge.type}->{edge.dst}]")
+
+
+def check_batch(batch: WriteBatch) -> None:
+    """Validate a whole batch before any of it is applied (so nothing half-applies)."""
+    for node in batch.nodes:
+        check_node(node)
+    for edge in batch.edges:
+        check_edge(edge)
+    for src, edge_type, dst in batch.delete_edges:
+        check_id(src, "delete_edges.src")
+        check_edge_type(edge_type)
+        check_id(dst, "delete_edges.dst")
+    for node_id in batch.delete_nodes:
+        check_id(node_id, "delete_nodes")
