@@ -1,1 +1,59 @@
+"""memsim memory: a hierarchical knowledge-graph memory for agents, over pluggable stores.
 
+Start with `open_store("networkx", namespace)` and `AgentMemory(store, agent_id)`; feed it
+`Fact`s with `write`, read it with `retrieve(RetrievalQuery(...))`.
+"""
+
+from memory.agent_memory import (
+    AgentMemory,
+    ExportSelector,
+    ForgetPolicy,
+    PayloadTooLarge,
+    payload_to_facts,
+)
+from memory.backends import open_store
+from memory.facts import FACT_KINDS, Fact
+from memory.recall import (
+    EventRecord,
+    GoalRecord,
+    HolderRecord,
+    NeedRecord,
+    PlaceRecord,
+    Recall,
+    RecipeRecord,
+    ReportRecord,
+    RetrievalQuery,
+    SummaryRecord,
+    approx_tokens,
+)
+from memory.schema import SchemaError
+from memory.shared_memory import SharedMemory
+from memory.store import EdgeRecord, GraphStore, NodeRecord, WriteBatch
+
+__all__ = [
+    "FACT_KINDS",
+    "AgentMemory",
+    "EdgeRecord",
+    "EventRecord",
+    "ExportSelector",
+    "Fact",
+    "ForgetPolicy",
+    "GoalRecord",
+    "GraphStore",
+    "HolderRecord",
+    "NeedRecord",
+    "NodeRecord",
+    "PayloadTooLarge",
+    "PlaceRecord",
+    "Recall",
+    "RecipeRecord",
+    "ReportRecord",
+    "RetrievalQuery",
+    "SchemaError",
+    "SharedMemory",
+    "SummaryRecord",
+    "WriteBatch",
+    "approx_tokens",
+    "open_store",
+    "payload_to_facts",
+]

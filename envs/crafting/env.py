@@ -14,6 +14,7 @@ action name, whether it worked, why not, and the achievements it reached this st
 from __future__ import annotations
 
 import functools
+import pickle
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -191,6 +192,20 @@ class CraftingParallelEnv(ParallelEnv):
             }
         self.agents = [a for a in self.agents if not (terminations[a] or truncations[a])]
         return observations, rewards, terminations, truncations, infos
+
+    # ---- checkpoints ----------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """The whole episode state (world, rng, live agents), for checkpoints."""
+        return pickle.dumps((self.world, list(self.agents), self._seed_rng))
+
+    def restore(self, blob: bytes) -> None:
+        """Continue from a `snapshot()` of an env with the same config."""
+        world, agents, seed_rng = pickle.loads(blob)
+        if world.config != self.config:
+            raise ValueError("snapshot: it was taken from an env with a different config")
+        self.world, self.agents, self._seed_rng = world, agents, seed_rng
+        self.observer = Observer(world)
 
     # ---- global views ---------------------------------------------------------------
 

@@ -1,0 +1,110 @@
+"""Perception for the crafting world: one agent's observation -> memory `Fact`s.
+
+Only what the observation shows becomes a fact: the materials, creatures and teammates
+in the local view (at world coordinates, from the agent's own position), the agent's own
+inventory, and the outcome of its own last action. A `surveyed` fact for the view
+rectangle lets memory close what used to be there and is gone (a cut tree, a moved cow).
+The rules file supplies names and the recipe book (the game manual every player has).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envs.crafting.rules import Rules
+from memory import Fact
+
+# Floor materials are not worth remembering as entities; everything else is.
+_STATIONS = ("table", "furnace")
+_HAZARDS = ("lava",)
+
+
+def material_category(name: str) -> str:
+    if name in _STATIONS:
+        return "station"
+    if name in _HAZARDS:
+        return "other"
+    return "resource"
+
+
+class CraftingPerception:
+    """Turns one agent's symbolic observations into facts. Keeps only its last inventory,
+    so unchanged holdings are not rewritten every step."""
+
+    def __init__(self, agent_id: str, rules: Rules) -> None:
+        self.agent_id = agent_id
+        self.rules = rules
+        self._floor = set(rules.walkable)
+        self._names = ("outside", *rules.materials)
+        self._objects = ("nothing", *rules.objects)
+        self._last_inventory: list[int] | None = None
+
+    def reset(self) -> None:
+        self._last_inventory = None
+
+    def perceive(self, obs: dict[str, Any], info: dict[str, Any], step: int) -> list[Fact]:
+        facts: list[Fact] = []
+        materials, objects, agents = obs["materials"], obs["objects"], obs["agents"]
+        rows, cols = materials.shape
+        px, py = int(obs["position"][0]), int(obs["position"][1])
+        left, top = px - cols // 2, py - rows // 2
+        facts.append(self._survey(left, top, cols, rows))
+        for row in range(rows):
+            for col in range(cols):
+                material = self._names[int(materials[row, col])]
+                x, y = left + col, top + row
+                if material != "outside" and material not in self._floor:
+                    facts.append(Fact(kind="seen_at", subject=material, place=(x, y),
+                                      category=material_category(material)))
+                kind = int(objects[row, col])
+                if not kind:
+                    continue
+                who = int(agents[row, col])
+                if who:
+                    name = f"agent_{who - 1}"
+                    if name != self.agent_id:
+                        facts.append(Fact(kind="seen_at", subject="agent", entity_id=name,
+                                          place=(x, y), category="agent"))
+                else:
+                    creature = self._objects[kind]
+                    facts.append(Fact(kind="seen_at", subject=creature, place=(x, y),
+                                      category="creature"))
+        facts += self._holdings(obs)
+        if info.get("action"):
+            outcome = "success" if info.get("ok", True) else "failure"
+            facts.append(Fact(kind="event", subject=info["action"], outcome=outcome,
+                              text=(info.get("reason") or None)))
+        return facts
+
+    def _survey(self, left: int, top: int, cols: int, rows: int) -> Fact:
+        """Negative evidence: in this rectangle, whatever is not reported now is gone."""
+        x0, y0 = max(0, left), max(0, top)
+        return Fact(kind="surveyed", subject=self.agent_id, place=(x0, y0),
+                    extent=(left + cols - x0, top + rows - y0))
+
+    def _holdings(self, obs: dict[str, Any]) -> list[Fact]:
+        inventory = [int(v) for v in obs["inventory"]]
+        last = self._last_inventory
+        self._last_inventory = inventory
+        return [
+            Fact(kind="holds", subject=self.agent_id, object=item, count=count)
+            for i, (item, count) in enumerate(zip(self.rules.item_names, inventory, strict=True))
+            if (last is None and count) or (last is not None and last[i] != count)
+        ]
+
+
+def recipe_facts(rules: Rules) -> list[Fact]:
+    """The recipe book as facts: make, place and collect rules (prior knowledge)."""
+    facts = []
+    for name, rule in rules.make.items():
+        facts.append(Fact(kind="recipe", subject=f"make_{name}", object=name,
+                          requires=dict(rule.uses), nearby=rule.nearby, count=rule.gives))
+    for name, rule in rules.place.items():
+        facts.append(Fact(kind="recipe", subject=f"place_{name}", object=name,
+                          requires=dict(rule.uses), nearby=rule.nearby, count=1))
+    for material, rule in rules.collect.items():
+        for item, amount in rule.receive.items():
+            # Collecting needs the material itself next to you, and tools held (not used up).
+            facts.append(Fact(kind="recipe", subject=f"collect_{item}_from_{material}",
+                              object=item, nearby=(material, *rule.require), count=amount))
+    return facts

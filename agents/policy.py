@@ -1,0 +1,57 @@
+"""The policy contract: what an agent knows when it decides, and what it decides.
+
+One agent step (see `agents.step`) is perceive ▸ remember ▸ recall ▸ read inbox ▸ decide ▸
+act + send. A policy takes part twice: `recall_query` says what to look up in memory
+for its current goal (goal-conditioned retrieval), and `decide` turns the context into a
+`Decision`. A policy sees only its own observation, its own memory's recall and its
+inbox — never the world state or another agent's memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from memory import Fact, Recall, RetrievalQuery
+from sim.comm import Message
+
+
+@dataclass(slots=True)
+class AgentContext:
+    """Everything an agent may use to decide at one step."""
+
+    agent_id: str
+    step: int
+    observation: Any  # the raw observation of this agent (symbolic dict for crafting)
+    facts: list[Fact]  # this step's perception, already written to memory if memory is on
+    inbox: list[Message]  # messages delivered to this agent this step
+    recall: Recall | None = None  # None when memory is off
+    teammates: tuple[str, ...] = ()
+    action_names: tuple[str, ...] = ()
+    info: dict[str, Any] = field(default_factory=dict)  # outcome of its own last action
+
+
+@dataclass(slots=True)
+class Decision:
+    """An action, messages to send, notes for memory, and why (for the decision trace)."""
+
+    action: int
+    messages: list[Message | dict[str, Any]] = field(default_factory=list)
+    memory_notes: list[Fact] = field(default_factory=list)
+    reason: str = ""
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """A decision maker for one agent. One instance per agent."""
+
+    name: str
+
+    def reset(self, agent_id: str, seed: int, action_names: tuple[str, ...]) -> None:
+        """Start an episode."""
+
+    def recall_query(self, context: AgentContext) -> RetrievalQuery | None:
+        """What to retrieve from memory this step (None: nothing)."""
+
+    def decide(self, context: AgentContext) -> Decision:
+        """Choose the action, messages and memory notes."""

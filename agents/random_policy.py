@@ -1,0 +1,24 @@
+"""A uniformly random policy (a baseline and a smoke-test agent)."""
+
+from __future__ import annotations
+
+import random
+
+from agents.policy import AgentContext, Decision
+from memory import RetrievalQuery
+
+
+class RandomPolicy:
+    """Picks a uniformly random action each step; seeded per agent."""
+
+    name = "random"
+
+    def reset(self, agent_id: str, seed: int, action_names: tuple[str, ...]) -> None:
+        self.rng = random.Random(f"{seed}:{agent_id}")
+        self.n_actions = len(action_names)
+
+    def recall_query(self, context: AgentContext) -> RetrievalQuery | None:
+        return None
+
+    def decide(self, context: AgentContext) -> Decision:
+        return Decision(self.rng.randrange(self.n_actions), reason="random")

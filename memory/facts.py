@@ -1,0 +1,156 @@
+"""`Fact`: the unit an agent's perception (or a teammate) hands to memory.
+
+Facts are world-agnostic: memory never interprets an observation, only these statements.
+
+- `seen_at`: entity `subject` is at `place` (`category`, `entity_id` for movers optional).
+- `gone_from`: entity `subject` is no longer at `place` (closes validity, keeps history).
+- `surveyed`: agent `subject` looked at the rectangle at `place` (top-left) of size
+  `extent` (w, h): whatever memory holds there that the same write does not report as
+  `seen_at` is gone (negative evidence, so a perception adapter need not diff views).
+- `holds`: agent `subject` holds `count` (0 = none) of item `object`.
+- `recipe`: skill `subject` makes `count` x `object` from `requires` {item: n}, near the
+  `nearby` stations.
+- `event`: action `subject` was taken with `outcome` (optional `reward`, target `object`).
+- `goal` / `subgoal`: `subject` was set / completed / failed (`status`); a subgoal may list
+  the items it still `needs`.
+- `report`: teammate `subject` said `text` (optionally `object`: what it is about).
+
+`provenance` is `observed`, `inferred` or `told_by:<agent>`; `observed_step` is when the
+fact was true if that differs from the step it is written at (e.g. a teammate's report of
+something seen earlier).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from memory.schema import SchemaError
+
+FactKind = Literal[
+    "seen_at", "gone_from", "surveyed", "holds", "recipe", "event", "goal", "subgoal", "report"
+]
+Category = Literal["resource", "item", "station", "creature", "agent", "other"]
+Outcome = Literal["success", "failure"]
+Status = Literal["set", "completed", "failed"]
+Scalar = str | int | float | bool
+Side = Annotated[int, Field(ge=1, le=256)]  # a surveyed rectangle's width or height
+
+FACT_KINDS: tuple[str, ...] = get_args(FactKind)
+_PROVENANCE = re.compile(r"^(observed|inferred|told_by:[A-Za-z0-9_.\-]+)$")
+_NAME = re.compile(r"^[^\s@:][^@:]{0,127}$")
+
+# Which fields each kind needs; checked after field validation so the message can name them.
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "seen_at": ("place",),
+    "gone_from": ("place",),
+    "surveyed": ("place", "extent"),
+    "holds": ("object", "count"),
+    "recipe": ("object",),
+    "event": ("outcome",),
+    "goal": ("status",),
+    "subgoal": ("status",),
+    "report": ("text",),
+}
+
+
+def check_name(value: str, field: str) -> str:
+    """Validate a name used inside node ids (agent ids, kinds): raises SchemaError."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise SchemaError(
+            f"{field} {value!r} must be a 1-128 character string, not starting with "
+            "whitespace, with no '@' or ':'"
+        )
+    return value
+
+
+def _id_part(value: str | None) -> str | None:
+    # '@' and ':' build node ids, so names that go into ids may not contain them.
+    if value is not None and not _NAME.match(value):
+        raise ValueError(
+            f"{value!r} must be 1-128 characters, not start with whitespace, "
+            "and contain no '@' or ':'"
+        )
+    return value
+
+
+class Fact(BaseModel):
+    """One typed statement for memory (see the module table for the vocabulary)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: FactKind
+    subject: str = Field(min_length=1, max_length=128)
+    object: str | None = Field(default=None, min_length=1, max_length=128)
+    place: tuple[int, int] | None = None
+    extent: tuple[Side, Side] | None = None
+    category: Category | None = None
+    entity_id: str | None = Field(default=None, min_length=1, max_length=128)
+    count: int | None = Field(default=None, ge=0)
+    requires: dict[str, int] = Field(default_factory=dict)
+    nearby: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    outcome: Outcome | None = None
+    reward: float | None = None
+    status: Status | None = None
+    text: str | None = Field(default=None, max_length=1024)
+    provenance: str = "observed"
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    observed_step: int | None = Field(default=None, ge=0)
+
+    @field_validator("subject", "object", "entity_id")
+    @classmethod
+    def _name_shape(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A report's object is only what it is about (free text, never part of an id).
+        if info.field_name == "object" and info.data.get("kind") == "report":
+            return value
+        return _id_part(value)
+
+    @field_validator("provenance")
+    @classmethod
+    def _provenance_shape(cls, value: str) -> str:
+        if not _PROVENANCE.match(value):
+            raise ValueError(
+                f"provenance {value!r} is not allowed; allowed: 'observed', 'inferred', "
+                "'told_by:<agent id>'"
+            )
+        return value
+
+    @field_validator("requires")
+    @classmethod
+    def _positive_requirements(cls, value: dict[str, int]) -> dict[str, int]:
+        for item, count in value.items():
+            _id_part(item)
+            if count < 1:
+                raise ValueError(f"requires[{item!r}] must be >= 1, got {count}")
+        return value
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Fact:
+        missing = [f for f in _REQUIRED[self.kind] if getattr(self, f) is None]
+        if missing:
+            raise ValueError(
+                f"fact kind {self.kind!r} requires field(s) {missing}; "
+                f"required for {self.kind!r}: subject, {', '.join(_REQUIRED[self.kind])}"
+            )
+        return self
+
+    @property
+    def teller(self) -> str | None:
+        """The agent id in `told_by:<agent>` provenance, else None."""
+        return self.provenance[8:] if self.provenance.startswith("told_by:") else None
+
+    def told_by(self, agent_id: str) -> Fact:
+        """This fact re-stamped as hearsay from `agent_id` (unless already hearsay)."""
+        if self.teller is not None:
+            return self
+        return self.model_copy(update={"provenance": f"told_by:{agent_id}"})

@@ -1,0 +1,229 @@
+"""Build and run one episode: environment, agents (policy + perception + memory), comm
+channel, optional team memory, and the team-step executor.
+
+`build_team` wires the parts from plain settings; `run_team` steps until the team goal,
+the step limit or the last agent's end; `run_episode` does both from a `Scenario`, writes
+the trace and returns an `EpisodeSummary`.
+
+Memory namespaces are `<scenario>/seed<N>/<agent>` and are cleared when an episode starts,
+so a rerun starts clean and the last run stays inspectable in a server backend. With
+`persist_across_episodes` the namespace is `<scenario>/<agent>`, kept between seeds, and
+`AgentMemory.new_episode(world_id)` keeps semantic knowledge (recipes, teammates) while
+dropping the map of a different world.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.perception.crafting import CraftingPerception, recipe_facts
+from agents.registry import make_policy
+from agents.step import AgentRuntime
+from envs.crafting import CraftingConfig, CraftingParallelEnv
+from memory import AgentMemory, SharedMemory, open_store
+from sim.comm import CommChannel, CommConfig
+from sim.output import EpisodeSummary, TraceWriter, trace_path
+from sim.scenario import EXECUTORS, Scenario
+from sim.team import DirectExecutor, LangGraphExecutor, StepRecord, TeamRuntime, TeamState
+from sim.team import initial_state as team_initial_state
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    enabled: bool = True
+    backend: str = "networkx"
+    node_budget: int = 5000
+    chunk_size: int = 16
+    retrieve_budget: int = 16
+    shared: bool = False
+    persist: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+# networkx graphs that outlive one episode (persist_across_episodes), per process.
+_PERSISTENT_GRAPHS: dict[str, Any] = {}
+
+
+def _open(settings: MemorySettings, namespace: str, registry: dict[str, Any]) -> Any:
+    config = dict(settings.config)
+    if settings.backend == "networkx":
+        config.setdefault("graph_registry", _PERSISTENT_GRAPHS if settings.persist else registry)
+    store = open_store(settings.backend, namespace, **config)
+    if not settings.persist:
+        store.clear()
+    return store
+
+
+def open_memory(settings: MemorySettings, namespace: str, agent_id: str,
+                registry: dict[str, Any], world_id: str) -> AgentMemory:
+    """An agent memory in `namespace`: fresh, or carried over (see module docstring)."""
+    memory = AgentMemory(_open(settings, namespace, registry), agent_id,
+                         node_budget=settings.node_budget, chunk_size=settings.chunk_size)
+    if settings.persist:
+        memory.new_episode(world_id=world_id)
+    return memory
+
+
+def build_team(
+    env_config: CraftingConfig,
+    policies: list[str],
+    seed: int,
+    memory: MemorySettings,
+    comm: CommConfig,
+    namespace: str = "memsim",
+    on_step: Callable[[StepRecord], None] | None = None,
+) -> tuple[TeamRuntime, TeamState]:
+    """Everything one episode needs, reset to `seed`."""
+    if len(policies) != env_config.n_agents:
+        raise ValueError(f"policies: {len(policies)} given for {env_config.n_agents} agents")
+    env = CraftingParallelEnv(env_config)
+    observations, infos = env.reset(seed=seed)
+    rules = env.world.rules
+    agent_ids = list(env.possible_agents)
+    registry: dict[str, Any] = {}
+    runtimes: dict[str, AgentRuntime] = {}
+    prior = recipe_facts(rules)
+    world_id = f"crafting:{env_config.width}x{env_config.height}:seed{seed}"
+    shared = None
+    if memory.enabled and memory.shared:
+        shared = SharedMemory(_open(memory, f"{namespace}/team", registry),
+                              node_budget=max(memory.node_budget, 1000),
+                              chunk_size=memory.chunk_size)
+    for agent_id, policy_name in zip(agent_ids, policies, strict=True):
+        policy = make_policy(policy_name, rules)
+        policy.reset(agent_id, seed, env.action_names)
+        agent_memory = None
+        if memory.enabled:
+            agent_memory = open_memory(memory, f"{namespace}/{agent_id}", agent_id, registry,
+                                       world_id)
+        runtimes[agent_id] = AgentRuntime(
+            agent_id=agent_id,
+            policy=policy,
+            perception=CraftingPerception(agent_id, rules),
+            memory=agent_memory,
+            teammates=tuple(a for a in agent_ids if a != agent_id),
+            action_names=env.action_names,
+            retrieve_budget=memory.retrieve_budget,
+            pending_notes=list(prior) if memory.enabled else [],
+            shared=shared,
+        )
+    channel = CommChannel(agent_ids, comm, seed=seed)
+    runtime = TeamRuntime(env=env, agents=runtimes, comm=channel, shared=shared, on_step=on_step)
+    return runtime, team_initial_state(observations, infos)
+
+
+def make_executor(name: str, runtime: TeamRuntime) -> LangGraphExecutor | DirectExecutor:
+    if name == "langgraph":
+        return LangGraphExecutor(runtime)
+    if name == "direct":
+        return DirectExecutor(runtime)
+    raise ValueError(f"executor {name!r} is unknown; allowed: {', '.join(EXECUTORS)}")
+
+
+def run_team(
+    runtime: TeamRuntime,
+    state: TeamState,
+    executor: LangGraphExecutor | DirectExecutor,
+    max_steps: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> TeamState:
+    """Step until the episode ends or `max_steps` team steps have run."""
+    while not state.get("done") and state["team_step"] < max_steps:
+        state = executor.step(state)
+        if progress is not None:
+            progress(state["team_step"], max_steps)
+    return state
+
+
+def memory_sizes(runtime: TeamRuntime) -> dict[str, int]:
+    return {a: (r.memory.store.count() if r.memory is not None else 0)
+            for a, r in runtime.agents.items()}
+
+
+def team_result(runtime: TeamRuntime, state: TeamState, wall_seconds: float) -> dict[str, Any]:
+    """The outcome of a run: steps, milestones (team achievements), comm and memory."""
+    env = runtime.env
+    return {
+        "steps": state["team_step"],
+        "goal_reached": env.config.team_goal in env.team_achievements,
+        "milestones": {name: step for name, (step, _) in env.team_achievements.items()},
+        "per_agent_achievements": env.achievements,
+        "messages": dict(runtime.comm.metrics.as_dict()["total"]),
+        "memory_nodes": memory_sizes(runtime),
+        "wall_seconds": wall_seconds,
+    }
+
+
+def run_settings(
+    env_config: CraftingConfig,
+    policies: list[str],
+    seed: int,
+    memory: MemorySettings,
+    comm: CommConfig,
+    executor: str = "direct",
+    max_steps: int | None = None,
+    on_step: Callable[[StepRecord], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    namespace: str = "memsim",
+) -> dict[str, Any]:
+    """Build and run one episode from plain settings; returns `team_result`."""
+    start = time.perf_counter()
+    runtime, state = build_team(env_config, policies, seed, memory, comm, namespace, on_step)
+    state = run_team(runtime, state, make_executor(executor, runtime),
+                     max_steps or env_config.max_steps, progress)
+    return team_result(runtime, state, time.perf_counter() - start)
+
+
+def memory_settings(scenario: Scenario) -> MemorySettings:
+    m = scenario.memory
+    return MemorySettings(enabled=m.enabled, backend=m.backend, node_budget=m.node_budget,
+                          chunk_size=m.chunk_size, retrieve_budget=m.retrieve_budget,
+                          shared=m.shared, persist=m.persist_across_episodes,
+                          config=dict(m.config))
+
+
+def run_episode(
+    scenario: Scenario,
+    seed: int,
+    out_dir: Path | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EpisodeSummary:
+    """Run one seed of a scenario; write `trace-seed<N>.jsonl` to `out_dir` if given."""
+    env_config = scenario.env_config()
+    policies = [scenario.agents.policy_for(a) for a in scenario.agents.agent_ids()]
+    trace = TraceWriter(trace_path(out_dir, seed)) if out_dir is not None else None
+    start = time.perf_counter()
+    namespace = scenario.name if scenario.memory.persist_across_episodes else (
+        f"{scenario.name}/seed{seed}")
+
+    def on_step(record: StepRecord) -> None:
+        if trace is None:
+            return
+        agents = record.agents
+        if scenario.run.trace_observations:
+            env = runtime.env
+            agents = {a: {**r, "observation": env.observer.text(env.agent_index[a])}
+                      for a, r in agents.items()}
+        trace.write_step(record.step, agents, comm={"sent": record.sent},
+                         team={"rewards": record.rewards, "unlocked": record.unlocked})
+
+    try:
+        runtime, state = build_team(env_config, policies, seed, memory_settings(scenario),
+                                    scenario.comm_config(), namespace, on_step)
+        executor = make_executor(scenario.run.executor, runtime)
+        state = run_team(runtime, state, executor, scenario.max_steps, progress)
+        result = team_result(runtime, state, time.perf_counter() - start)
+    finally:
+        if trace is not None:
+            trace.close()
+    return EpisodeSummary(
+        scenario=scenario.name,
+        seed=seed,
+        n_agents=env_config.n_agents,
+        out_dir=str(out_dir) if out_dir is not None else None,
+        **result,
+    )

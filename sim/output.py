@@ -1,0 +1,341 @@
+"""Run outputs: per-step JSONL traces, per-episode metrics CSV and the summary table.
+
+The episode runner fills an :class:`EpisodeSummary` per episode and writes its decision trace
+with :class:`TraceWriter`; the CLI collects summaries into ``metrics.csv``
+(:class:`MetricsWriter`) and prints them with :func:`print_summary`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import statistics
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+
+import numpy as np
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+TEAM_MILESTONES: tuple[str, ...] = (
+    "collect_wood",
+    "place_table",
+    "make_wood_pickaxe",
+    "collect_stone",
+    "make_stone_pickaxe",
+    "collect_coal",
+    "collect_iron",
+    "place_furnace",
+    "make_iron_pickaxe",
+    "collect_diamond",
+)
+"""The tech-tree steps towards a diamond, in order; metrics report the first step of each."""
+
+METRICS_COLUMNS: tuple[str, ...] = (
+    "scenario",
+    "seed",
+    "agents",
+    "steps",
+    "goal_reached",
+    *(f"steps_to_{m}" for m in TEAM_MILESTONES),
+    "messages_sent",
+    "messages_delivered",
+    "messages_rejected",
+    "memory_nodes",
+    "wall_seconds",
+)
+
+
+@dataclass
+class EpisodeSummary:
+    """What one episode produced; returned by ``sim.episode.run_episode``.
+
+    ``milestones`` maps a team achievement to the first step any agent reached it;
+    ``messages`` holds the comm channel's total counters (``sent``, ``delivered``,
+    ``rejected_*`` ... as in ``sim.comm.CommCounters``); ``memory_nodes`` is the node
+    count of each agent's memory at the end.
+    """
+
+    scenario: str
+    seed: int
+    n_agents: int
+    steps: int
+    goal_reached: bool
+    milestones: dict[str, int] = field(default_factory=dict)
+    per_agent_achievements: dict[str, dict[str, int]] = field(default_factory=dict)
+    messages: dict[str, int] = field(default_factory=dict)
+    memory_nodes: dict[str, int] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    out_dir: str | None = None
+
+    @property
+    def messages_rejected(self) -> int:
+        """All rejections (invalid, over budget, comm disabled) together."""
+        return sum(v for k, v in self.messages.items() if k.startswith("rejected"))
+
+    @property
+    def total_memory_nodes(self) -> int:
+        """Memory nodes summed over agents."""
+        return sum(self.memory_nodes.values())
+
+
+# --------------------------------------------------------------------------- traces
+
+
+def to_jsonable(value: Any) -> Any:
+    """``json.dumps`` fallback: numpy scalars/arrays, pydantic models, dataclasses, enums."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"trace value of type {type(value).__name__} is not JSON-serialisable")
+
+
+class TraceWriter:
+    """Append one JSON line per team step: ``{"step", "agents", "comm", "team"}``.
+
+    Use as a context manager (or call :meth:`close`); lines are flushed at close.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] | None = self.path.open("w", encoding="utf-8")
+        self.lines = 0
+
+    def write_step(
+        self,
+        step: int,
+        agents: Mapping[str, Mapping[str, Any]],
+        comm: Mapping[str, Any] | None = None,
+        team: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record one team step; ``agents`` maps agent id to its decision record."""
+        if self._file is None:
+            raise ValueError(f"trace {self.path} is closed")
+        record = {"step": step, "agents": agents, "comm": comm or {}, "team": team or {}}
+        # Serialise first so a bad value cannot leave half a line in the file.
+        line = json.dumps(record, default=to_jsonable, separators=(",", ":"))
+        self._file.write(line + "\n")
+        self.lines += 1
+
+    def close(self) -> None:
+        """Flush and close the file (idempotent)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def trace_path(out_dir: str | Path, seed: int) -> Path:
+    """Where an episode's trace goes in a run directory: ``<out_dir>/trace-seed<N>.jsonl``."""
+    return Path(out_dir) / f"trace-seed{seed}.jsonl"
+
+
+def read_trace(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield the step records of a trace written by :class:`TraceWriter`."""
+    with Path(path).open(encoding="utf-8") as file:
+        for lineno, line in enumerate(file, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{lineno}: invalid trace line: {exc}") from None
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def metrics_row(summary: EpisodeSummary) -> dict[str, Any]:
+    """One ``metrics.csv`` row (keys are :data:`METRICS_COLUMNS`; unreached milestones empty)."""
+    row: dict[str, Any] = {
+        "scenario": summary.scenario,
+        "seed": summary.seed,
+        "agents": summary.n_agents,
+        "steps": summary.steps,
+        "goal_reached": summary.goal_reached,
+    }
+    for m in TEAM_MILESTONES:
+        row[f"steps_to_{m}"] = summary.milestones.get(m, "")
+    row["messages_sent"] = summary.messages.get("sent", 0)
+    row["messages_delivered"] = summary.messages.get("delivered", 0)
+    row["messages_rejected"] = summary.messages_rejected
+    row["memory_nodes"] = summary.total_memory_nodes
+    row["wall_seconds"] = round(summary.wall_seconds, 3)
+    return row
+
+
+class MetricsWriter:
+    """``metrics.csv``: a header, then one row per episode, flushed as each is written."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] | None = self.path.open("w", encoding="utf-8", newline="")
+        self._writer = csv.DictWriter(self._file, fieldnames=METRICS_COLUMNS)
+        self._writer.writeheader()
+
+    def write(self, summary: EpisodeSummary) -> None:
+        """Append the row of one episode (flushed, so a later crash keeps it)."""
+        if self._file is None:
+            raise ValueError(f"metrics file {self.path} is closed")
+        self._writer.writerow(metrics_row(summary))
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def _t_two_sided_coverage(t: float, df: int) -> float:
+    """P(|T| <= t) for Student's t with integer ``df`` (Abramowitz & Stegun 26.7.3-4)."""
+    theta = math.atan(t / math.sqrt(df))
+    c2 = math.cos(theta) ** 2
+    if df % 2 == 1:
+        total, term = 0.0, math.cos(theta)
+        for k in range(1, (df - 1) // 2 + 1):
+            total += term
+            term *= c2 * (2 * k) / (2 * k + 1)
+        return (2 / math.pi) * (theta + math.sin(theta) * total)
+    total, term = 0.0, 1.0
+    for k in range(1, df // 2 + 1):
+        total += term
+        term *= c2 * (2 * k - 1) / (2 * k)
+    return math.sin(theta) * total
+
+
+def t_critical(confidence: float, df: int) -> float:
+    """Two-sided critical value of Student's t: ``P(|T| <= t) = confidence``."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if df < 1:
+        raise ValueError(f"df must be >= 1, got {df}")
+    lo, hi = 0.0, 1.0
+    while _t_two_sided_coverage(hi, df) < confidence:
+        hi *= 2
+    # The coverage is monotone in t, so bisection converges; 100 halvings reach float precision.
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if _t_two_sided_coverage(mid, df) < confidence:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float | None]:
+    """Mean and half-width of its t confidence interval (``None`` with fewer than 2 values)."""
+    if not values:
+        raise ValueError("mean_ci needs at least one value")
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, None
+    sem = statistics.stdev(values) / math.sqrt(len(values))
+    return mean, t_critical(confidence, len(values) - 1) * sem
+
+
+# --------------------------------------------------------------------------- summary table
+
+
+def _short(milestone: str) -> str:
+    """Column label: ``make_wood_pickaxe`` -> ``wood_pickaxe``, ``place_table`` -> ``table``."""
+    for prefix in ("collect_", "place_", "make_"):
+        if milestone.startswith(prefix):
+            return milestone.removeprefix(prefix)
+    return milestone
+
+
+def _fmt_ci(values: Sequence[float]) -> str:
+    mean, half = mean_ci(values)
+    return f"{mean:.1f}" if half is None else f"{mean:.1f} ± {half:.1f}"
+
+
+MAX_SEED_COLUMNS = 8  # more seeds: only the aggregate column (every seed is in metrics.csv)
+
+
+def summary_table(summaries: Sequence[EpisodeSummary]) -> Table:
+    """The summary as a rich table: one row per team milestone (and steps, goal, messages,
+    memory), one column per seed (up to `MAX_SEED_COLUMNS`), and with several seeds a
+    last column with the mean ± 95% CI over the seeds that reached it (reached / seeds)."""
+    title = ", ".join(sorted({s.scenario for s in summaries})) or "no episodes"
+    table = Table(title=f"{title}: steps to each team milestone", show_lines=False)
+    shown = list(summaries[:MAX_SEED_COLUMNS])
+    many = len(summaries) > 1
+    table.add_column("team milestone")
+    for s in shown:
+        table.add_column(f"seed {s.seed}", justify="right")
+    if len(summaries) > len(shown):
+        table.add_column(f"(+{len(summaries) - len(shown)} seeds)", justify="center")
+    if many:
+        table.add_column("mean ± 95% CI", justify="right", style="bold")
+    hidden = ["…"] if len(summaries) > len(shown) else []
+    n = len(summaries)
+
+    def row(label: str, cells: list[str], aggregate: str) -> None:
+        table.add_row(label, *cells, *hidden, *([aggregate] if many else []))
+
+    row("steps", [str(s.steps) for s in shown], _fmt_ci([s.steps for s in summaries]))
+    row("goal reached", ["yes" if s.goal_reached else "no" for s in shown],
+        f"{sum(s.goal_reached for s in summaries)}/{n}")
+    table.add_section()
+    for m in TEAM_MILESTONES:
+        # Only seeds that reached the milestone have a step count; the rate says how many.
+        reached = [s.milestones[m] for s in summaries if m in s.milestones]
+        row(_short(m), [str(s.milestones[m]) if m in s.milestones else "—" for s in shown],
+            f"{_fmt_ci(reached)} ({len(reached)}/{n})" if reached else f"— (0/{n})")
+    table.add_section()
+    row("msgs sent/deliv",
+        [f"{s.messages.get('sent', 0)}/{s.messages.get('delivered', 0)}" for s in shown],
+        _fmt_ci([s.messages.get("sent", 0) for s in summaries]))
+    row("memory nodes", [str(s.total_memory_nodes) for s in shown],
+        _fmt_ci([s.total_memory_nodes for s in summaries]))
+    return table
+
+
+def print_summary(summaries: Sequence[EpisodeSummary], console: Console) -> None:
+    """Print per-seed milestone steps, messages and memory size, plus mean ± 95% CI."""
+    console.print(summary_table(summaries))

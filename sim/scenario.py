@@ -1,0 +1,311 @@
+"""Scenario files: the validated, versioned description of one experiment.
+
+A scenario is a TOML file (shipped ones live in the ``scenarios`` package) with the tables
+``[env]``, ``[agents]``, ``[memory]``, ``[comm]`` and ``[run]`` plus a few top-level keys.
+Every table forbids unknown keys and values are validated strictly (``zombies = 1`` is not a
+boolean), so a typo fails at load time with the file, the field path and the allowed values
+named, never mid-episode. See :class:`Scenario` for the fields.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+import scenarios as _scenarios_pkg
+from envs.crafting.config import CraftingConfig
+from sim.comm import CommConfig
+
+SCENARIO_DIR = Path(_scenarios_pkg.__file__).parent
+"""Where bare scenario names are looked up (``<name>.toml``)."""
+
+FALLBACK_POLICY_NAMES: tuple[str, ...] = ("scripted", "random")
+
+MemoryBackend = Literal["networkx", "falkordb", "neo4j"]
+MEMORY_BACKENDS: tuple[str, ...] = get_args(MemoryBackend)
+Executor = Literal["langgraph", "direct"]
+EXECUTORS: tuple[str, ...] = get_args(Executor)
+EnvFamily = Literal["crafting"]
+
+# CraftingConfig fields that a scenario sets elsewhere: the agent count and the step limit.
+_DERIVED_ENV_KEYS = {"n_agents": "agents.count", "max_steps": "the top-level max_steps"}
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ScenarioError(ValueError):
+    """A scenario could not be read or is invalid; the message names file, field and fix."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def policy_names() -> tuple[str, ...]:
+    """Policy names the agents package registers (falls back to the built-in two)."""
+    try:
+        registry = importlib.import_module("agents.registry")
+    except ModuleNotFoundError as exc:
+        # Only a missing registry module falls back; a broken one must not be masked.
+        if exc.name != "agents.registry":
+            raise
+        return FALLBACK_POLICY_NAMES
+    return tuple(registry.POLICY_NAMES)
+
+
+def _check_policy(name: str) -> str:
+    allowed = sorted(policy_names())
+    if name not in allowed:
+        raise ValueError(f"{name!r} is not allowed; allowed: {', '.join(allowed)}")
+    return name
+
+
+PolicyName = Annotated[str, AfterValidator(_check_policy)]
+
+
+class EnvSection(CraftingConfig):
+    """``[env]``: the world family plus any :class:`CraftingConfig` field.
+
+    ``n_agents`` and ``max_steps`` are not accepted here (they come from ``agents.count`` and
+    the top-level ``max_steps``); use :meth:`Scenario.env_config` to get the world config.
+    """
+
+    model_config = _STRICT
+
+    family: EnvFamily
+    # Redeclared only to keep them out of dumps: they are never read from [env] (see below).
+    n_agents: int = Field(1, exclude=True)
+    max_steps: int = Field(CraftingConfig.model_fields["max_steps"].default, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_derived_keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            for key, where in _DERIVED_ENV_KEYS.items():
+                if key in data:
+                    raise ValueError(f"{key} is not set in [env]; set {where} instead")
+        return data
+
+
+class AgentsSection(BaseModel):
+    """``[agents]``: how many agents and which policy each runs."""
+
+    model_config = _STRICT
+
+    count: int = Field(ge=1, le=64)
+    policy: PolicyName = "scripted"
+    policies: dict[str, PolicyName] = Field(
+        default_factory=dict, description="per-agent overrides, e.g. {agent_1 = 'random'}"
+    )
+
+    @model_validator(mode="after")
+    def _known_agents(self) -> AgentsSection:
+        ids = self.agent_ids()
+        unknown = sorted(set(self.policies) - set(ids))
+        if unknown:
+            raise ValueError(
+                f"policies: {', '.join(map(repr, unknown))} is not an agent of this scenario; "
+                f"allowed: {', '.join(ids)}"
+            )
+        return self
+
+    def agent_ids(self) -> list[str]:
+        """The agent ids the crafting env uses: ``agent_0`` .. ``agent_{count-1}``."""
+        return [f"agent_{i}" for i in range(self.count)]
+
+    def policy_for(self, agent_id: str) -> str:
+        """The policy name of one agent (its override, else the default)."""
+        return self.policies.get(agent_id, self.policy)
+
+
+class MemorySection(BaseModel):
+    """``[memory]``: each agent's knowledge-graph memory (``enabled=false``: memory off)."""
+
+    model_config = _STRICT
+
+    enabled: bool = True
+    backend: MemoryBackend = "networkx"
+    node_budget: int = Field(5000, ge=64)
+    chunk_size: int = Field(16, ge=1)
+    shared: bool = Field(False, description="also keep a team SharedMemory")
+    persist_across_episodes: bool = Field(
+        False, description="keep semantic memory between the seeds of one run"
+    )
+    retrieve_budget: int = Field(16, ge=1, description="items per retrieval")
+    config: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="backend connection kwargs (url, uri, user, ...)"
+    )
+
+
+class RunSection(BaseModel):
+    """``[run]``: how the episode is executed and what it records."""
+
+    model_config = _STRICT
+
+    executor: Executor = "langgraph"
+    trace_observations: bool = False
+    checkpoint_every: int = Field(0, ge=0, description="0 = no checkpoints")
+
+
+class Scenario(BaseModel):
+    """One experiment: world, team, memory, comm, run settings and the seeds to run."""
+
+    model_config = _STRICT
+
+    name: str = Field(pattern=r"^[a-z0-9-]+$", max_length=100)
+    description: str = ""
+    version: int = Field(ge=1)
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [0], min_length=1)
+    max_steps: int = Field(CraftingConfig.model_fields["max_steps"].default, ge=1)
+    env: EnvSection
+    agents: AgentsSection
+    memory: MemorySection = Field(default_factory=MemorySection)
+    comm: CommConfig = Field(default_factory=CommConfig)
+    run: RunSection = Field(default_factory=RunSection)
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("seeds must not repeat")
+        return seeds
+
+    @model_validator(mode="after")
+    def _world_fits_team(self) -> Scenario:
+        # Cross-table checks of CraftingConfig (e.g. too many agents for the map) run here.
+        try:
+            self.env_config(self.agents.count)
+        except ValidationError as exc:
+            raise ValueError(
+                "env / agents.count: " + "; ".join(e["msg"] for e in exc.errors())
+            ) from None
+        return self
+
+    def env_config(self, n_agents: int | None = None) -> CraftingConfig:
+        """The world config for ``n_agents`` (default ``agents.count``) and ``max_steps``."""
+        settings = self.env.model_dump(exclude={"family", *_DERIVED_ENV_KEYS})
+        count = self.agents.count if n_agents is None else n_agents
+        return CraftingConfig(**settings, n_agents=count, max_steps=self.max_steps)
+
+    def comm_config(self) -> CommConfig:
+        """The comm channel settings (``enabled=false`` is the comm-off ablation)."""
+        return self.comm
+
+    def with_overrides(
+        self,
+        seed: int | None = None,
+        agents: int | None = None,
+        memory_backend: str | None = None,
+        executor: str | None = None,
+    ) -> Scenario:
+        """A validated copy with command-line overrides applied (``None`` keeps the value)."""
+        data = self.model_dump()
+        if seed is not None:
+            data["seeds"] = [seed]
+        if agents is not None:
+            data["agents"]["count"] = agents
+        if memory_backend is not None:
+            data["memory"]["backend"] = memory_backend
+        if executor is not None:
+            data["run"]["executor"] = executor
+        return validate_scenario(data, source=f"{self.name} (overrides)")
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str] | None:
+    """Field names of the model at ``loc`` (for 'unknown key' errors), if it is a model."""
+    model: Any = Scenario
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None or not (
+            isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        ):
+            return None
+        model = field.annotation
+    names = [n for n in model.model_fields if not (model is EnvSection and n in _DERIVED_ENV_KEYS)]
+    return sorted(names)
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    """One ``<field.path>: <problem>`` line per error, with allowed keys for unknown keys."""
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        path = ".".join(str(p) for p in loc)
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1])
+            msg = "unknown key"
+            if allowed is not None:
+                msg += f"; allowed: {', '.join(allowed)}"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            inp = err.get("input")
+            if err["type"] not in ("value_error", "missing") and isinstance(
+                inp, str | int | float | bool
+            ):
+                msg += f" (got {inp!r})"
+        # Model-level checks have an empty location; their message names the fields.
+        problems.append(f"{path}: {msg}" if path else msg)
+    return problems
+
+
+def validate_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate a parsed scenario mapping; raise :class:`ScenarioError` naming ``source``."""
+    try:
+        return Scenario.model_validate(dict(data), strict=True)
+    except ValidationError as exc:
+        raise ScenarioError(source, _describe(exc)) from None
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or "/" in text or text.endswith(".toml"):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ScenarioError(text, ["file not found"])
+        return path
+    path = SCENARIO_DIR / f"{text}.toml"
+    if not path.is_file():
+        available = ", ".join(p.stem for p in sorted(SCENARIO_DIR.glob("*.toml"))) or "(none)"
+        raise ScenarioError(text, [f"no such scenario; available: {available}"])
+    return path
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load a scenario by bare name (from :data:`SCENARIO_DIR`) or by path to a TOML file."""
+    path = _resolve(name_or_path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(path), [f"invalid TOML: {exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(str(path), [f"not UTF-8 text: {exc}"]) from None
+    return validate_scenario(data, source=str(path))
+
+
+def list_scenarios(directory: Path | None = None) -> list[tuple[str, str]]:
+    """``(name, description)`` of each ``*.toml`` in ``directory`` (default: shipped ones).
+
+    An invalid file is listed with its error as the description so one bad file does not
+    hide the others.
+    """
+    result = []
+    for path in sorted((directory or SCENARIO_DIR).glob("*.toml")):
+        try:
+            result.append((path.stem, load_scenario(path).description))
+        except ScenarioError as exc:
+            result.append((path.stem, f"INVALID: {'; '.join(exc.problems)}"))
+    return result

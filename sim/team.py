@@ -1,0 +1,173 @@
+"""The team step as a LangGraph graph: fan out one agent step per live agent (`Send`),
+join, then act and send in the environment step.
+
+    START ─► fan_out ─Send×N─► agent_step (per-agent subgraph) ─► env_step ─► END
+
+`invoke` is called once per environment step (LangGraph's recursion limit counts
+supersteps, so looping inside one invocation would hit it). `DirectExecutor` runs the
+same node functions in the same order without LangGraph, for bulk sweeps; a test checks
+the two give identical trajectories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
+from agents.step import AgentRuntime, build_agent_graph, merge_dicts, run_agent_step
+from envs.crafting import CraftingParallelEnv
+from memory import SharedMemory
+from sim.comm import CommChannel, Message
+
+
+class TeamState(TypedDict, total=False):
+    team_step: int
+    live: list[str]
+    observations: dict[str, Any]
+    infos: dict[str, dict[str, Any]]
+    inboxes: dict[str, list[Message]]
+    decisions: Annotated[dict[str, dict[str, Any]], merge_dicts]
+    done: bool
+
+
+@dataclass
+class StepRecord:
+    """What happened in one team step, for traces and metrics."""
+
+    step: int
+    agents: dict[str, dict[str, Any]]
+    rewards: dict[str, float]
+    unlocked: dict[str, list[str]]
+    sent: list[dict[str, Any]]
+
+
+@dataclass
+class TeamRuntime:
+    """The long-lived objects of an episode, handed to the graph in the run config."""
+
+    env: CraftingParallelEnv
+    agents: dict[str, AgentRuntime]
+    comm: CommChannel
+    shared: SharedMemory | None = None
+    on_step: Callable[[StepRecord], None] | None = None
+    records: list[StepRecord] = field(default_factory=list)
+
+
+def initial_state(observations: dict[str, Any], infos: dict[str, Any]) -> TeamState:
+    live = sorted(observations)
+    return TeamState(team_step=0, live=live, observations=observations,
+                     infos={a: {} for a in live}, inboxes={a: [] for a in live},
+                     decisions={}, done=False)
+
+
+def agent_input(state: TeamState, agent_id: str) -> dict[str, Any]:
+    return {
+        "agent_id": agent_id,
+        "step": state["team_step"],
+        "observation": state["observations"][agent_id],
+        "info": state["infos"].get(agent_id, {}),
+        "inbox": state["inboxes"].get(agent_id, []),
+    }
+
+
+def env_step(runtime: TeamRuntime, state: TeamState) -> TeamState:
+    """Act and send: apply every live agent's decision, route messages, deliver inboxes."""
+    step = state["team_step"]
+    env, comm = runtime.env, runtime.comm
+    live = state["live"]
+    decisions = {a: state["decisions"][a] for a in live}
+    positions = {name: (a.x, a.y) for name, a in zip(env.possible_agents, env.world.agents,
+                                                        strict=True)}
+    sent = []
+    for agent_id in live:
+        for raw in decisions[agent_id]["decision"].messages:
+            result = comm.send(raw, step, positions)
+            sent.append({"from": agent_id, "accepted": result.accepted, "msg_id": result.msg_id,
+                         "error": result.error})
+    if runtime.shared is not None:
+        for agent_id in live:  # serially, in agent order: the team graph stays deterministic
+            if decisions[agent_id]["publish"]:
+                runtime.shared.publish(agent_id, decisions[agent_id]["publish"], step)
+    actions = {a: decisions[a]["action_id"] for a in live}
+    observations, rewards, terminations, truncations, infos = env.step(actions)
+    inboxes = comm.deliver(step + 1)
+    record = StepRecord(
+        step=step,
+        agents={a: {**{k: v for k, v in decisions[a].items() if k not in ("decision", "publish")},
+                    "ok": infos[a]["ok"], "env_reason": infos[a]["reason"],
+                    "events": infos[a]["events"]} for a in live},
+        rewards=rewards,
+        unlocked={a: infos[a]["unlocked"] for a in live},
+        sent=sent,
+    )
+    if runtime.on_step is not None:
+        runtime.on_step(record)
+    still = [a for a in live if not (terminations[a] or truncations[a])]
+    return TeamState(
+        team_step=step + 1,
+        live=still,
+        observations={a: observations[a] for a in still},
+        infos={a: infos[a] for a in still},
+        inboxes={a: inboxes.get(a, []) for a in still},
+        done=not still,
+    )
+
+
+# ---- LangGraph ---------------------------------------------------------------------------
+
+
+def _team_runtime(config: RunnableConfig) -> TeamRuntime:
+    return config["configurable"]["team"]
+
+
+def build_team_graph(checkpointer: Any = None) -> Any:
+    """The compiled team-step graph. Runtimes go in `config["configurable"]`:
+    `{"team": TeamRuntime, "runtimes": {agent_id: AgentRuntime}}`."""
+    graph = StateGraph(TeamState)
+
+    def fan_out(state: TeamState) -> list[Send]:
+        return [Send("agent_step", agent_input(state, a)) for a in state["live"]]
+
+    def env_node(state: TeamState, config: RunnableConfig) -> TeamState:
+        return env_step(_team_runtime(config), state)
+
+    graph.add_node("agent_step", build_agent_graph())
+    graph.add_node("env_step", env_node)
+    graph.add_conditional_edges(START, fan_out, ["agent_step"])
+    graph.add_edge("agent_step", "env_step")  # the join: env_step waits for every Send
+    graph.add_edge("env_step", END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+class LangGraphExecutor:
+    """Runs each team step as one invocation of the team graph."""
+
+    def __init__(self, runtime: TeamRuntime, checkpointer: Any = None,
+                 thread_id: str = "episode") -> None:
+        self.runtime = runtime
+        self.graph = build_team_graph(checkpointer)
+        self.config: RunnableConfig = {
+            "configurable": {"team": runtime, "runtimes": runtime.agents, "thread_id": thread_id},
+        }
+
+    def step(self, state: TeamState) -> TeamState:
+        return self.graph.invoke({**state, "decisions": {}}, self.config)
+
+
+class DirectExecutor:
+    """The same node functions in the same order, without LangGraph (for bulk sweeps)."""
+
+    def __init__(self, runtime: TeamRuntime) -> None:
+        self.runtime = runtime
+
+    def step(self, state: TeamState) -> TeamState:
+        decisions: dict[str, dict[str, Any]] = {}
+        for agent_id in state["live"]:
+            out = run_agent_step(self.runtime.agents[agent_id], agent_input(state, agent_id))
+            decisions.update(out["decisions"])
+        return env_step(self.runtime, {**state, "decisions": decisions})

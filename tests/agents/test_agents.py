@@ -1,0 +1,194 @@
+"""Perception, inbox facts and the scripted planner's decisions in hand-built situations."""
+
+from __future__ import annotations
+
+from agents.perception.crafting import CraftingPerception, recipe_facts
+from agents.policy import AgentContext
+from agents.random_policy import RandomPolicy
+from agents.registry import POLICY_NAMES, make_policy
+from agents.scripted import ScriptedPlanner
+from agents.step import inbox_facts
+from envs.crafting import CraftingConfig, CraftingWorld
+from envs.crafting.engine import DIRECTIONS
+from envs.crafting.observation import Observer
+from memory import PlaceRecord, Recall
+from sim.comm import Message
+
+
+def clearing(n_agents: int = 1) -> CraftingWorld:
+    world = CraftingWorld(CraftingConfig(n_agents=n_agents, zombies=False, skeletons=False,
+                                         cows=False))
+    world.reset(seed=0)
+    cx, cy = world.width // 2, world.height // 2
+    for y in range(cy - 8, cy + 9):
+        for x in range(cx - 8, cx + 9):
+            world.set_material(x, y, "grass")
+    for i in range(n_agents):
+        world.teleport(i, cx - 8 + i, cy - 8)
+    for i in range(n_agents):
+        world.teleport(i, cx + 2 * i, cy, facing=DIRECTIONS["right"])
+    return world
+
+
+def context(world: CraftingWorld, index: int = 0, step: int = 0, recall: Recall | None = None,
+            inbox: list[Message] | None = None) -> AgentContext:
+    return AgentContext(agent_id=f"agent_{index}", step=step,
+                        observation=Observer(world).symbolic(index), facts=[],
+                        inbox=inbox or [], recall=recall, action_names=world.action_names)
+
+
+def planner(world: CraftingWorld, index: int = 0) -> ScriptedPlanner:
+    policy = ScriptedPlanner(world.rules)
+    policy.reset(f"agent_{index}", 0, world.action_names)
+    return policy
+
+
+def test_perception_reports_the_view_at_world_coordinates() -> None:
+    world = clearing(2)
+    a0 = world.agents[0]
+    world.set_material(a0.x - 1, a0.y - 2, "tree")
+    perception = CraftingPerception("agent_0", world.rules)
+    obs = Observer(world).symbolic(0)
+    facts = perception.perceive(obs, {"action": "noop", "ok": True, "reason": ""}, 0)
+    trees = [f for f in facts if f.kind == "seen_at" and f.subject == "tree"]
+    assert (a0.x - 1, a0.y - 2) in [f.place for f in trees]
+    mates = [f for f in facts if f.kind == "seen_at" and f.category == "agent"]
+    assert [(f.entity_id, f.place) for f in mates] == [("agent_1", (a0.x + 2, a0.y))]
+    survey = [f for f in facts if f.kind == "surveyed"]
+    assert survey[0].place == (a0.x - 4, a0.y - 3) and survey[0].extent == (9, 7)
+    assert [f.subject for f in facts if f.kind == "event"] == ["noop"]
+    # Holdings are reported when they change, not every step.
+    world.give_items(0, wood=2)
+    facts = perception.perceive(Observer(world).symbolic(0), {}, 1)
+    assert [(f.object, f.count) for f in facts if f.kind == "holds"] == [("wood", 2)]
+    facts = perception.perceive(Observer(world).symbolic(0), {}, 2)
+    assert [f for f in facts if f.kind == "holds"] == []
+
+
+def test_recipe_book_covers_every_rule() -> None:
+    world = clearing()
+    names = {f.subject for f in recipe_facts(world.rules)}
+    assert {"make_iron_pickaxe", "place_table", "collect_diamond_from_diamond"} <= names
+
+
+def test_inbox_messages_become_hearsay_facts() -> None:
+    inbox = [
+        Message(sender="agent_1", recipients=None, kind="inform", step=3,
+                payload={"type": "location", "entity": "iron", "x": 5, "y": 6, "seen_step": 2}),
+        Message(sender="agent_2", recipients=None, kind="plan", step=3,
+                payload={"type": "goal_claim", "goal": "diamond@1,2", "status": "claim"}),
+        Message(sender="agent_2", recipients=None, kind="request", step=3,
+                payload={"type": "item_request", "item": "iron", "count": 1}),
+    ]
+    facts = inbox_facts(inbox, 4)
+    assert [(f.kind, f.provenance) for f in facts] == [
+        ("seen_at", "told_by:agent_1"), ("report", "told_by:agent_2"),
+        ("report", "told_by:agent_2")]
+    assert facts[0].place == (5, 6) and facts[0].observed_step == 2
+
+
+def test_planner_starts_the_tech_tree_with_wood() -> None:
+    world = clearing()
+    a0 = world.agents[0]
+    world.set_material(a0.x + 1, a0.y, "tree")  # facing right, at a tree
+    decision = planner(world).decide(context(world))
+    assert world.action_names[decision.action] == "do"
+    assert decision.reason.startswith("collect tree")
+
+
+def test_planner_turns_to_face_an_adjacent_target() -> None:
+    world = clearing()
+    a0 = world.agents[0]
+    world.set_material(a0.x, a0.y - 1, "tree")  # above, while facing right
+    decision = planner(world).decide(context(world))
+    assert world.action_names[decision.action] == "move_up"
+
+
+def test_planner_places_a_table_then_makes_a_pickaxe() -> None:
+    world = clearing()
+    policy = planner(world)
+    world.give_items(0, wood=world.rules.place["table"].uses["wood"] + 1)
+    decision = policy.decide(context(world))
+    assert world.action_names[decision.action] == "place_table"
+    world.step([decision.action])
+    decision = policy.decide(context(world, step=1))
+    assert world.action_names[decision.action] == "make_wood_pickaxe"
+
+
+def test_planner_walks_to_a_remembered_resource_it_cannot_see() -> None:
+    world = clearing()
+    a0 = world.agents[0]
+    # Everything for an iron pickaxe but the iron: the next need is iron.
+    world.give_items(0, wood_pickaxe=1, stone_pickaxe=1, stone=9, wood=5, coal=1)
+    far = (a0.x + 20, a0.y)
+    recall = Recall(nearest=[PlaceRecord("ent:iron@far", "iron", far[0], far[1], 20,
+                                         "told_by:agent_1", 1.0, 0)])
+    decision = planner(world).decide(context(world, recall=recall))
+    assert world.action_names[decision.action] == "move_right"
+    assert "heading to" in decision.reason
+    # Without the recall (memory off) it has to explore instead.
+    decision = planner(world).decide(context(world))
+    assert "exploring" in decision.reason
+
+
+def test_planner_shares_rare_sightings_once() -> None:
+    world = clearing()
+    a0 = world.agents[0]
+    world.set_material(a0.x + 3, a0.y + 1, "diamond")
+    policy = planner(world)
+    first = policy.decide(context(world))
+    shared = [m for m in first.messages if m["payload"]["type"] == "location"]
+    assert [(m["payload"]["entity"], m["payload"]["x"]) for m in shared] == [("diamond", a0.x + 3)]
+    again = policy.decide(context(world, step=1))
+    assert not [m for m in again.messages if m["payload"]["type"] == "location"]
+
+
+def test_planner_offers_a_spare_item_on_request_and_gives_it() -> None:
+    world = clearing(2)
+    a0 = world.agents[0]
+    world.teleport(1, a0.x + 1, a0.y)
+    world.give_items(0, wood=5)
+    request = Message(sender="agent_1", recipients=None, kind="request", step=0,
+                      payload={"type": "item_request", "item": "wood", "count": 1})
+    where = Message(sender="agent_1", recipients=None, kind="inform", step=0,
+                    payload={"type": "location", "entity": "agent_1", "x": a0.x + 1, "y": a0.y,
+                             "seen_step": 0})
+    policy = planner(world)
+    decision = policy.decide(context(world, inbox=[request, where]))
+    assert world.action_names[decision.action] == "give_wood"
+    assert "offer" in {m["kind"] for m in decision.messages}
+
+
+def test_planner_offers_nothing_to_a_far_requester() -> None:
+    world = clearing(2)
+    a0 = world.agents[0]
+    world.give_items(0, wood=5)
+    request = Message(sender="agent_1", recipients=None, kind="request", step=0,
+                      payload={"type": "item_request", "item": "wood", "count": 1})
+    where = Message(sender="agent_1", recipients=None, kind="inform", step=0,
+                    payload={"type": "location", "entity": "agent_1", "x": a0.x + 30,
+                             "y": a0.y, "seen_step": 0})
+    decision = planner(world).decide(context(world, inbox=[request, where]))
+    assert "offer" not in {m["kind"] for m in decision.messages}
+
+
+def test_planner_asks_for_an_item_after_searching_in_vain() -> None:
+    world = clearing()
+    world.give_items(0, wood=5, wood_pickaxe=1, stone=9, stone_pickaxe=1, iron=1)
+    policy = planner(world)  # needs coal, sees none, knows none
+    asked = []
+    for step in range(45):
+        asked += [m for m in policy.decide(context(world, step=step)).messages
+                  if m["kind"] == "request"]
+    assert [m["payload"]["item"] for m in asked] == ["coal"]
+
+
+def test_registry_and_random_policy() -> None:
+    world = clearing()
+    assert set(POLICY_NAMES) == {"random", "scripted"}
+    policy = make_policy("random", world.rules)
+    assert isinstance(policy, RandomPolicy)
+    policy.reset("agent_0", 3, world.action_names)
+    first = [policy.decide(context(world)).action for _ in range(20)]
+    policy.reset("agent_0", 3, world.action_names)
+    assert first == [policy.decide(context(world)).action for _ in range(20)]
