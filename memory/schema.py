@@ -131,3 +131,25 @@ def check_batch(batch: WriteBatch) -> None:
         check_id(dst, "delete_edges.dst")
     for node_id in batch.delete_nodes:
         check_id(node_id, "delete_nodes")
+
+
+def snapshot_to_batch(snapshot: Mapping[str, Any]) -> WriteBatch:
+    """Turn a `snapshot()` payload back into a `WriteBatch` (shared by restore paths)."""
+    if not isinstance(snapshot, Mapping):
+        raise SchemaError(f"snapshot must be a mapping, got {type(snapshot).__name__}")
+    for key in ("nodes", "edges"):
+        if not isinstance(snapshot.get(key), list):
+            raise SchemaError(f"snapshot.{key} must be a list")
+    try:
+        nodes = [
+            NodeRecord(n["id"], n["label"], dict(n.get("props") or {})) for n in snapshot["nodes"]
+        ]
+        edges = [
+            EdgeRecord(e["src"], e["type"], e["dst"], dict(e.get("props") or {}))
+            for e in snapshot["edges"]
+        ]
+    except (KeyError, TypeError) as exc:
+        raise SchemaError(
+            f"snapshot nodes need id/label/props and edges need src/type/dst/props: {exc!r}"
+        ) from exc
+    return WriteBatch(nodes=nodes, edges=edges)

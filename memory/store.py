@@ -58,6 +58,26 @@ class WriteBatch:
         return bool(self.nodes or self.edges or self.delete_edges or self.delete_nodes)
 
 
+class StoreShorthands:
+    """`upsert_nodes`, `upsert_edges` and `delete` as one-part batches through `write`:
+    backends inherit these so every write path goes through the same validated batch."""
+
+    def write(self, batch: WriteBatch) -> None:  # pragma: no cover - provided by backends
+        raise NotImplementedError
+
+    def upsert_nodes(self, nodes: Sequence[NodeRecord]) -> None:
+        """Shorthand for `write(WriteBatch(nodes=...))`."""
+        self.write(WriteBatch(nodes=list(nodes)))
+
+    def upsert_edges(self, edges: Sequence[EdgeRecord]) -> None:
+        """Shorthand for `write(WriteBatch(edges=...))`."""
+        self.write(WriteBatch(edges=list(edges)))
+
+    def delete(self, node_ids: Sequence[str]) -> None:
+        """Delete nodes and every edge touching them; missing ids are ignored."""
+        self.write(WriteBatch(delete_nodes=list(node_ids)))
+
+
 @runtime_checkable
 class GraphStore(Protocol):
     """A namespaced property-graph store. All methods see only `self.namespace`."""

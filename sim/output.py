@@ -108,7 +108,31 @@ def to_jsonable(value: Any) -> Any:
     raise TypeError(f"trace value of type {type(value).__name__} is not JSON-serialisable")
 
 
-class TraceWriter:
+class _OutputFile:
+    """An output file that is a context manager and closes idempotently."""
+
+    path: Path
+    _file: IO[str] | None
+
+    def close(self) -> None:
+        """Flush and close the file (idempotent)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class TraceWriter(_OutputFile):
     """Append one JSON line per team step: ``{"step", "agents", "comm", "team"}``.
 
     Use as a context manager (or call :meth:`close`); lines are flushed at close.
@@ -136,22 +160,6 @@ class TraceWriter:
         self._file.write(line + "\n")
         self.lines += 1
 
-    def close(self) -> None:
-        """Flush and close the file (idempotent)."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def trace_path(out_dir: str | Path, seed: int) -> Path:
@@ -193,7 +201,7 @@ def metrics_row(summary: EpisodeSummary) -> dict[str, Any]:
     return row
 
 
-class MetricsWriter:
+class MetricsWriter(_OutputFile):
     """``metrics.csv``: a header, then one row per episode, flushed as each is written."""
 
     def __init__(self, path: str | Path) -> None:
@@ -210,22 +218,6 @@ class MetricsWriter:
         self._writer.writerow(metrics_row(summary))
         self._file.flush()
 
-    def close(self) -> None:
-        """Close the file (idempotent)."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # --------------------------------------------------------------------------- statistics

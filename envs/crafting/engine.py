@@ -204,6 +204,27 @@ class CraftingWorld:
             raise ValueError(f"material {name!r} is unknown; allowed: {list(self.rules.materials)}")
         self._set_material(x, y, name)
 
+    def fill(self, x0: int, y0: int, x1: int, y1: int, name: str) -> None:
+        """Set every cell with x0 <= x <= x1 and y0 <= y <= y1 to one material."""
+        self._check_cell(x0, y0)
+        self._check_cell(x1, y1)
+        self.set_material(x0, y0, name)  # validates the name
+        p = self.pad
+        self.mat[y0 + p:y1 + p + 1, x0 + p:x1 + p + 1] = self.rules.material_ids[name]
+
+    def line_up(self, x: int, y: int, spacing: int = 2,
+                facing: tuple[int, int] | None = None) -> None:
+        """Place the agents in a row from (x, y), `spacing` cells apart (hand-built set-ups)."""
+        for agent in self.agents:
+            self._vacate(agent)
+        for i, agent in enumerate(self.agents):
+            body = self.occupant.get((x + spacing * i, y))
+            if body is not None:
+                raise ValueError(f"cell ({x + spacing * i}, {y}) is occupied")
+            self._occupy(agent, x + spacing * i, y)
+            if facing is not None:
+                agent.facing = facing
+
     def teleport(self, index: int, x: int, y: int, facing: tuple[int, int] | None = None) -> None:
         """Move agent `index` to a free cell (for hand-built situations)."""
         self._check_cell(x, y)

@@ -33,7 +33,6 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from memory.backends.networkx_store import snapshot_to_batch
 from memory.schema import (
     NODE_LABELS,
     SchemaError,
@@ -42,8 +41,16 @@ from memory.schema import (
     check_id,
     check_label,
     check_props,
+    snapshot_to_batch,
 )
-from memory.store import Direction, EdgeRecord, NodeRecord, Props, WriteBatch
+from memory.store import (
+    Direction,
+    EdgeRecord,
+    NodeRecord,
+    Props,
+    StoreShorthands,
+    WriteBatch,
+)
 
 BASE_LABEL = "MemNode"
 NS_PROP = "_ns"
@@ -463,7 +470,7 @@ _schema_lock = threading.Lock()
 _schema_ready: set[Hashable] = set()
 
 
-class CypherStore(ABC):
+class CypherStore(StoreShorthands, ABC):
     """`GraphStore` over Cypher. Subclasses supply a dialect and the two runners."""
 
     dialect: ClassVar[CypherDialect]
@@ -548,15 +555,6 @@ class CypherStore(ABC):
     def write(self, batch: WriteBatch) -> None:
         """Apply the batch atomically, in one statement and one round trip."""
         self._apply(batch)
-
-    def upsert_nodes(self, nodes: Sequence[NodeRecord]) -> None:
-        self.write(WriteBatch(nodes=list(nodes)))
-
-    def upsert_edges(self, edges: Sequence[EdgeRecord]) -> None:
-        self.write(WriteBatch(edges=list(edges)))
-
-    def delete(self, node_ids: Sequence[str]) -> None:
-        self.write(WriteBatch(delete_nodes=list(node_ids)))
 
     def get(self, node_ids: Sequence[str]) -> list[NodeRecord]:
         if isinstance(node_ids, str):

@@ -20,8 +20,22 @@ from typing import Any
 
 import networkx as nx
 
-from memory.schema import SchemaError, check_batch, check_edge_type, check_id, check_label
-from memory.store import Direction, EdgeRecord, NodeRecord, Props, WriteBatch
+from memory.schema import (
+    SchemaError,
+    check_batch,
+    check_edge_type,
+    check_id,
+    check_label,
+    snapshot_to_batch,
+)
+from memory.store import (
+    Direction,
+    EdgeRecord,
+    NodeRecord,
+    Props,
+    StoreShorthands,
+    WriteBatch,
+)
 
 GraphRegistry = MutableMapping[str, nx.MultiDiGraph]
 
@@ -73,7 +87,7 @@ def _normalise(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-class NetworkxStore:
+class NetworkxStore(StoreShorthands):
     """`GraphStore` over an in-process networkx graph (see module docstring)."""
 
     def __init__(self, namespace: str, *, graph_registry: GraphRegistry | None = None) -> None:
@@ -202,18 +216,6 @@ class NetworkxStore:
         if bucket is not None:
             bucket.discard(node_id)
         g.remove_node(node_id)  # removes its edges too
-
-    def upsert_nodes(self, nodes: Sequence[NodeRecord]) -> None:
-        """Shorthand for `write(WriteBatch(nodes=...))`."""
-        self.write(WriteBatch(nodes=list(nodes)))
-
-    def upsert_edges(self, edges: Sequence[EdgeRecord]) -> None:
-        """Shorthand for `write(WriteBatch(edges=...))`."""
-        self.write(WriteBatch(edges=list(edges)))
-
-    def delete(self, node_ids: Sequence[str]) -> None:
-        """Delete nodes and their edges; missing ids are ignored."""
-        self.write(WriteBatch(delete_nodes=list(node_ids)))
 
     # -- reads ------------------------------------------------------------------------
 
@@ -364,25 +366,3 @@ class NetworkxStore:
     def close(self) -> None:
         """Detach from the graph; the data stays in the registry for other stores."""
         self._closed = True
-
-
-def snapshot_to_batch(snapshot: Mapping[str, Any]) -> WriteBatch:
-    """Turn a `snapshot()` payload back into a `WriteBatch` (shared by restore paths)."""
-    if not isinstance(snapshot, Mapping):
-        raise SchemaError(f"snapshot must be a mapping, got {type(snapshot).__name__}")
-    for key in ("nodes", "edges"):
-        if not isinstance(snapshot.get(key), list):
-            raise SchemaError(f"snapshot.{key} must be a list")
-    try:
-        nodes = [
-            NodeRecord(n["id"], n["label"], dict(n.get("props") or {})) for n in snapshot["nodes"]
-        ]
-        edges = [
-            EdgeRecord(e["src"], e["type"], e["dst"], dict(e.get("props") or {}))
-            for e in snapshot["edges"]
-        ]
-    except (KeyError, TypeError) as exc:
-        raise SchemaError(
-            f"snapshot nodes need id/label/props and edges need src/type/dst/props: {exc!r}"
-        ) from exc
-    return WriteBatch(nodes=nodes, edges=edges)

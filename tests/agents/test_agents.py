@@ -20,13 +20,8 @@ def clearing(n_agents: int = 1) -> CraftingWorld:
                                          cows=False))
     world.reset(seed=0)
     cx, cy = world.width // 2, world.height // 2
-    for y in range(cy - 8, cy + 9):
-        for x in range(cx - 8, cx + 9):
-            world.set_material(x, y, "grass")
-    for i in range(n_agents):
-        world.teleport(i, cx - 8 + i, cy - 8)
-    for i in range(n_agents):
-        world.teleport(i, cx + 2 * i, cy, facing=DIRECTIONS["right"])
+    world.fill(cx - 8, cy - 8, cx + 8, cy + 8, "grass")
+    world.line_up(cx, cy, facing=DIRECTIONS["right"])
     return world
 
 

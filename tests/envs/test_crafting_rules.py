@@ -21,14 +21,8 @@ def make_world(n_agents: int = 1, **overrides: object) -> CraftingWorld:
     world = CraftingWorld(CraftingConfig(**{**settings, **overrides}))
     world.reset(seed=0)
     cx, cy = world.width // 2, world.height // 2
-    for y in range(cy - 10, cy + 11):
-        for x in range(cx - 10, cx + 11):
-            world.set_material(x, y, "grass")
-    for i in range(n_agents):
-        # Park everyone far left first so the row below is free.
-        world.teleport(i, cx - 10 + i, cy - 10)
-    for i in range(n_agents):
-        world.teleport(i, cx - 4 + 2 * i, cy, facing=RIGHT)
+    world.fill(cx - 10, cy - 10, cx + 10, cy + 10, "grass")
+    world.line_up(cx - 4, cy, facing=RIGHT)
     return world
 
 

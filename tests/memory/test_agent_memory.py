@@ -217,30 +217,10 @@ def test_mover_closes_old_location(mem: AgentMemory) -> None:
 
 def test_hearsay_never_overrides_fresher_or_equal_own_observation(mem: AgentMemory) -> None:
     mem.write([seen("tree", 3, 4)], 10)
-    mem.write(
-        [
-            Fact(
-                kind="gone_from",
-                subject="tree",
-                place=(3, 4),
-                provenance="told_by:bob",
-                observed_step=8,
-            )
-        ],
-        11,
-    )  # older news
-    mem.write(
-        [
-            Fact(
-                kind="gone_from",
-                subject="tree",
-                place=(3, 4),
-                provenance="told_by:bob",
-                observed_step=10,
-            )
-        ],
-        11,
-    )  # same step
+    for when in (8, 10):  # older news, then news from the same step
+        gone = Fact(kind="gone_from", subject="tree", place=(3, 4), provenance="told_by:bob",
+                    observed_step=when)
+        mem.write([gone], 11)
     [tree] = mem.store.get(["ent:tree@3,4"])
     assert "valid_to" not in tree.props and tree.props["provenance"] == "observed"
     mem.write(
