@@ -32,6 +32,8 @@ lint: install
 bench: install
 	$(PY) benchmarks/env_throughput.py
 	$(PY) benchmarks/memory_ops.py
+	$(PY) benchmarks/team_step.py
+	$(PY) benchmarks/team_diamond.py --seeds 20
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -161,8 +161,10 @@ def recall(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
     return {"recall": result, "visited": ["recall"]}
 
 
-def decide(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
-    decision = runtime.policy.decide(_context(runtime, state))
+def decide(runtime: AgentRuntime, state: AgentStepState,
+           decision: Decision | None = None) -> dict[str, Any]:
+    if decision is None:
+        decision = runtime.policy.decide(_context(runtime, state))
     if decision.memory_notes and runtime.memory is not None:
         runtime.pending_notes.extend(decision.memory_notes)
     result = state.get("recall")
@@ -208,10 +210,25 @@ def _runtime(config: RunnableConfig, state: AgentStepState) -> AgentRuntime:
     return config["configurable"]["runtimes"][state["agent_id"]]
 
 
-def _bind(name: str) -> Callable[[AgentStepState, RunnableConfig], dict[str, Any]]:
+async def adecide(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
+    """`decide` for the async graph: awaits the policy's `adecide` when it has one (so
+    the LLM calls of several agents overlap), else calls `decide`."""
+    policy_adecide = getattr(runtime.policy, "adecide", None)
+    if policy_adecide is None:
+        return decide(runtime, state)
+    decision = await policy_adecide(_context(runtime, state))
+    return decide(runtime, state, decision)
+
+
+def _bind(name: str) -> Callable[[AgentStepState, RunnableConfig], Any]:
+    # Async nodes run on the executor's event loop: no worker threads contending for the
+    # GIL (synchronous nodes fanned out by Send each get a thread), and async policies
+    # can overlap their waits.
     node = NODES[name]
 
-    def call(state: AgentStepState, config: RunnableConfig) -> dict[str, Any]:
+    async def call(state: AgentStepState, config: RunnableConfig) -> dict[str, Any]:
+        if name == "decide":
+            return await adecide(_runtime(config, state), state)
         return node(_runtime(config, state), state)
 
     call.__name__ = name

@@ -49,7 +49,7 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         results = list(pool.map(one, *zip(*jobs, strict=True)))
     print(f"{'scenario':<24}{'success':>9}{'mean steps':>12}{'95% CI':>10}{'median':>8}"
-          f"{'vs 1 agent':>12}")
+          f"{'fewer steps':>12}")
     base = None
     for name in args.scenarios:
         rows = [r for r in results if r[0] == name]
@@ -64,7 +64,7 @@ def main() -> None:
               f"{change:>12}")
     print(f"({args.seeds} seeds, max {args.max_steps} steps, "
           f"{time.perf_counter() - start:.0f} s wall on {args.workers} workers; "
-          "'vs 1 agent' is the reduction in mean steps)")
+          "'fewer steps' is the reduction in mean steps versus one agent)")
 
 
 if __name__ == "__main__":

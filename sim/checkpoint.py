@@ -18,11 +18,13 @@ from sim.team import TeamRuntime, TeamState
 CHECKPOINT_VERSION = 1
 
 
-def save_checkpoint(runtime: TeamRuntime, state: TeamState, path: str | Path | None = None
-                    ) -> bytes:
-    """Serialise the episode at a step boundary; also write it to `path` if given."""
+def save_checkpoint(runtime: TeamRuntime, state: TeamState, path: str | Path | None = None,
+                    meta: dict[str, Any] | None = None) -> bytes:
+    """Serialise the episode at a step boundary; also write it to `path` if given.
+    `meta` (e.g. scenario name and seed) is stored alongside, see `checkpoint_meta`."""
     payload: dict[str, Any] = {
         "version": CHECKPOINT_VERSION,
+        "meta": dict(meta or {}),
         "state": dict(state),
         "env": runtime.env.snapshot(),
         "comm": runtime.comm.snapshot(),
@@ -39,19 +41,39 @@ def save_checkpoint(runtime: TeamRuntime, state: TeamState, path: str | Path | N
     }
     blob = pickle.dumps(payload)
     if path is not None:
-        Path(path).write_bytes(blob)
+        # Write then rename, so a crash mid-write never leaves a truncated checkpoint.
+        tmp = Path(path).with_suffix(".tmp")
+        tmp.write_bytes(blob)
+        tmp.replace(path)
     return blob
+
+
+def checkpoint_meta(blob: bytes | str | Path) -> dict[str, Any]:
+    """The `meta` a checkpoint was saved with (plus its team step)."""
+    payload = _load(blob)
+    return {**payload.get("meta", {}), "step": payload["state"]["team_step"]}
+
+
+def _load(blob: bytes | str | Path) -> dict[str, Any]:
+    if not isinstance(blob, bytes):
+        try:
+            blob = Path(blob).read_bytes()
+        except OSError as error:
+            raise ValueError(f"checkpoint {str(blob)!r} cannot be read: {error}") from error
+    try:
+        payload = pickle.loads(blob)
+    except Exception as error:
+        raise ValueError(f"checkpoint is not a memsim checkpoint: {error}") from error
+    if not isinstance(payload, dict) or payload.get("version") != CHECKPOINT_VERSION:
+        raise ValueError("checkpoint version is not supported; "
+                         f"expected {CHECKPOINT_VERSION}")
+    return payload
 
 
 def restore_checkpoint(runtime: TeamRuntime, blob: bytes | str | Path) -> TeamState:
     """Put a freshly built runtime (same scenario and seed) into the checkpointed state;
     returns the team state to continue from."""
-    if not isinstance(blob, bytes):
-        blob = Path(blob).read_bytes()
-    payload = pickle.loads(blob)
-    if payload.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"checkpoint version {payload.get('version')!r} is not supported; "
-                         f"expected {CHECKPOINT_VERSION}")
+    payload = _load(blob)
     if set(payload["agents"]) != set(runtime.agents):
         raise ValueError("checkpoint: its agents differ from this runtime's agents")
     runtime.env.restore(payload["env"])

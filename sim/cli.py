@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="output directory (default: runs/<scenario>/<UTC timestamp>/)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bars or summary table")
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="continue from a checkpoint-seed<N>.pkl written with run.checkpoint_every "
+        "(give --seed N too)",
+    )
 
     sub.add_parser(
         "list",
@@ -132,6 +139,13 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console) -> int:
     except ScenarioError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return EXIT_USAGE
+    if args.resume is not None and len(scenario.seeds) != 1:
+        err.print("error: --resume continues one episode: give --seed N too", highlight=False)
+        return EXIT_USAGE
+    if args.resume is not None and not args.resume.is_file():
+        err.print(f"error: --resume: no such checkpoint file {str(args.resume)!r}",
+                  highlight=False)
+        return EXIT_USAGE
     try:
         run_episode = _runner()
     except ImportError as exc:
@@ -147,7 +161,8 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console) -> int:
     with MetricsWriter(out_dir / "metrics.csv") as metrics:
         for seed in scenario.seeds:
             try:
-                summary = _run_one(run_episode, scenario, seed, out_dir, console, args.quiet)
+                summary = _run_one(run_episode, scenario, seed, out_dir, console, args.quiet,
+                                   args.resume)
             except KeyboardInterrupt:
                 err.print(f"interrupted during seed {seed}; results so far are in {out_dir}")
                 return EXIT_INTERRUPTED
@@ -172,9 +187,11 @@ def _run_one(
     out_dir: Path,
     console: Console,
     quiet: bool,
+    resume: Path | None = None,
 ) -> EpisodeSummary:
+    extra = {"resume": resume} if resume is not None else {}
     if quiet:
-        return run_episode(scenario, seed=seed, out_dir=out_dir, progress=None)
+        return run_episode(scenario, seed=seed, out_dir=out_dir, progress=None, **extra)
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -187,7 +204,7 @@ def _run_one(
         def progress(step: int, max_steps: int) -> None:
             bar.update(task, completed=step, total=max_steps)
 
-        summary = run_episode(scenario, seed=seed, out_dir=out_dir, progress=progress)
+        summary = run_episode(scenario, seed=seed, out_dir=out_dir, progress=progress, **extra)
         # Episodes can end early (goal reached): show them as finished at their last step.
         bar.update(task, completed=summary.steps, total=summary.steps)
     return summary

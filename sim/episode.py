@@ -25,6 +25,7 @@ from agents.registry import make_policy
 from agents.step import AgentRuntime
 from envs.crafting import CraftingConfig, CraftingParallelEnv
 from memory import AgentMemory, SharedMemory, open_store
+from sim.checkpoint import checkpoint_meta, restore_checkpoint, save_checkpoint
 from sim.comm import CommChannel, CommConfig
 from sim.output import EpisodeSummary, TraceWriter, trace_path
 from sim.scenario import EXECUTORS, Scenario
@@ -130,12 +131,15 @@ def run_team(
     executor: LangGraphExecutor | DirectExecutor,
     max_steps: int,
     progress: Callable[[int, int], None] | None = None,
+    after_step: Callable[[TeamState], None] | None = None,
 ) -> TeamState:
     """Step until the episode ends or `max_steps` team steps have run."""
     while not state.get("done") and state["team_step"] < max_steps:
         state = executor.step(state)
         if progress is not None:
             progress(state["team_step"], max_steps)
+        if after_step is not None:
+            after_step(state)
     return state
 
 
@@ -186,13 +190,27 @@ def memory_settings(scenario: Scenario) -> MemorySettings:
                           config=dict(m.config))
 
 
+def checkpoint_path(out_dir: Path, seed: int) -> Path:
+    return Path(out_dir) / f"checkpoint-seed{seed}.pkl"
+
+
 def run_episode(
     scenario: Scenario,
     seed: int,
     out_dir: Path | None,
     progress: Callable[[int, int], None] | None = None,
+    resume: Path | None = None,
 ) -> EpisodeSummary:
-    """Run one seed of a scenario; write `trace-seed<N>.jsonl` to `out_dir` if given."""
+    """Run one seed of a scenario; write `trace-seed<N>.jsonl` to `out_dir` if given, and
+    with `run.checkpoint_every = N` a `checkpoint-seed<N>.pkl` every N steps. `resume`
+    continues from such a checkpoint (same scenario and seed) instead of starting over."""
+    meta = {"scenario": scenario.name, "seed": seed}
+    if resume is not None:
+        saved = checkpoint_meta(resume)
+        if (saved.get("scenario"), saved.get("seed")) != (scenario.name, seed):
+            raise ValueError(f"resume: checkpoint {str(resume)!r} is of scenario "
+                             f"{saved.get('scenario')!r} seed {saved.get('seed')}, "
+                             f"not {scenario.name!r} seed {seed}")
     env_config = scenario.env_config()
     policies = [scenario.agents.policy_for(a) for a in scenario.agents.agent_ids()]
     trace = TraceWriter(trace_path(out_dir, seed)) if out_dir is not None else None
@@ -214,8 +232,16 @@ def run_episode(
     try:
         runtime, state = build_team(env_config, policies, seed, memory_settings(scenario),
                                     scenario.comm_config(), namespace, on_step)
+        if resume is not None:
+            state = restore_checkpoint(runtime, resume)
         executor = make_executor(scenario.run.executor, runtime)
-        state = run_team(runtime, state, executor, scenario.max_steps, progress)
+        every = scenario.run.checkpoint_every
+
+        def after_step(current: TeamState) -> None:
+            if every and out_dir is not None and current["team_step"] % every == 0:
+                save_checkpoint(runtime, current, checkpoint_path(out_dir, seed), meta)
+
+        state = run_team(runtime, state, executor, scenario.max_steps, progress, after_step)
         result = team_result(runtime, state, time.perf_counter() - start)
     finally:
         if trace is not None:

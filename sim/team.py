@@ -11,6 +11,7 @@ the two give identical trajectories.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
@@ -133,7 +134,7 @@ def build_team_graph(checkpointer: Any = None) -> Any:
     def fan_out(state: TeamState) -> list[Send]:
         return [Send("agent_step", agent_input(state, a)) for a in state["live"]]
 
-    def env_node(state: TeamState, config: RunnableConfig) -> TeamState:
+    async def env_node(state: TeamState, config: RunnableConfig) -> TeamState:
         return env_step(_team_runtime(config), state)
 
     graph.add_node("agent_step", build_agent_graph())
@@ -154,9 +155,14 @@ class LangGraphExecutor:
         self.config: RunnableConfig = {
             "configurable": {"team": runtime, "runtimes": runtime.agents, "thread_id": thread_id},
         }
+        self._loop = asyncio.new_event_loop()
 
     def step(self, state: TeamState) -> TeamState:
-        return self.graph.invoke({**state, "decisions": {}}, self.config)
+        return self._loop.run_until_complete(
+            self.graph.ainvoke({**state, "decisions": {}}, self.config))
+
+    def close(self) -> None:
+        self._loop.close()
 
 
 class DirectExecutor:

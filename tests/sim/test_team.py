@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
+from agents.policy import Decision
 from agents.step import NODE_ORDER, build_agent_graph
 from envs.crafting import CraftingConfig
 from sim.checkpoint import restore_checkpoint, save_checkpoint
@@ -32,10 +34,37 @@ def test_agent_graph_runs_the_nodes_in_order() -> None:
     runtime, state = team(1)
     graph = build_agent_graph()
     assert list(graph.get_graph().nodes) == ["__start__", *NODE_ORDER, "__end__"]
-    out = graph.invoke(agent_input(state, "agent_0"),
-                       {"configurable": {"runtimes": runtime.agents}})
+    out = asyncio.run(graph.ainvoke(agent_input(state, "agent_0"),
+                                    {"configurable": {"runtimes": runtime.agents}}))
     assert out["visited"] == list(NODE_ORDER)
     assert out["decisions"]["agent_0"]["action"] in runtime.env.action_names
+
+
+def test_async_policies_are_awaited_concurrently() -> None:
+    runtime, state = team(3)
+    running, peak = 0, 0
+
+    class SlowAsyncPolicy:
+        name = "slow"
+
+        def recall_query(self, context: Any) -> None:
+            return None
+
+        async def adecide(self, context: Any) -> Decision:
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(0.01)  # an LLM call, say
+            running -= 1
+            return Decision(0, reason="waited")
+
+    for agent in runtime.agents.values():
+        agent.policy = SlowAsyncPolicy()  # type: ignore[assignment]
+    records: list[StepRecord] = []
+    runtime.on_step = records.append
+    make_executor("langgraph", runtime).step(state)
+    assert peak == 3  # all three agents were waiting at once
+    assert {r["reason"] for r in records[0].agents.values()} == {"waited"}
 
 
 def test_team_graph_fans_out_joins_then_steps_the_env() -> None:
