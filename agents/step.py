@@ -91,8 +91,8 @@ def inbox_facts(inbox: list[Message], step: int) -> list[Fact]:
         kind = payload.type
         if kind == "memory_export":
             facts += payload_to_facts(
-                {"nodes": payload.nodes, "edges": payload.edges,
-                 "step_base": getattr(payload, "step_base", 0)}, sender)
+                {"nodes": payload.nodes, "edges": payload.edges, "step_base": payload.step_base},
+                sender)
         elif kind == "location":
             facts.append(Fact(kind="seen_at", subject=payload.entity, place=(payload.x, payload.y),
                               category="resource", provenance=told,

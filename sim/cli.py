@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser(
+        "graph",
+        help="print the team-step LangGraph graph (Mermaid)",
+        description="Print the compiled team-step graph, with the per-agent subgraph, as "
+        "Mermaid text (paste into any Mermaid renderer).",
+    )
+    sub.add_parser(
         "list",
         help="list the shipped scenarios",
         description="List the shipped scenarios with their descriptions.",
@@ -119,6 +125,13 @@ def _runner() -> RunEpisode:
     from sim.episode import run_episode
 
     return run_episode
+
+
+def _cmd_graph() -> int:
+    from sim.team import build_team_graph
+
+    print(build_team_graph().get_graph(xray=1).draw_mermaid())
+    return EXIT_OK
 
 
 def _cmd_list(console: Console) -> int:
@@ -220,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     console, err = Console(), Console(stderr=True)
     if args.command == "list":
         return _cmd_list(console)
+    if args.command == "graph":
+        return _cmd_graph()
     return _cmd_run(args, console, err)
 
 

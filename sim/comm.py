@@ -83,6 +83,13 @@ class MemoryExportPayload(_Payload):
     edges: list[dict[str, JsonValue]] = Field(default_factory=list, max_length=MAX_EXPORT_EDGES)
     source: _Name
     step: int = Field(ge=0)
+    step_base: int = Field(0, ge=0, description="the sender memory's clock offset")
+
+    @classmethod
+    def from_export(cls, export: Mapping[str, Any]) -> MemoryExportPayload:
+        """The payload for an `AgentMemory.export(...)` result."""
+        return cls(nodes=export["nodes"], edges=export["edges"], source=export["source"],
+                   step=export["step"], step_base=export.get("step_base", 0))
 
 
 class ItemOfferPayload(_Payload):

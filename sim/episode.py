@@ -29,7 +29,14 @@ from sim.checkpoint import checkpoint_meta, restore_checkpoint, save_checkpoint
 from sim.comm import CommChannel, CommConfig
 from sim.output import EpisodeSummary, TraceWriter, trace_path
 from sim.scenario import EXECUTORS, Scenario
-from sim.team import DirectExecutor, LangGraphExecutor, StepRecord, TeamRuntime, TeamState
+from sim.team import (
+    DirectExecutor,
+    LangGraphExecutor,
+    StepRecord,
+    TeamRuntime,
+    TeamState,
+    team_checkpointer,
+)
 from sim.team import initial_state as team_initial_state
 
 
@@ -117,9 +124,11 @@ def build_team(
     return runtime, team_initial_state(observations, infos)
 
 
-def make_executor(name: str, runtime: TeamRuntime) -> LangGraphExecutor | DirectExecutor:
+def make_executor(name: str, runtime: TeamRuntime, checkpointer: Any = None,
+                  thread_id: str = "episode") -> LangGraphExecutor | DirectExecutor:
+    """The team-step executor by name; a LangGraph checkpointer applies to `langgraph`."""
     if name == "langgraph":
-        return LangGraphExecutor(runtime)
+        return LangGraphExecutor(runtime, checkpointer, thread_id)
     if name == "direct":
         return DirectExecutor(runtime)
     raise ValueError(f"executor {name!r} is unknown; allowed: {', '.join(EXECUTORS)}")
@@ -234,11 +243,17 @@ def run_episode(
                                     scenario.comm_config(), namespace, on_step)
         if resume is not None:
             state = restore_checkpoint(runtime, resume)
-        executor = make_executor(scenario.run.executor, runtime)
         every = scenario.run.checkpoint_every
+        # With checkpoints on, the LangGraph executor records the team state in LangGraph's
+        # checkpointer, and that record is what a checkpoint file stores for the graph.
+        executor = make_executor(scenario.run.executor, runtime,
+                                 team_checkpointer() if every else None,
+                                 thread_id=f"{scenario.name}/seed{seed}")
 
         def after_step(current: TeamState) -> None:
             if every and out_dir is not None and current["team_step"] % every == 0:
+                if isinstance(executor, LangGraphExecutor):
+                    current = executor.saved_state()
                 save_checkpoint(runtime, current, checkpoint_path(out_dir, seed), meta)
 
         state = run_team(runtime, state, executor, scenario.max_steps, progress, after_step)

@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
 from agents.step import AgentRuntime, build_agent_graph, merge_dicts, run_agent_step
 from envs.crafting import CraftingParallelEnv
 from memory import SharedMemory
+from sim import comm as comm_module
 from sim.comm import CommChannel, Message
 
 
@@ -145,6 +148,15 @@ def build_team_graph(checkpointer: Any = None) -> Any:
     return graph.compile(checkpointer=checkpointer)
 
 
+def team_checkpointer() -> InMemorySaver:
+    """LangGraph's checkpointer for the team graph, allowed to restore memsim's own state
+    types (messages and their payloads, decisions, facts) and nothing else."""
+    allowed = [("sim.comm", name) for name in dir(comm_module)
+               if name.endswith("Payload") or name in ("Message", "MessageKind")]
+    allowed += [("agents.policy", "Decision"), ("memory.facts", "Fact")]
+    return InMemorySaver(serde=JsonPlusSerializer(allowed_msgpack_modules=allowed))
+
+
 class LangGraphExecutor:
     """Runs each team step as one invocation of the team graph."""
 
@@ -160,6 +172,13 @@ class LangGraphExecutor:
     def step(self, state: TeamState) -> TeamState:
         return self._loop.run_until_complete(
             self.graph.ainvoke({**state, "decisions": {}}, self.config))
+
+    def saved_state(self) -> TeamState:
+        """The team state as LangGraph's checkpointer recorded it after the last step."""
+        if self.graph.checkpointer is None:
+            raise ValueError("this executor has no checkpointer")
+        values = self.graph.get_state(self.config).values
+        return TeamState(**{k: v for k, v in values.items() if k != "decisions"})
 
     def close(self) -> None:
         self._loop.close()

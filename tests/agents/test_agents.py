@@ -11,8 +11,8 @@ from agents.step import inbox_facts
 from envs.crafting import CraftingConfig, CraftingWorld
 from envs.crafting.engine import DIRECTIONS
 from envs.crafting.observation import Observer
-from memory import PlaceRecord, Recall
-from sim.comm import Message
+from memory import AgentMemory, Fact, PlaceRecord, Recall, RetrievalQuery, open_store
+from sim.comm import CommChannel, CommConfig, MemoryExportPayload, Message
 
 
 def clearing(n_agents: int = 1) -> CraftingWorld:
@@ -187,3 +187,19 @@ def test_registry_and_random_policy() -> None:
     first = [policy.decide(context(world)).action for _ in range(20)]
     policy.reset("agent_0", 3, world.action_names)
     assert first == [policy.decide(context(world)).action for _ in range(20)]
+
+
+def test_a_memory_export_travels_through_the_channel_into_another_memory() -> None:
+    registry: dict = {}
+    alice = AgentMemory(open_store("networkx", "a", graph_registry=registry), "agent_0")
+    bob = AgentMemory(open_store("networkx", "b", graph_registry=registry), "agent_1")
+    alice.write([Fact(kind="seen_at", subject="iron", place=(7, 3), category="resource")], 5)
+    channel = CommChannel(["agent_0", "agent_1"], CommConfig(), seed=0)
+    export = alice.export({"kinds": ["iron"]})
+    sent = channel.send({"sender": "agent_0", "recipients": ["agent_1"], "kind": "inform",
+                         "step": 5, "payload": MemoryExportPayload.from_export(export)}, 5)
+    assert sent.accepted, sent.error
+    inbox = channel.deliver(6)["agent_1"]
+    bob.write(inbox_facts(inbox, 6), 6)
+    recall = bob.retrieve(RetrievalQuery(nearest=("iron",), position=(0, 0)))
+    assert [(p.x, p.y, p.provenance) for p in recall.nearest] == [(7, 3, "told_by:agent_0")]

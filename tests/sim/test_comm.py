@@ -35,6 +35,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "edges": [{"src": "a", "dst": "tree1", "rel": "saw"}],
         "source": "a",
         "step": 2,
+        "step_base": 0,
     },
     "item_offer": {"type": "item_offer", "item": "wood", "count": 2},
     "item_request": {"type": "item_request", "item": "stone", "count": 1},

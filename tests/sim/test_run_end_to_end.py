@@ -63,6 +63,14 @@ def test_resume_continues_with_the_same_steps(tmp_path: Path) -> None:
         assert line["agents"] == original[line["step"]]["agents"]
 
 
+def test_graph_command_prints_the_team_graph(capsys) -> None:
+    assert main(["graph"]) == 0
+    text = capsys.readouterr().out
+    for node in ("perceive", "read_inbox", "remember", "recall", "decide", "env_step"):
+        assert node in text
+    assert "agent_step\\3adecide --> env_step" in text  # the join after the fan-out
+
+
 def test_resume_refuses_a_checkpoint_of_another_seed(tmp_path: Path, capsys) -> None:
     scenario = write_scenario(tmp_path, executor="direct")
     out = tmp_path / "out"

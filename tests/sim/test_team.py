@@ -172,3 +172,34 @@ def test_scripted_team_reaches_a_diamond_on_most_seeds() -> None:
         run_team(runtime, state, make_executor("direct", runtime), 3000)
         reached += "collect_diamond" in runtime.env.team_achievements
     assert reached >= 4, f"only {reached}/5 seeds reached a diamond"
+
+
+def test_memory_persists_across_episodes_when_asked() -> None:
+    def episode(seed: int) -> Any:
+        runtime, state = team(1, seed=seed, memory=MemorySettings(persist=True))
+        memory = runtime.agents["agent_0"].memory
+        at_start = (memory.store.count("Place"), memory.store.count("Recipe"))
+        run_team(runtime, state, make_executor("direct", runtime), 30)
+        return at_start, memory.store.count("Place")
+
+    namespace_seed = 9100  # team() namespaces by seed; these episodes share "test-<seed>"
+    (_, recipes0), places0 = episode(namespace_seed)
+    assert places0 > 0 and recipes0 == 0
+    # Same namespace, same world: the map is kept; recipes learned before are still known.
+    (places_again, recipes_again), _ = episode(namespace_seed)
+    assert places_again > 0 and recipes_again > 0
+
+
+def test_persisted_memory_drops_the_map_of_a_different_world() -> None:
+    config = CraftingConfig(n_agents=1, zombies=False, skeletons=False)
+    settings = MemorySettings(persist=True)
+    counts = []
+    for seed in (21, 22):  # two worlds, one memory namespace
+        runtime, state = build_team(config, ["scripted"], seed, settings, CommConfig(),
+                                    namespace="persist-two-worlds")
+        memory = runtime.agents["agent_0"].memory
+        counts.append((memory.store.count("Place"), memory.store.count("Recipe")))
+        run_team(runtime, state, make_executor("direct", runtime), 30)
+    assert counts[0] == (0, 0)
+    places, recipes = counts[1]
+    assert places == 0 and recipes > 0  # world 21's map is gone; the recipe book stayed
