@@ -91,6 +91,27 @@ def falkordb_server() -> Iterator[dict[str, Any]]:
         proc.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def redis_round_trips() -> Iterator[Callable[[], int]]:
+    """While open, counts the requests the redis client sends (one per command, one per
+    pipeline): the network round trips of the FalkorDB backend."""
+    from redis.connection import Connection
+
+    real = Connection.send_packed_command
+    sent = 0
+
+    def counting(conn: Connection, *args: Any, **kwargs: Any) -> Any:
+        nonlocal sent
+        sent += 1
+        return real(conn, *args, **kwargs)
+
+    Connection.send_packed_command = counting  # type: ignore[method-assign]
+    try:
+        yield lambda: sent
+    finally:
+        Connection.send_packed_command = real  # type: ignore[method-assign]
+
+
 def neo4j_config() -> dict[str, Any]:
     uri = os.environ.get("MEMSIM_NEO4J_URI")
     if not uri:
@@ -150,7 +171,15 @@ def agent_step_facts(step: int, pos: tuple[int, int], side: int, rng: random.Ran
     return facts
 
 
-def time_steps(mem: AgentMemory, side: int, steps: int, base_step: int) -> list[float]:
+def time_steps(
+    mem: AgentMemory,
+    side: int,
+    steps: int,
+    base_step: int,
+    round_trips: Callable[[], int] | None = None,
+) -> tuple[list[float], float | None]:
+    """Per-step milliseconds of the timed steps, and their mean round trips per step when
+    `round_trips` (a running count) is given."""
     rng = random.Random(42)
     pos = (side // 2, side // 2)
     query_needs = RetrievalQuery(
@@ -174,7 +203,10 @@ def time_steps(mem: AgentMemory, side: int, steps: int, base_step: int) -> list[
         base_step,
     )
     out: list[float] = []
+    trips_at_start = 0
     for i in range(WARMUP + steps):
+        if i == WARMUP and round_trips is not None:
+            trips_at_start = round_trips()
         step = base_step + 1 + i
         pos = (
             min(side, max(0, pos[0] + rng.randint(-1, 1))),
@@ -187,7 +219,9 @@ def time_steps(mem: AgentMemory, side: int, steps: int, base_step: int) -> list[
         mem.retrieve(query, budget=12)
         if i >= WARMUP:
             out.append((time.perf_counter() - t0) * 1000)
-    return out
+    if round_trips is None:
+        return out, None
+    return out, (round_trips() - trips_at_start) / steps
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -200,6 +234,7 @@ def bench_backend(
     sizes: list[int],
     steps: int,
     rows: list[tuple[str, ...]],
+    round_trips: Callable[[], int] | None = None,
 ) -> None:
     for size in sizes:
         ns = f"bench-{uuid.uuid4().hex[:8]}-{size}"
@@ -217,12 +252,13 @@ def bench_backend(
                         f"{fill_s:.1f}",
                         "-",
                         "-",
+                        "-",
                         f"skipped: fill would take > {SERVER_FILL_LIMIT_S:.0f} s",
                     )
                 )
                 continue
             side = int((size / 2.05) ** 0.5) + 2
-            times = time_steps(mem, side, steps, base_step=10_000)
+            times, trips = time_steps(mem, side, steps, 10_000, round_trips)
             rows.append(
                 (
                     name,
@@ -231,6 +267,7 @@ def bench_backend(
                     f"{fill_s:.1f}",
                     f"{percentile(times, 50):.3f}",
                     f"{percentile(times, 95):.3f}",
+                    "-" if trips is None else f"{trips:.2f}",
                     "",
                 )
             )
@@ -283,9 +320,14 @@ def main() -> None:
         rows,
     )
     try:
-        with falkordb_server() as config:
+        with falkordb_server() as config, redis_round_trips() as trips:
             bench_backend(
-                "falkordb", lambda ns: open_store("falkordb", ns, **config), sizes, args.steps, rows
+                "falkordb",
+                lambda ns: open_store("falkordb", ns, **config),
+                sizes,
+                args.steps,
+                rows,
+                trips,
             )
     except (ImportError, RuntimeError, ConnectionError) as exc:
         notes.append(f"falkordb skipped: {exc}")
@@ -297,9 +339,12 @@ def main() -> None:
     except (ImportError, RuntimeError, ConnectionError) as exc:
         notes.append(f"neo4j skipped: {exc}")
 
-    header = ("backend", "size", "nodes", "fill s", "p50 ms", "p95 ms", "note")
+    header = ("backend", "size", "nodes", "fill s", "p50 ms", "p95 ms", "trips/step", "note")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    print(f"agent-step = write(~15 facts) + retrieve(budget 12); {args.steps} timed steps")
+    print(
+        f"agent-step = write(~15 facts) + retrieve(budget 12); {args.steps} timed steps; "
+        "trips/step = network round trips per agent-step (redis client requests)"
+    )
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     for note in notes:

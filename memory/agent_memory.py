@@ -15,7 +15,10 @@ Data model (node ids are local to the agent's namespace):
   failure chunks, recent hearsay), so the state lives in the store and snapshots with it.
 
 Every `write` makes exactly one `store.write(batch)` call (plus batched reads); it is
-idempotent, so replaying the same facts at the same step changes nothing.
+idempotent, so replaying the same facts at the same step changes nothing. Independent
+reads go together through `read_many` where the store has it (the Cypher backends), and
+prefetch hints from the last commit guess the dependent ones, so on FalkorDB a steady
+agent-step (write + retrieve) is three round trips: read + write, read.
 """
 
 from __future__ import annotations
@@ -142,6 +145,21 @@ def _place(x: int, y: int) -> str:
     return f"place:{x},{y}"
 
 
+def _read_many(store: GraphStore, calls: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
+    """Independent reads, each a `GraphStore` read method's name and keyword arguments.
+    Stores that batch reads (`read_many`, the Cypher backends: one round trip) take them
+    all at once; others get one call after another."""
+    batched = getattr(store, "read_many", None)
+    if batched is not None:
+        return batched(calls)
+    return [getattr(store, name)(**kwargs) for name, kwargs in calls]
+
+
+def _edges_at(node_id: str, edge_type: str, direction: str) -> dict[str, Any]:
+    """Keyword arguments of a `neighbors` read."""
+    return {"node_id": node_id, "edge_type": edge_type, "direction": direction}
+
+
 class _Tx:
     """The pending batch of one memory operation, with a read-through overlay so later
     facts in the same call see earlier ones. Reads go to the store (batched in `load`)."""
@@ -164,11 +182,21 @@ class _Tx:
             found = self.digests[id(fact)] = _digest(fact)
         return found
 
-    def load(self, ids: Iterable[str]) -> None:
+    def load(self, ids: Iterable[str], holders: Iterable[str] = ()) -> None:
+        """Read these nodes, and these agents' HOLDS edges, in one batched read."""
         want = [i for i in dict.fromkeys(ids) if i not in self.view]
+        agents = [a for a in dict.fromkeys(holders) if a not in self.holds]
+        if not want and not agents:
+            return
+        calls = [("get", {"node_ids": want})] if want else []
+        calls += [("neighbors", _edges_at(a, "HOLDS", "out")) for a in agents]
+        results = _read_many(self.store, calls)
+        for agent_node, held in zip(agents, results[len(results) - len(agents) :], strict=True):
+            # nothing is created before the first load, so these are the stored holdings
+            self.holds[agent_node] = {e.dst: dict(e.props) for e, _ in held}
         if not want:
             return
-        found = {r.id: r for r in self.store.get(want)}
+        found = {r.id: r for r in results[0]}
         for node_id in want:
             rec = found.get(node_id)
             # records are fresh copies, so the overlay may own their props dicts
@@ -246,9 +274,13 @@ class _Reader:
     def fetch(self, ids: Iterable[str]) -> None:
         want = [i for i in dict.fromkeys(ids) if i not in self.recs]
         if want:
-            found = {r.id: r for r in self.store.get(want)}
-            for node_id in want:
-                self.recs[node_id] = found.get(node_id)
+            self.fill(want, self.store.get(want))
+
+    def fill(self, asked: Sequence[str], found: Iterable[NodeRecord]) -> None:
+        """Record the answer of a `get(asked)` made elsewhere (absent ids are None)."""
+        by_id = {r.id: r for r in found}
+        for node_id in asked:
+            self.recs[node_id] = by_id.get(node_id)
 
     def many(self, ids: Sequence[str]) -> list[NodeRecord]:
         self.fetch(ids)
@@ -290,6 +322,11 @@ class _SpatialIndex:
         del self.cells[key][node_id]
         if not self.cells[key]:
             del self.cells[key]
+
+    def position(self, node_id: str) -> tuple[int, int] | None:
+        """The cell of a valid located entity, or None if the index does not hold it."""
+        found = self.where.get(node_id)
+        return None if found is None else self.cells[found[1]][node_id]
 
     def sync(self, node_id: str, props: Mapping[str, Any] | None) -> None:
         """Mirror one Entity node's current state (None = deleted)."""
@@ -395,7 +432,11 @@ class AgentMemory:
         self.prefetch = not isinstance(store, NetworkxStore) if prefetch is None else prefetch
         self.self_id = _agent(agent_id)
         self._pending_uses: Counter[str] = Counter()
-        self._hint: dict[str, Any] = {}
+        # Prefetch hints from the last commit: they only choose what to read early (in
+        # the same round trip); what memory uses is always what the store returns.
+        self._hint: dict[str, Any] = {}  # own Agent node's props
+        self._hint_next: list[str] = []  # ids the next write's event will look at
+        self._hint_fails: dict[str, list[str]] = {}  # recent failure chunk -> failed events
         if not store.get([self.self_id]):
             store.upsert_nodes(
                 [NodeRecord(self.self_id, "Agent", self._agent_props(agent_id, True))]
@@ -540,7 +581,10 @@ class AgentMemory:
         # The cursor ids seen at the last commit are only a prefetch hint (so one read
         # covers them); the truth is the agent node loaded in the same read.
         hint = [self._hint.get(k) for k in _CURSOR if self._hint.get(k)]
-        tx.load([self.self_id, *hint, *self._predict_ids(tx, parsed, step)])
+        tx.load(
+            [self.self_id, *hint, *self._hint_next, *self._predict_ids(tx, parsed, step)],
+            holders=[_agent(f.subject) for f in parsed if f.kind == "holds"],
+        )
         for fact in parsed:
             if fact.kind != "surveyed":
                 self._apply(tx, fact, step)
@@ -562,7 +606,7 @@ class AgentMemory:
         ids: list[str] = []
         full = self.prefetch
         for f in facts:
-            if full and f.place is not None:
+            if full and f.place is not None and not self._resighting(f):
                 x, y = f.place
                 rx, ry = self._region(x, y)
                 ids += [_place(x, y), f"region:{rx},{ry}"]
@@ -582,6 +626,17 @@ class AgentMemory:
             if f.teller is not None:
                 ids.append(_agent(f.teller))
         return ids
+
+    def _resighting(self, fact: Fact) -> bool:
+        """A `seen_at` of something the spatial index holds as valid at that very cell:
+        `_seen_at` then only touches the instance, so its place, region and kind need no
+        speculative read."""
+        return (
+            fact.kind == "seen_at"
+            and self._spatial is not None
+            and fact.place is not None
+            and self._spatial.position(self._inst_id(fact)) == tuple(fact.place)
+        )
 
     @staticmethod
     def _inst_id(fact: Fact) -> str:
@@ -1085,7 +1140,7 @@ class AgentMemory:
         if flushing:
             self._pending_uses.clear()
         self._count += len(tx.created) - len(tx.delete_nodes)
-        self._hint = dict(tx.view.get(self.self_id) or {})
+        self._keep_hints(tx)
         if self._spatial is not None:
             for node_id in tx.nodes:
                 if tx.labels.get(node_id) == "Entity":
@@ -1093,6 +1148,22 @@ class AgentMemory:
             for node_id in tx.delete_nodes:
                 self._spatial.remove(node_id)
         return evicted
+
+    def _keep_hints(self, tx: _Tx) -> None:
+        """Remember, as prefetch hints, what the next write and retrieve will likely read."""
+        me = tx.view.get(self.self_id) or {}
+        self._hint = dict(me)
+        chunk = tx.view.get(me.get("current_chunk") or "") or {}
+        # an event reads its chunk's last event (NEXT edge) or opens the next chunk
+        nxt = [chunk.get("last_event"), f"chunk:{me.get('chunk_seq', 0) + 1}"]
+        self._hint_next = [i for i in nxt if i]
+        fails: dict[str, list[str]] = {}
+        for cid in me.get("recent_fails", []):
+            props = tx.view.get(cid)
+            known = props.get("failed_events") if props else self._hint_fails.get(cid)
+            if known is not None:
+                fails[cid] = list(known)
+        self._hint_fails = fails
 
     def _evict(self, tx: _Tx, step: int, policy: ForgetPolicy | None) -> int:
         if policy is None:
@@ -1173,20 +1244,8 @@ class AgentMemory:
             query = RetrievalQuery.model_validate(query)
         if not isinstance(budget, int) or budget < 0:
             raise SchemaError(f"budget must be a non-negative int, got {budget!r}")
-        me_rec = self.store.get([self.self_id])
-        me = me_rec[0].props if me_rec else {}
         recall = Recall()
         reader = _Reader(self.store)
-        # One batched read for everything the agent node points at ...
-        path_ids = [i for i in (me.get("current_goal"), me.get("current_subgoal")) if i]
-        reader.fetch(
-            [
-                *path_ids,
-                *(me.get("recent_fails", []) if query.recent_failures else ()),
-                *(me.get("recent_told", [])[: query.teammate_reports]),
-            ]
-        )
-        # ... and one for every located entity the spatial index picks.
         hits: dict[tuple[str, int], list[tuple[int, int, int, str]]] = {}
         if self._spatial is not None and query.position is not None:
             x0, y0 = query.position
@@ -1195,7 +1254,30 @@ class AgentMemory:
                 *((n, query.per_kind) for n in query.nearest),
             ]:
                 hits[(kind, k)] = self._spatial.nearest(kind, x0, y0, k)
-            reader.fetch(h[3] for found in hits.values() for h in found)
+        items = list(dict.fromkeys((*query.needs, *query.who_holds)))
+        # One batched read (one round trip on a server) for: the agent node, what the last
+        # commit's hint says it points at, every located entity the spatial index picks,
+        # and the holders and recipes asked about.
+        guess = self._pointed(self._hint, query, self._hint_fails) if self.prefetch else []
+        first = list(
+            dict.fromkeys(
+                [self.self_id, *guess, *(h[3] for found in hits.values() for h in found)]
+            )
+        )
+        got = _read_many(
+            self.store,
+            [
+                ("get", {"node_ids": first}),
+                *(("neighbors", _edges_at(_kind(i), "HOLDS", "in")) for i in items),
+                *(("neighbors", _edges_at(_kind(i), "PRODUCES", "in")) for i in query.needs),
+            ],
+        )
+        reader.fill(first, got[0])
+        me_rec = reader.recs[self.self_id]
+        me = me_rec.props if me_rec is not None else {}
+        # The hint is checked here: a second read only for what it missed.
+        reader.fetch(self._pointed(me, query))
+        path_ids = [i for i in (me.get("current_goal"), me.get("current_subgoal")) if i]
         for rec in reader.many(path_ids):
             p = rec.props
             record = GoalRecord(
@@ -1210,14 +1292,14 @@ class AgentMemory:
                 recall.goal = record
             else:
                 recall.subgoal = record
-        holders: dict[str, list[HolderRecord]] = {}
-        for item in dict.fromkeys((*query.needs, *query.who_holds)):
-            holders[item] = self._holders(item)
+        held_rows, recipe_rows = got[1 : 1 + len(items)], got[1 + len(items) :]
+        holders = {i: self._holders(i, rows) for i, rows in zip(items, held_rows, strict=True)}
+        recipes = dict(zip(query.needs, recipe_rows, strict=True))
         for item in query.needs:
             recall.needs.append(
                 NeedRecord(
                     item=item,
-                    recipes=tuple(self._recipes_for(item)),
+                    recipes=tuple(self._recipes(recipes[item])),
                     sources=tuple(self._nearest(item, query.position, 1, me, hits, reader)),
                     holders=tuple(holders[item]),
                 )
@@ -1238,9 +1320,31 @@ class AgentMemory:
         self._pending_uses.update(recall.node_ids())
         return recall
 
-    def _recipes_for(self, item: str) -> list[RecipeRecord]:
+    @staticmethod
+    def _pointed(
+        me: Mapping[str, Any], query: RetrievalQuery, fails: Mapping[str, list[str]] | None = None
+    ) -> list[str]:
+        """Ids a retrieval reads through the agent node `me`: goal path, the failure chunks
+        that can hold the failures asked for (each lists >= 1), teammate reports; with
+        `fails` (chunk -> failed events), also those chunks' events."""
+        out = [i for i in (me.get("current_goal"), me.get("current_subgoal")) if i]
+        chunks = me.get("recent_fails", [])[: query.recent_failures]
+        out += chunks
+        out += me.get("recent_told", [])[: query.teammate_reports]
+        if fails is not None:
+            total = 0
+            for cid in chunks:
+                if total >= query.recent_failures or cid not in fails:
+                    break
+                out += fails[cid]
+                total += len(fails[cid])
+        return out
+
+    @staticmethod
+    def _recipes(rows: list[tuple[EdgeRecord, NodeRecord]]) -> list[RecipeRecord]:
+        """Recipe records from a kind node's incoming PRODUCES edges."""
         out = []
-        for _, rec in self.store.neighbors(_kind(item), "PRODUCES", "in"):
+        for _, rec in rows:
             p = rec.props
             out.append(
                 RecipeRecord(
@@ -1258,9 +1362,11 @@ class AgentMemory:
             )
         return out
 
-    def _holders(self, item: str) -> list[HolderRecord]:
+    @staticmethod
+    def _holders(item: str, rows: list[tuple[EdgeRecord, NodeRecord]]) -> list[HolderRecord]:
+        """Current holders of `item` from its kind node's incoming HOLDS edges."""
         out = []
-        for edge, agent in self.store.neighbors(_kind(item), "HOLDS", "in"):
+        for edge, agent in rows:
             e = edge.props
             if "valid_to" in e or e.get("count", 0) <= 0:
                 continue
@@ -1371,10 +1477,23 @@ class AgentMemory:
     def _failures(self, me: Mapping[str, Any], n: int, reader: _Reader) -> list[EventRecord]:
         # Summaries first: only chunks whose counts show failures are opened.
         out: list[EventRecord] = []
-        for chunk in reader.many(me.get("recent_fails", [])):
+        fails = me.get("recent_fails", [])
+        # Read the failed events of as many chunks as can hold n of them, in one read.
+        want: list[str] = []
+        for cid in fails:
+            chunk_rec = reader.recs.get(cid)
+            if len(want) >= n or chunk_rec is None:
+                break
+            if chunk_rec.props.get("n_failure", 0) > 0:
+                want += chunk_rec.props.get("failed_events", [])
+        reader.fetch(want)
+        for i, cid in enumerate(fails):
             if len(out) >= n:  # chunks are newest first and do not overlap in time
                 break
-            if chunk.props.get("n_failure", 0) <= 0:
+            if cid not in reader.recs:  # eviction left too few: open the rest at once
+                reader.fetch(fails[i:])
+            chunk = reader.recs[cid]
+            if chunk is None or chunk.props.get("n_failure", 0) <= 0:
                 continue
             events = reader.many(chunk.props.get("failed_events", []))
             events.sort(key=lambda ev: (-ev.props.get("step", 0), ev.id))

@@ -22,6 +22,10 @@ edge endpoint not created by the batch exists. If a check fails, its ``WHERE`` d
 single pipeline row before any write clause runs, the statement returns no rows, nothing
 is changed, and the store reads what was wrong and raises ``LabelChangeError`` or
 ``MissingEndpointError`` (both ``SchemaError``).
+
+Independent reads batch through ``CypherStore.read_many`` (and ``snapshot``): one
+``_run_read`` call, which FalkorDB sends as one pipeline (one round trip) and Neo4j runs
+in one read transaction.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from __future__ import annotations
 import math
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -469,6 +473,10 @@ def _node(node_id: str, labels: Sequence[str], props: Mapping[str, Any]) -> Node
 _schema_lock = threading.Lock()
 _schema_ready: set[Hashable] = set()
 
+# The GraphStore read methods `read_many` batches.
+READ_METHODS: tuple[str, ...] = ("get", "query", "neighbors", "edges", "count")
+_ReadPlan = tuple[Statement | None, Callable[[list[list[Any]]], Any]]
+
 
 class CypherStore(StoreShorthands, ABC):
     """`GraphStore` over Cypher. Subclasses supply a dialect and the two runners."""
@@ -487,7 +495,8 @@ class CypherStore(StoreShorthands, ABC):
 
     @abstractmethod
     def _run_read(self, statements: Sequence[Statement]) -> list[list[list[Any]]]:
-        """Run read statements (in one read transaction where the server has them)."""
+        """Run independent read statements, in as few round trips as the server allows
+        (FalkorDB: one pipeline) and in one read transaction where the server has them."""
 
     @abstractmethod
     def _run_schema(self, text: str) -> None:
@@ -557,15 +566,7 @@ class CypherStore(StoreShorthands, ABC):
         self._apply(batch)
 
     def get(self, node_ids: Sequence[str]) -> list[NodeRecord]:
-        if isinstance(node_ids, str):
-            raise SchemaError(f"node_ids must be a list of ids, got the string {node_ids!r}")
-        if not node_ids:
-            return []
-        found = {
-            row[0]: _node(row[0], row[1], row[2])
-            for row in self._read(build_get(self._namespace, node_ids))
-        }
-        return [found[i] for i in node_ids if i in found]
+        return self._one(self._plan_get(node_ids))
 
     def query(
         self,
@@ -575,8 +576,7 @@ class CypherStore(StoreShorthands, ABC):
         missing: Sequence[str] = (),
         limit: int | None = None,
     ) -> list[NodeRecord]:
-        statement = build_query(self._namespace, label, where, missing, limit)
-        return [_node(*row) for row in self._read(statement)]
+        return self._one(self._plan_query(label, where, missing=missing, limit=limit))
 
     def neighbors(
         self,
@@ -584,20 +584,94 @@ class CypherStore(StoreShorthands, ABC):
         edge_type: str | None = None,
         direction: Direction = "out",
     ) -> list[tuple[EdgeRecord, NodeRecord]]:
-        statement = build_neighbors(self._namespace, node_id, edge_type, direction)
-        return [
-            (EdgeRecord(src, typ, dst, _user_props(rprops)), _node(oid, labels, props))
-            for src, typ, dst, rprops, oid, labels, props in self._read(statement)
-        ]
+        return self._one(self._plan_neighbors(node_id, edge_type, direction))
 
     def edges(self, edge_type: str | None = None) -> list[EdgeRecord]:
-        return [
-            EdgeRecord(src, typ, dst, _user_props(props))
-            for src, typ, dst, props in self._read(build_edges(self._namespace, edge_type))
-        ]
+        return self._one(self._plan_edges(edge_type))
 
     def count(self, label: str | None = None) -> int:
-        return int(self._read(build_count(self._namespace, label))[0][0])
+        return self._one(self._plan_count(label))
+
+    def read_many(self, calls: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
+        """Several independent reads at once: each call is a read method's name (one of
+        `READ_METHODS`) and its keyword arguments; returns what each method would return,
+        in order. One `_run_read`: a single pipelined round trip on FalkorDB, one read
+        transaction on Neo4j. The reads see no writes of each other (there are none)."""
+        self._check_open()
+        plans = [self._plan(i, call) for i, call in enumerate(calls)]
+        statements = [p[0] for p in plans if p[0] is not None]
+        rows = iter(self._run_read(statements) if statements else ())
+        return [decode(next(rows) if stmt is not None else []) for stmt, decode in plans]
+
+    # -- read plans: a statement (None when nothing needs asking) and its decoder
+
+    def _plan(self, index: int, call: tuple[str, Mapping[str, Any]]) -> _ReadPlan:
+        try:
+            name, kwargs = call
+        except (TypeError, ValueError):
+            raise SchemaError(
+                f"calls[{index}] must be a (method, kwargs) pair, got {call!r}"
+            ) from None
+        if name not in READ_METHODS:
+            raise SchemaError(
+                f"calls[{index}] method {name!r} is not allowed; allowed: {list(READ_METHODS)}"
+            )
+        if not isinstance(kwargs, Mapping):
+            raise SchemaError(f"calls[{index}] kwargs must be a mapping, got {kwargs!r}")
+        try:
+            return getattr(self, f"_plan_{name}")(**kwargs)
+        except TypeError as exc:  # wrong argument names: say which call
+            raise SchemaError(f"calls[{index}] ({name}): {exc}") from None
+
+    def _one(self, plan: _ReadPlan) -> Any:
+        statement, decode = plan
+        return decode([] if statement is None else self._read(statement))
+
+    def _plan_get(self, node_ids: Sequence[str]) -> _ReadPlan:
+        if isinstance(node_ids, str):
+            raise SchemaError(f"node_ids must be a list of ids, got the string {node_ids!r}")
+        if not node_ids:
+            return None, lambda rows: []
+        asked = list(node_ids)
+
+        def decode(rows: list[list[Any]]) -> list[NodeRecord]:
+            found = {row[0]: _node(row[0], row[1], row[2]) for row in rows}
+            return [found[i] for i in asked if i in found]
+
+        return build_get(self._namespace, asked), decode
+
+    def _plan_query(
+        self,
+        label: str | None = None,
+        where: Mapping[str, Any] | None = None,
+        *,
+        missing: Sequence[str] = (),
+        limit: int | None = None,
+    ) -> _ReadPlan:
+        statement = build_query(self._namespace, label, where, missing, limit)
+        return statement, lambda rows: [_node(*row) for row in rows]
+
+    def _plan_neighbors(
+        self, node_id: str, edge_type: str | None = None, direction: Direction = "out"
+    ) -> _ReadPlan:
+        def decode(rows: list[list[Any]]) -> list[tuple[EdgeRecord, NodeRecord]]:
+            return [
+                (EdgeRecord(src, typ, dst, _user_props(rprops)), _node(oid, labels, props))
+                for src, typ, dst, rprops, oid, labels, props in rows
+            ]
+
+        return build_neighbors(self._namespace, node_id, edge_type, direction), decode
+
+    def _plan_edges(self, edge_type: str | None = None) -> _ReadPlan:
+        def decode(rows: list[list[Any]]) -> list[EdgeRecord]:
+            return [
+                EdgeRecord(src, typ, dst, _user_props(props)) for src, typ, dst, props in rows
+            ]
+
+        return build_edges(self._namespace, edge_type), decode
+
+    def _plan_count(self, label: str | None = None) -> _ReadPlan:
+        return build_count(self._namespace, label), lambda rows: int(rows[0][0])
 
     def snapshot(self) -> dict[str, Any]:
         """`{"namespace", "nodes": [{id, label, props}], "edges": [{src, type, dst, props}]}`,

@@ -5,8 +5,9 @@ Atomicity: FalkorDB runs each ``GRAPH.QUERY`` as one unit under the graph's writ
 rolled back by its undo log). Redis has no multi-statement transaction for graph
 queries (``MULTI`` only queues commands and does not roll back), so the Cypher layer
 compiles each ``WriteBatch`` into exactly ONE query: a batch is atomic and one round
-trip. Reads that need two queries (``snapshot``) are not isolated from writers that run
-between them.
+trip. Independent reads (``snapshot``, ``read_many``) go in one redis pipeline, so one
+round trip, but they are separate queries: not isolated from writers that run between
+them.
 
 Retries: connection and timeout errors are retried by redis-py's own ``Retry`` with
 exponential backoff (bounded by ``retries``). Resending a write is safe because every
@@ -24,6 +25,8 @@ from urllib.parse import urlsplit
 
 import redis.exceptions
 from falkordb import FalkorDB
+from falkordb.graph import RO_QUERY_CMD
+from falkordb.query_result import QueryResult
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -149,7 +152,22 @@ class FalkorDBStore(CypherStore):
         return result.result_set
 
     def _run_read(self, statements: Sequence[Statement]) -> list[list[list[Any]]]:
-        return [self._call(self._graph.ro_query, s.text, s.params).result_set for s in statements]
+        """GRAPH.RO_QUERY each statement; several go in one redis pipeline (one round trip)."""
+        if len(statements) == 1:
+            only = statements[0]
+            return [self._call(self._graph.ro_query, only.text, only.params).result_set]
+        return self._call(self._pipelined_reads, statements)
+
+    def _pipelined_reads(self, statements: Sequence[Statement]) -> list[list[list[Any]]]:
+        # The same command and parameter header `Graph.ro_query` sends, and the client's
+        # own result parser; redis-py retries the whole pipeline on connection errors
+        # (safe: these are reads).
+        graph = self._graph
+        pipe = self._db.connection.pipeline(transaction=False)
+        for s in statements:
+            header = graph._build_params_header(s.params)
+            pipe.execute_command(RO_QUERY_CMD, graph.name, header + s.text, "--compact")
+        return [QueryResult(graph, response).result_set for response in pipe.execute()]
 
     def close(self) -> None:
         """Close the connection pool."""

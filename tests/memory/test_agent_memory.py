@@ -345,6 +345,66 @@ def test_retrieve_needs_nearest_holders_failures_reports(mem: AgentMemory) -> No
     assert r.reports[0].provenance == "told_by:bob"
 
 
+HINT_QUERY = RetrievalQuery(
+    needs=("pickaxe",),
+    nearest=("tree",),
+    position=(3, 3),
+    who_holds=("wood", "stone"),
+    recent_failures=3,
+    teammate_reports=2,
+)
+
+
+def _other_writer_steps() -> list[list[Fact]]:
+    """Facts that move the goal path, the failure chunks and the reports, not the map."""
+    return [
+        [Fact(kind="goal", subject="sword", status="set"), event("dig", ok=False)],
+        [Fact(kind="subgoal", subject="iron", status="set"), event("smelt", ok=False)],
+        [event("craft", ok=False), Fact(kind="report", subject="carl", text="go north")],
+    ]
+
+
+def test_stale_prefetch_hints_never_change_what_is_read_or_written(
+    store_factory: StoreFactory,
+) -> None:
+    """Hints kept from a memory's last commit go stale when another writer changes the
+    namespace; recalls and writes must still equal those of a memory without hints."""
+    hinted = AgentMemory(store_factory("hinted"), "alice", chunk_size=2, prefetch=True)
+    hinted.write(EPISODE_FACTS, 3)
+    hinted.retrieve(HINT_QUERY)
+    other = AgentMemory(
+        store_factory("hinted"), "alice", chunk_size=2, prefetch=True, sole_writer=False
+    )
+
+    def cold() -> AgentMemory:  # a new memory per call has no hints at all
+        return AgentMemory(store_factory("cold"), "alice", chunk_size=2, prefetch=True)
+
+    cold().write(EPISODE_FACTS, 3)
+    for step, facts in enumerate(_other_writer_steps(), start=4):
+        other.write(facts, step)
+        cold().write(facts, step)
+        assert hinted.retrieve(HINT_QUERY, budget=50) == cold().retrieve(HINT_QUERY, budget=50)
+    last = [event("rest"), event("eat", ok=False), seen("tree", 4, 4)]
+    hinted.write(last, 9)
+    cold().write(last, 9)
+    recall = hinted.retrieve(HINT_QUERY, budget=50)
+    assert recall == cold().retrieve(HINT_QUERY, budget=50)
+    assert [f.action for f in recall.failures] == ["eat", "craft", "smelt"]
+    assert recall.goal is not None and recall.goal.name == "sword"
+    hot, fresh = hinted.snapshot()["store"], cold().snapshot()["store"]
+    assert (hot["nodes"], hot["edges"]) == (fresh["nodes"], fresh["edges"])
+
+
+def test_failures_open_older_chunks_when_recent_events_are_gone(mem: AgentMemory) -> None:
+    for step, action in enumerate(["a", "b", "c", "d", "e"], start=1):
+        mem.write([event(action, ok=False), event(f"{action}2")], step)  # a chunk each
+    newest = mem.retrieve(RetrievalQuery(recent_failures=2)).failures
+    assert [f.action for f in newest] == ["e", "d"]
+    mem.store.delete([f.node_id for f in newest])  # e.g. evicted by another writer's budget
+    again = mem.retrieve(RetrievalQuery(recent_failures=2)).failures
+    assert [f.action for f in again] == ["c", "b"]
+
+
 def test_budget_caps_items_round_robin(mem: AgentMemory) -> None:
     mem.write([seen("tree", x, 0) for x in range(10)] + [event("x", ok=False)], 1)
     q = RetrievalQuery(nearest=("tree",), position=(0, 0), per_kind=10, recent_failures=3)

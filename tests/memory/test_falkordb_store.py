@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import socket
 import subprocess
 import threading
@@ -12,8 +13,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis.connection
 from falkordb import FalkorDB
 
+from memory import AgentMemory, Fact, RetrievalQuery
 from memory.backends import open_store
 from memory.backends.cypher import (
     LabelChangeError,
@@ -327,3 +330,122 @@ def test_step_latency_at_10k_nodes(open_ns: StoreFactory) -> None:
     p50, p95 = timings[len(timings) // 2], timings[int(len(timings) * 0.95)]
     print(f"\nFalkorDB write+retrieve at {store.count()} nodes: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
     assert p50 < 10.0, f"p50 {p50:.2f} ms, p95 {p95:.2f} ms"
+
+
+# -- batched reads and the round trips of one agent-step ----------------------------------
+
+
+class _RoundTrips:
+    """Counts requests the redis client sends (a pipeline is one) while installed: the
+    network round trips, measured on the real client's connection class."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = redis.connection.Connection.send_packed_command
+
+        def counting(conn: Any, *args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return real(conn, *args, **kwargs)
+
+        monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
+
+
+def _ro_query_calls(config: dict[str, Any]) -> int:
+    client = _client(config)
+    stats = client.connection.info("commandstats")
+    client.connection.close()
+    return int(stats.get("cmdstat_graph.RO_QUERY", {}).get("calls", 0))
+
+
+def test_read_many_is_one_round_trip_with_the_same_results(
+    open_ns: StoreFactory, falkordb_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_ns("agent_0")
+    store.write(_step_batch(1, n=8))
+    calls = [
+        ("get", {"node_ids": ["ev1-3", "nope", "ev1-0"]}),
+        ("get", {"node_ids": []}),  # nothing to ask: no statement is sent for it
+        ("query", {"label": "Event", "where": {"i": 2}}),
+        ("neighbors", {"node_id": "ch1", "edge_type": "HAS_EVENT"}),
+        ("edges", {"edge_type": "LOCATED_AT"}),
+        ("count", {"label": "Place"}),
+    ]
+    expected = [getattr(store, name)(**kwargs) for name, kwargs in calls]
+    ro_before = _ro_query_calls(falkordb_config)
+    trips = _RoundTrips(monkeypatch)
+    got = store.read_many(calls)
+    monkeypatch.undo()
+    assert got == expected and [n.id for n in got[0]] == ["ev1-3", "ev1-0"]
+    assert trips.count == 1  # one pipeline ...
+    assert _ro_query_calls(falkordb_config) - ro_before == 5  # ... of five read-only queries
+
+
+def test_read_many_rejects_bad_calls_before_sending(open_ns: StoreFactory) -> None:
+    store = open_ns("agent_0")
+    with pytest.raises(SchemaError, match=r"calls\[1\] method 'write' is not allowed; allowed: "
+                                          r"\['get', 'query', 'neighbors', 'edges', 'count'\]"):
+        store.read_many([("count", {}), ("write", {"batch": WriteBatch()})])
+    with pytest.raises(SchemaError, match=r"calls\[0\] \(get\):.*'ids'"):
+        store.read_many([("get", {"ids": ["a"]})])
+    with pytest.raises(SchemaError, match=r"calls\[0\] must be a \(method, kwargs\) pair"):
+        store.read_many(["count"])  # type: ignore[list-item]
+    with pytest.raises(SchemaError, match="direction 'up' is not allowed"):
+        store.read_many([("neighbors", {"node_id": "a", "direction": "up"})])
+
+
+def _agent_step_facts(step: int, rng: random.Random) -> list[Fact]:
+    """A busy agent-step: re-sightings and new sightings, a disappearance, an event that
+    sometimes fails (chunks of 4 roll over), holdings, and now and then a teammate report."""
+    cells = [(rng.randint(0, 12), rng.randint(0, 12)) for _ in range(10)]
+    kinds = ("tree", "stone", "water")
+    facts = [
+        Fact(kind="seen_at", subject=kinds[(x + y) % 3], place=(x, y), category="resource")
+        for x, y in cells
+    ]
+    x, y = cells[0]
+    facts.append(Fact(kind="gone_from", subject=kinds[(x + y) % 3], place=(x, y)))
+    facts.append(
+        Fact(kind="event", subject="do", outcome="failure" if step % 3 == 0 else "success")
+    )
+    facts.append(Fact(kind="holds", subject="self0", object="wood", count=step % 4))
+    if step % 2 == 0:
+        facts.append(Fact(kind="report", subject="mate", text=f"iron near {x},{y}"))
+    return facts
+
+
+STEP_QUERY = RetrievalQuery(
+    needs=("wood_pickaxe",),
+    nearest=("tree", "water"),
+    position=(6, 6),
+    who_holds=("wood",),
+    recent_failures=3,
+    teammate_reports=3,
+)
+
+
+def test_agent_step_round_trips_are_pinned(
+    open_ns: StoreFactory, falkordb_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steady state: a write is one batched read + ONE write query, a retrieve is one
+    batched read. Three round trips per agent-step (it was eleven)."""
+    mem = AgentMemory(open_ns("agent_0"), "self0", chunk_size=4)
+    recipe = Fact(kind="recipe", subject="make_wood_pickaxe", object="wood_pickaxe",
+                  requires={"wood": 1}, nearby=("table",))
+    mem.write([recipe], 1)
+    rng = random.Random(7)
+    for step in range(2, 8):  # warm up: the prefetch hints come from earlier commits
+        mem.write(_agent_step_facts(step, rng), step)
+        mem.retrieve(STEP_QUERY, budget=12)
+    writes_before = _graph_query_calls(falkordb_config)
+    trips = _RoundTrips(monkeypatch)
+    per_step = []
+    for step in range(8, 20):
+        start = trips.count
+        mem.write(_agent_step_facts(step, rng), step)
+        wrote = trips.count
+        recall = mem.retrieve(STEP_QUERY, budget=12)
+        per_step.append((wrote - start, trips.count - wrote))
+        assert recall.failures and recall.reports and recall.needs[0].recipes
+    monkeypatch.undo()
+    assert per_step == [(2, 1)] * 12
+    assert _graph_query_calls(falkordb_config) - writes_before == 12  # one write query each
