@@ -1,10 +1,10 @@
 """The policy contract: what an agent knows when it decides, and what it decides.
 
-One agent step (see `agents.step`) is perceive ▸ remember ▸ recall ▸ read inbox ▸ decide ▸
-act + send. A policy takes part twice: `recall_query` says what to look up in memory
-for its current goal (goal-conditioned retrieval), and `decide` turns the context into a
-`Decision`. A policy sees only its own observation, its own memory's recall and its
-inbox — never the world state or another agent's memory.
+One agent step (see `agents.step`) is perceive ▸ read inbox ▸ remember ▸ recall ▸ decide,
+then the team step acts and sends. A policy takes part twice: `recall_query` says what to
+look up in memory for its current goal (goal-conditioned retrieval), and `decide` turns
+the context into a `Decision`. A policy sees only its own observation, its own memory's
+recall and its inbox — never the world state or another agent's memory.
 """
 
 from __future__ import annotations

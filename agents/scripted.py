@@ -29,7 +29,7 @@ from typing import Any
 
 from agents.policy import AgentContext, Decision
 from envs.crafting.rules import Rules
-from memory import Fact, RetrievalQuery
+from memory import RetrievalQuery
 
 _DIRS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
 _SHARE = ("diamond", "iron", "coal", "table", "furnace")  # worth a message when first seen
@@ -122,20 +122,19 @@ class ScriptedPlanner:
         st.recent.append((view.x, view.y))
         known = self._known_places(view, context)
         messages: list[dict[str, Any]] = []
-        notes: list[Fact] = []
         self._read_inbox(context, view, messages)
         messages += self._share_sightings(view, context.step)
         if view.sleeping:
-            return Decision(self._act("noop"), messages, notes, "asleep")
+            return Decision(self._act("noop"), messages, reason="asleep")
         gift = self._give_if_possible(view, context.step)
         if gift is not None:
-            return Decision(self._act(gift), messages, notes, "giving an offered item")
+            return Decision(self._act(gift), messages, reason="giving an offered item")
         if st.offer is not None and any(t == st.offer.to for t in view.objects.values()):
-            return Decision(self._act("noop"), messages, notes,
-                            f"waiting for {st.offer.to} to collect {st.offer.item}")
+            return Decision(self._act("noop"), messages,
+                            reason=f"waiting for {st.offer.to} to collect {st.offer.item}")
         pickup = self._go_to_pickup(view, context.step)
         if pickup is not None:
-            return Decision(self._act(pickup), messages, notes, "walking to a teammate's gift")
+            return Decision(self._act(pickup), messages, reason="walking to a teammate's gift")
         task = self._choose_task(view, known, context.step)
         action, why = self._execute(task, view, known, context.step, messages)
         if task.verb == "collect" and task.what not in known:
@@ -145,7 +144,7 @@ class ScriptedPlanner:
                 self._maybe_request(task.what, view, context.step, messages)
         else:
             st.searching = None
-        return Decision(self._act(action), messages, notes, f"{task.verb} {task.what}: {why}")
+        return Decision(self._act(action), messages, reason=f"{task.verb} {task.what}: {why}")
 
     # ---- perception helpers -----------------------------------------------------------
 

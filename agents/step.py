@@ -224,12 +224,16 @@ def _bind(name: str) -> Callable[[AgentStepState, RunnableConfig], Any]:
     # Async nodes run on the executor's event loop: no worker threads contending for the
     # GIL (synchronous nodes fanned out by Send each get a thread), and async policies
     # can overlap their waits.
-    node = NODES[name]
+    if name == "decide":
 
-    async def call(state: AgentStepState, config: RunnableConfig) -> dict[str, Any]:
-        if name == "decide":
+        async def call(state: AgentStepState, config: RunnableConfig) -> dict[str, Any]:
             return await adecide(_runtime(config, state), state)
-        return node(_runtime(config, state), state)
+
+    else:
+        node = NODES[name]
+
+        async def call(state: AgentStepState, config: RunnableConfig) -> dict[str, Any]:
+            return node(_runtime(config, state), state)
 
     call.__name__ = name
     return call

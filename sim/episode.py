@@ -89,7 +89,7 @@ def build_team(
     if len(policies) != env_config.n_agents:
         raise ValueError(f"policies: {len(policies)} given for {env_config.n_agents} agents")
     env = CraftingParallelEnv(env_config)
-    observations, infos = env.reset(seed=seed)
+    observations, _ = env.reset(seed=seed)
     rules = env.world.rules
     agent_ids = list(env.possible_agents)
     registry: dict[str, Any] = {}
@@ -121,7 +121,7 @@ def build_team(
         )
     channel = CommChannel(agent_ids, comm, seed=seed)
     runtime = TeamRuntime(env=env, agents=runtimes, comm=channel, shared=shared, on_step=on_step)
-    return runtime, team_initial_state(observations, infos)
+    return runtime, team_initial_state(observations)
 
 
 def make_executor(name: str, runtime: TeamRuntime, checkpointer: Any = None,
@@ -171,26 +171,6 @@ def team_result(runtime: TeamRuntime, state: TeamState, wall_seconds: float) -> 
     }
 
 
-def run_settings(
-    env_config: CraftingConfig,
-    policies: list[str],
-    seed: int,
-    memory: MemorySettings,
-    comm: CommConfig,
-    executor: str = "direct",
-    max_steps: int | None = None,
-    on_step: Callable[[StepRecord], None] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    namespace: str = "memsim",
-) -> dict[str, Any]:
-    """Build and run one episode from plain settings; returns `team_result`."""
-    start = time.perf_counter()
-    runtime, state = build_team(env_config, policies, seed, memory, comm, namespace, on_step)
-    state = run_team(runtime, state, make_executor(executor, runtime),
-                     max_steps or env_config.max_steps, progress)
-    return team_result(runtime, state, time.perf_counter() - start)
-
-
 def memory_settings(scenario: Scenario) -> MemorySettings:
     m = scenario.memory
     return MemorySettings(enabled=m.enabled, backend=m.backend, node_budget=m.node_budget,
@@ -238,6 +218,7 @@ def run_episode(
         trace.write_step(record.step, agents, comm={"sent": record.sent},
                          team={"rewards": record.rewards, "unlocked": record.unlocked})
 
+    runtime = executor = None
     try:
         runtime, state = build_team(env_config, policies, seed, memory_settings(scenario),
                                     scenario.comm_config(), namespace, on_step)
@@ -261,6 +242,10 @@ def run_episode(
     finally:
         if trace is not None:
             trace.close()
+        if executor is not None:
+            executor.close()
+        if runtime is not None:
+            runtime.close()
     return EpisodeSummary(
         scenario=scenario.name,
         seed=seed,

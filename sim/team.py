@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.runnables import RunnableConfig
@@ -59,10 +59,17 @@ class TeamRuntime:
     comm: CommChannel
     shared: SharedMemory | None = None
     on_step: Callable[[StepRecord], None] | None = None
-    records: list[StepRecord] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Release the memory stores (server connections) of every agent and the team."""
+        stores = [a.memory.store for a in self.agents.values() if a.memory is not None]
+        if self.shared is not None:
+            stores.append(self.shared.store)
+        for store in stores:
+            store.close()
 
 
-def initial_state(observations: dict[str, Any], infos: dict[str, Any]) -> TeamState:
+def initial_state(observations: dict[str, Any]) -> TeamState:
     live = sorted(observations)
     return TeamState(team_step=0, live=live, observations=observations,
                      infos={a: {} for a in live}, inboxes={a: [] for a in live},
@@ -196,3 +203,6 @@ class DirectExecutor:
             out = run_agent_step(self.runtime.agents[agent_id], agent_input(state, agent_id))
             decisions.update(out["decisions"])
         return env_step(self.runtime, {**state, "decisions": decisions})
+
+    def close(self) -> None:
+        """Nothing to release (the same interface as `LangGraphExecutor`)."""

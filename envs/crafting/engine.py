@@ -215,13 +215,16 @@ class CraftingWorld:
     def line_up(self, x: int, y: int, spacing: int = 2,
                 facing: tuple[int, int] | None = None) -> None:
         """Place the agents in a row from (x, y), `spacing` cells apart (hand-built set-ups)."""
+        cells = [(x + spacing * i, y) for i in range(len(self.agents))]
+        for cell in cells:  # check everything before moving anyone
+            self._check_cell(*cell)
+            body = self.occupant.get(cell)
+            if body is not None and not isinstance(body, Agent):
+                raise ValueError(f"cell {cell} is occupied by {self._describe_body(body)}")
         for agent in self.agents:
             self._vacate(agent)
-        for i, agent in enumerate(self.agents):
-            body = self.occupant.get((x + spacing * i, y))
-            if body is not None:
-                raise ValueError(f"cell ({x + spacing * i}, {y}) is occupied")
-            self._occupy(agent, x + spacing * i, y)
+        for agent, cell in zip(self.agents, cells, strict=True):
+            self._occupy(agent, *cell)
             if facing is not None:
                 agent.facing = facing
 

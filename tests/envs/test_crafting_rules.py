@@ -328,3 +328,13 @@ def test_sleeping_restores_energy_and_wakes_up() -> None:
         if "wake_up" in world.agents[0].achievements:
             break
     assert "wake_up" in world.agents[0].achievements and not world.agents[0].sleeping
+
+
+def test_line_up_refuses_an_occupied_cell_and_moves_nobody() -> None:
+    world = make_world(2, cows=True)
+    before = [(a.x, a.y) for a in world.agents]
+    world.set_material(before[0][0] + 10, before[0][1], "grass")
+    cow = world._spawn("cow", before[0][0] + 10, before[0][1])
+    with pytest.raises(ValueError, match="occupied by cow"):
+        world.line_up(cow.x - 2, cow.y)  # agent_1 would land on the cow
+    assert [(a.x, a.y) for a in world.agents] == before

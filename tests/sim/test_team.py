@@ -203,3 +203,13 @@ def test_persisted_memory_drops_the_map_of_a_different_world() -> None:
     assert counts[0] == (0, 0)
     places, recipes = counts[1]
     assert places == 0 and recipes > 0  # world 21's map is gone; the recipe book stayed
+
+
+def test_closing_the_runtime_releases_every_memory_store() -> None:
+    runtime, state = team(2, memory=MemorySettings(shared=True))
+    run_team(runtime, state, make_executor("direct", runtime), 3)
+    runtime.close()
+    stores = [a.memory.store for a in runtime.agents.values()] + [runtime.shared.store]
+    for store in stores:
+        with pytest.raises(RuntimeError, match="is closed"):
+            store.count()
