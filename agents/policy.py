@@ -29,6 +29,9 @@ class AgentContext:
     teammates: tuple[str, ...] = ()
     action_names: tuple[str, ...] = ()
     info: dict[str, Any] = field(default_factory=dict)  # outcome of its own last action
+    # The observation in plain language; filled only for policies with `wants_text = True`
+    # (LLM agents), so others do not pay for rendering text every step.
+    observation_text: str = ""
 
 
 @dataclass(slots=True)

@@ -1,19 +1,30 @@
-"""Policies by name, as scenario files refer to them."""
+"""Policies by name, as scenario files refer to them.
+
+``scripted`` is each world family's own scripted policy (the runner passes its factory);
+the others work in any world. A policy that needs settings (an LLM endpoint, an RL model
+file) gets them from the scenario table of the same name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from agents.policy import Policy
 from agents.random_policy import RandomPolicy
-from agents.scripted import ScriptedPlanner
-from envs.crafting.rules import Rules
 
 POLICY_NAMES: tuple[str, ...] = ("random", "scripted")
 
 
-def make_policy(name: str, rules: Rules) -> Policy:
-    """A fresh policy instance for one agent."""
+def make_policy(
+    name: str,
+    scripted: Callable[[], Policy],
+    settings: Mapping[str, Any] | None = None,
+) -> Policy:
+    """A fresh policy instance for one agent. `scripted` builds the world's scripted
+    policy; `settings` is the scenario's table for this policy (if any)."""
     if name == "scripted":
-        return ScriptedPlanner(rules)
+        return scripted()
     if name == "random":
         return RandomPolicy()
     raise ValueError(f"policy {name!r} is unknown; allowed: {', '.join(POLICY_NAMES)}")

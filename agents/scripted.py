@@ -29,7 +29,7 @@ from typing import Any
 
 from agents.policy import AgentContext, Decision
 from envs.crafting.rules import Rules
-from memory import RetrievalQuery
+from memory import Fact, RetrievalQuery
 
 _DIRS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
 _SHARE = ("diamond", "iron", "coal", "table", "furnace")  # worth a message when first seen
@@ -82,6 +82,10 @@ class PlannerState:
     offer: _Offer | None = None  # an item this agent promised to give
     pickup: _Offer | None = None  # an item a teammate promised to this agent
     teammate_pos: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    # What this agent has told its memory about its goal stack (so notes are written on
+    # change only); the goal stack itself lives in memory.
+    goal_noted: bool = False
+    subgoal_noted: str | None = None
 
 
 class ScriptedPlanner:
@@ -136,6 +140,7 @@ class ScriptedPlanner:
         if pickup is not None:
             return Decision(self._act(pickup), messages, reason="walking to a teammate's gift")
         task = self._choose_task(view, known, context.step)
+        notes = self._goal_notes(task, context.info.get("unlocked", ()))
         action, why = self._execute(task, view, known, context.step, messages)
         if task.verb == "collect" and task.what not in known:
             if st.searching is None or st.searching[0] != task.what:
@@ -144,7 +149,37 @@ class ScriptedPlanner:
                 self._maybe_request(task.what, view, context.step, messages)
         else:
             st.searching = None
-        return Decision(self._act(action), messages, reason=f"{task.verb} {task.what}: {why}")
+        return Decision(self._act(action), messages, notes,
+                        reason=f"{task.verb} {task.what}: {why}")
+
+    def _goal_notes(self, task: Task, unlocked: Any) -> list[Fact]:
+        """Goal-stack facts for memory when they change: the team goal once, then a
+        subgoal per tech-tree step (collect / make / place X), completed when the step's
+        achievement unlocks, else replaced by the next one."""
+        st, notes = self.state, []
+        if not st.goal_noted:
+            notes.append(Fact(kind="goal", subject=f"collect_{self.goal_item}", status="set",
+                              provenance="inferred"))
+            st.goal_noted = True
+        if st.subgoal_noted is not None and st.subgoal_noted in unlocked:
+            notes.append(Fact(kind="subgoal", subject=st.subgoal_noted, status="completed",
+                              provenance="inferred"))
+            st.subgoal_noted = None
+        if task.verb in ("collect", "make", "place") and task.what:
+            name = f"{task.verb}_{self._achievement_item(task)}"
+            if name != st.subgoal_noted:
+                notes.append(Fact(kind="subgoal", subject=name, status="set",
+                                  provenance="inferred"))
+                st.subgoal_noted = name
+        return notes
+
+    def _achievement_item(self, task: Task) -> str:
+        """What a task yields, as achievements name it (collecting `tree` yields wood)."""
+        if task.verb == "collect":
+            rule = self.rules.collect.get(task.what)
+            if rule is not None and rule.receive:
+                return next(iter(rule.receive))
+        return task.what
 
     # ---- perception helpers -----------------------------------------------------------
 

@@ -72,6 +72,7 @@ class AgentStepState(TypedDict, total=False):
     agent_id: str
     step: int
     observation: Any
+    observation_text: str
     info: dict[str, Any]
     inbox: list[Message]
     facts: list[Fact]
@@ -144,6 +145,7 @@ def _context(runtime: AgentRuntime, state: AgentStepState) -> AgentContext:
         teammates=runtime.teammates,
         action_names=runtime.action_names,
         info=state.get("info", {}),
+        observation_text=state.get("observation_text", ""),
     )
 
 

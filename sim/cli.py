@@ -171,7 +171,8 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console) -> int:
     (out_dir / "scenario.json").write_text(scenario.model_dump_json(indent=2) + "\n")
 
     summaries: list[EpisodeSummary] = []
-    with MetricsWriter(out_dir / "metrics.csv") as metrics:
+    milestones = scenario.family.milestones
+    with MetricsWriter(out_dir / "metrics.csv", milestones) as metrics:
         for seed in scenario.seeds:
             try:
                 summary = _run_one(run_episode, scenario, seed, out_dir, console, args.quiet,
@@ -188,7 +189,7 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console) -> int:
             metrics.write(summary)
             summaries.append(summary)
     if not args.quiet:
-        print_summary(summaries, console)
+        print_summary(summaries, console, milestones)
     console.print(f"results: {out_dir}", highlight=False)
     return EXIT_OK
 

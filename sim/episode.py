@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.perception.crafting import CraftingPerception, recipe_facts
+from pydantic import BaseModel
+
 from agents.registry import make_policy
 from agents.step import AgentRuntime
-from envs.crafting import CraftingConfig, CraftingParallelEnv
 from memory import AgentMemory, SharedMemory, open_store
 from sim.checkpoint import checkpoint_meta, restore_checkpoint, save_checkpoint
 from sim.comm import CommChannel, CommConfig
+from sim.families import family_of
 from sim.output import EpisodeSummary, TraceWriter, trace_path
 from sim.scenario import EXECUTORS, Scenario
 from sim.team import (
@@ -35,6 +36,7 @@ from sim.team import (
     StepRecord,
     TeamRuntime,
     TeamState,
+    observation_texts,
     team_checkpointer,
 )
 from sim.team import initial_state as team_initial_state
@@ -77,32 +79,37 @@ def open_memory(settings: MemorySettings, namespace: str, agent_id: str,
 
 
 def build_team(
-    env_config: CraftingConfig,
+    env_config: BaseModel,
     policies: list[str],
     seed: int,
     memory: MemorySettings,
     comm: CommConfig,
     namespace: str = "memsim",
     on_step: Callable[[StepRecord], None] | None = None,
+    policy_settings: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[TeamRuntime, TeamState]:
-    """Everything one episode needs, reset to `seed`."""
-    if len(policies) != env_config.n_agents:
-        raise ValueError(f"policies: {len(policies)} given for {env_config.n_agents} agents")
-    env = CraftingParallelEnv(env_config)
+    """Everything one episode needs, reset to `seed`. The world family (and so the env,
+    perception and scripted policy) follows from the type of `env_config`;
+    `policy_settings` holds per-policy tables (e.g. ``{"llm": {...}}``) from the scenario."""
+    n_agents = env_config.n_agents  # type: ignore[attr-defined]
+    if len(policies) != n_agents:
+        raise ValueError(f"policies: {len(policies)} given for {n_agents} agents")
+    family = family_of(env_config)
+    env = family.make_env(env_config)
     observations, _ = env.reset(seed=seed)
-    rules = env.world.rules
     agent_ids = list(env.possible_agents)
     registry: dict[str, Any] = {}
     runtimes: dict[str, AgentRuntime] = {}
-    prior = recipe_facts(rules)
-    world_id = f"crafting:{env_config.width}x{env_config.height}:seed{seed}"
+    prior = family.prior_facts(env)
+    world_id = family.world_id(env_config, seed)
     shared = None
     if memory.enabled and memory.shared:
         shared = SharedMemory(_open(memory, f"{namespace}/team", registry),
                               node_budget=max(memory.node_budget, 1000),
                               chunk_size=memory.chunk_size)
     for agent_id, policy_name in zip(agent_ids, policies, strict=True):
-        policy = make_policy(policy_name, rules)
+        policy = make_policy(policy_name, lambda: family.make_scripted(env),
+                             (policy_settings or {}).get(policy_name))
         policy.reset(agent_id, seed, env.action_names)
         agent_memory = None
         if memory.enabled:
@@ -111,7 +118,7 @@ def build_team(
         runtimes[agent_id] = AgentRuntime(
             agent_id=agent_id,
             policy=policy,
-            perception=CraftingPerception(agent_id, rules),
+            perception=family.make_perception(agent_id, env),
             memory=agent_memory,
             teammates=tuple(a for a in agent_ids if a != agent_id),
             action_names=env.action_names,
@@ -121,7 +128,7 @@ def build_team(
         )
     channel = CommChannel(agent_ids, comm, seed=seed)
     runtime = TeamRuntime(env=env, agents=runtimes, comm=channel, shared=shared, on_step=on_step)
-    return runtime, team_initial_state(observations)
+    return runtime, team_initial_state(observations, observation_texts(runtime, agent_ids))
 
 
 def make_executor(name: str, runtime: TeamRuntime, checkpointer: Any = None,
@@ -168,7 +175,14 @@ def team_result(runtime: TeamRuntime, state: TeamState, wall_seconds: float) -> 
         "messages": dict(runtime.comm.metrics.as_dict()["total"]),
         "memory_nodes": memory_sizes(runtime),
         "wall_seconds": wall_seconds,
+        "usage": policy_usage(runtime),
     }
+
+
+def policy_usage(runtime: TeamRuntime) -> dict[str, dict[str, float]]:
+    """Model-usage counters of the policies that report them (LLM agents), per agent."""
+    return {a: dict(r.policy.usage()) for a, r in runtime.agents.items()
+            if callable(getattr(r.policy, "usage", None))}
 
 
 def memory_settings(scenario: Scenario) -> MemorySettings:
@@ -213,7 +227,7 @@ def run_episode(
         agents = record.agents
         if scenario.run.trace_observations:
             env = runtime.env
-            agents = {a: {**r, "observation": env.observer.text(env.agent_index[a])}
+            agents = {a: {**r, "observation": env.text_observation(a)}
                       for a, r in agents.items()}
         trace.write_step(record.step, agents, comm={"sent": record.sent},
                          team={"rewards": record.rewards, "unlocked": record.unlocked})
@@ -221,7 +235,8 @@ def run_episode(
     runtime = executor = None
     try:
         runtime, state = build_team(env_config, policies, seed, memory_settings(scenario),
-                                    scenario.comm_config(), namespace, on_step)
+                                    scenario.comm_config(), namespace, on_step,
+                                    scenario.policy_settings())
         if resume is not None:
             state = restore_checkpoint(runtime, resume)
         every = scenario.run.checkpoint_every
@@ -248,8 +263,9 @@ def run_episode(
             runtime.close()
     return EpisodeSummary(
         scenario=scenario.name,
+        family=scenario.env.family,
         seed=seed,
-        n_agents=env_config.n_agents,
+        n_agents=env_config.n_agents,  # type: ignore[attr-defined]
         out_dir=str(out_dir) if out_dir is not None else None,
         **result,
     )

@@ -38,19 +38,39 @@ TEAM_MILESTONES: tuple[str, ...] = (
 )
 """The tech-tree steps towards a diamond, in order; metrics report the first step of each."""
 
-METRICS_COLUMNS: tuple[str, ...] = (
-    "scenario",
-    "seed",
-    "agents",
-    "steps",
-    "goal_reached",
-    *(f"steps_to_{m}" for m in TEAM_MILESTONES),
-    "messages_sent",
-    "messages_delivered",
-    "messages_rejected",
-    "memory_nodes",
-    "wall_seconds",
+USAGE_KEYS: tuple[str, ...] = (
+    "calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "parse_failures",
+    "retries",
+    "fallbacks",
+    "cache_hits",
+    "latency_s",
 )
+"""Model-usage counters a policy may report (LLM agents); summed over agents per episode."""
+
+
+def metrics_columns(milestones: Sequence[str] = TEAM_MILESTONES) -> tuple[str, ...]:
+    """The ``metrics.csv`` header for a world whose team milestones are `milestones`."""
+    return (
+        "scenario",
+        "seed",
+        "agents",
+        "steps",
+        "goal_reached",
+        *(f"steps_to_{m}" for m in milestones),
+        "messages_sent",
+        "messages_delivered",
+        "messages_rejected",
+        "memory_nodes",
+        "wall_seconds",
+        *(f"llm_{k}" for k in USAGE_KEYS),
+    )
+
+
+METRICS_COLUMNS: tuple[str, ...] = metrics_columns()
+"""The crafting world's ``metrics.csv`` header."""
 
 
 @dataclass
@@ -60,7 +80,8 @@ class EpisodeSummary:
     ``milestones`` maps a team achievement to the first step any agent reached it;
     ``messages`` holds the comm channel's total counters (``sent``, ``delivered``,
     ``rejected_*`` ... as in ``sim.comm.CommCounters``); ``memory_nodes`` is the node
-    count of each agent's memory at the end.
+    count of each agent's memory at the end; ``usage`` holds, per agent whose policy
+    reports it, model-usage counters (``USAGE_KEYS``: LLM calls, tokens, parse failures...).
     """
 
     scenario: str
@@ -68,12 +89,18 @@ class EpisodeSummary:
     n_agents: int
     steps: int
     goal_reached: bool
+    family: str = "crafting"
     milestones: dict[str, int] = field(default_factory=dict)
     per_agent_achievements: dict[str, dict[str, int]] = field(default_factory=dict)
     messages: dict[str, int] = field(default_factory=dict)
     memory_nodes: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
     out_dir: str | None = None
+    usage: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def usage_total(self, key: str) -> float:
+        """One usage counter summed over agents (0 when no policy reports usage)."""
+        return sum(u.get(key, 0) for u in self.usage.values())
 
     @property
     def messages_rejected(self) -> int:
@@ -182,8 +209,11 @@ def read_trace(path: str | Path) -> Iterator[dict[str, Any]]:
 # --------------------------------------------------------------------------- metrics
 
 
-def metrics_row(summary: EpisodeSummary) -> dict[str, Any]:
-    """One ``metrics.csv`` row (keys are :data:`METRICS_COLUMNS`; unreached milestones empty)."""
+def metrics_row(
+    summary: EpisodeSummary, milestones: Sequence[str] = TEAM_MILESTONES
+) -> dict[str, Any]:
+    """One ``metrics.csv`` row (keys are ``metrics_columns(milestones)``; unreached
+    milestones empty)."""
     row: dict[str, Any] = {
         "scenario": summary.scenario,
         "seed": summary.seed,
@@ -191,31 +221,34 @@ def metrics_row(summary: EpisodeSummary) -> dict[str, Any]:
         "steps": summary.steps,
         "goal_reached": summary.goal_reached,
     }
-    for m in TEAM_MILESTONES:
+    for m in milestones:
         row[f"steps_to_{m}"] = summary.milestones.get(m, "")
     row["messages_sent"] = summary.messages.get("sent", 0)
     row["messages_delivered"] = summary.messages.get("delivered", 0)
     row["messages_rejected"] = summary.messages_rejected
     row["memory_nodes"] = summary.total_memory_nodes
     row["wall_seconds"] = round(summary.wall_seconds, 3)
+    for key in USAGE_KEYS:
+        row[f"llm_{key}"] = round(summary.usage_total(key), 3)
     return row
 
 
 class MetricsWriter(_OutputFile):
     """``metrics.csv``: a header, then one row per episode, flushed as each is written."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, milestones: Sequence[str] = TEAM_MILESTONES) -> None:
         self.path = Path(path)
+        self.milestones = tuple(milestones)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] | None = self.path.open("w", encoding="utf-8", newline="")
-        self._writer = csv.DictWriter(self._file, fieldnames=METRICS_COLUMNS)
+        self._writer = csv.DictWriter(self._file, fieldnames=metrics_columns(self.milestones))
         self._writer.writeheader()
 
     def write(self, summary: EpisodeSummary) -> None:
         """Append the row of one episode (flushed, so a later crash keeps it)."""
         if self._file is None:
             raise ValueError(f"metrics file {self.path} is closed")
-        self._writer.writerow(metrics_row(summary))
+        self._writer.writerow(metrics_row(summary, self.milestones))
         self._file.flush()
 
 
@@ -289,10 +322,13 @@ def _fmt_ci(values: Sequence[float]) -> str:
 MAX_SEED_COLUMNS = 8  # more seeds: only the aggregate column (every seed is in metrics.csv)
 
 
-def summary_table(summaries: Sequence[EpisodeSummary]) -> Table:
+def summary_table(
+    summaries: Sequence[EpisodeSummary], milestones: Sequence[str] = TEAM_MILESTONES
+) -> Table:
     """The summary as a rich table: one row per team milestone (and steps, goal, messages,
-    memory), one column per seed (up to `MAX_SEED_COLUMNS`), and with several seeds a
-    last column with the mean ± 95% CI over the seeds that reached it (reached / seeds)."""
+    memory, LLM usage when any), one column per seed (up to `MAX_SEED_COLUMNS`), and with
+    several seeds a last column with the mean ± 95% CI over the seeds that reached it
+    (reached / seeds)."""
     title = ", ".join(sorted({s.scenario for s in summaries})) or "no episodes"
     table = Table(title=f"{title}: steps to each team milestone", show_lines=False)
     shown = list(summaries[:MAX_SEED_COLUMNS])
@@ -314,7 +350,7 @@ def summary_table(summaries: Sequence[EpisodeSummary]) -> Table:
     row("goal reached", ["yes" if s.goal_reached else "no" for s in shown],
         f"{sum(s.goal_reached for s in summaries)}/{n}")
     table.add_section()
-    for m in TEAM_MILESTONES:
+    for m in milestones:
         # Only seeds that reached the milestone have a step count; the rate says how many.
         reached = [s.milestones[m] for s in summaries if m in s.milestones]
         row(_short(m), [str(s.milestones[m]) if m in s.milestones else "—" for s in shown],
@@ -325,9 +361,20 @@ def summary_table(summaries: Sequence[EpisodeSummary]) -> Table:
         _fmt_ci([s.messages.get("sent", 0) for s in summaries]))
     row("memory nodes", [str(s.total_memory_nodes) for s in shown],
         _fmt_ci([s.total_memory_nodes for s in summaries]))
+    if any(s.usage for s in summaries):
+        table.add_section()
+        for key, label in (("calls", "llm calls"), ("prompt_tokens", "tokens in"),
+                           ("completion_tokens", "tokens out"),
+                           ("parse_failures", "parse failures"), ("fallbacks", "fallbacks")):
+            values = [s.usage_total(key) for s in summaries]
+            row(label, [f"{s.usage_total(key):.0f}" for s in shown], _fmt_ci(values))
     return table
 
 
-def print_summary(summaries: Sequence[EpisodeSummary], console: Console) -> None:
+def print_summary(
+    summaries: Sequence[EpisodeSummary],
+    console: Console,
+    milestones: Sequence[str] = TEAM_MILESTONES,
+) -> None:
     """Print per-seed milestone steps, messages and memory size, plus mean ± 95% CI."""
-    console.print(summary_table(summaries))
+    console.print(summary_table(summaries, milestones))

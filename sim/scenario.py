@@ -13,7 +13,7 @@ import importlib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
     AfterValidator,
@@ -21,13 +21,14 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
 import scenarios as _scenarios_pkg
-from envs.crafting.config import CraftingConfig
 from sim.comm import CommConfig
+from sim.families import FAMILIES, WorldFamily, family_named
 
 SCENARIO_DIR = Path(_scenarios_pkg.__file__).parent
 """Where bare scenario names are looked up (``<name>.toml``)."""
@@ -38,12 +39,12 @@ MemoryBackend = Literal["networkx", "falkordb", "neo4j"]
 MEMORY_BACKENDS: tuple[str, ...] = get_args(MemoryBackend)
 Executor = Literal["langgraph", "direct"]
 EXECUTORS: tuple[str, ...] = get_args(Executor)
-EnvFamily = Literal["crafting"]
 
-# CraftingConfig fields that a scenario sets elsewhere: the agent count and the step limit.
+# World-config fields that a scenario sets elsewhere: the agent count and the step limit.
 _DERIVED_ENV_KEYS = {"n_agents": "agents.count", "max_steps": "the top-level max_steps"}
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
+DEFAULT_MAX_STEPS = 10_000
 
 
 class ScenarioError(ValueError):
@@ -77,28 +78,46 @@ def _check_policy(name: str) -> str:
 PolicyName = Annotated[str, AfterValidator(_check_policy)]
 
 
-class EnvSection(CraftingConfig):
-    """``[env]``: the world family plus any :class:`CraftingConfig` field.
+def _no_derived_keys(cls: type[BaseModel], data: Any) -> Any:
+    if isinstance(data, Mapping):
+        for key, where in _DERIVED_ENV_KEYS.items():
+            if key in data:
+                raise ValueError(f"{key} is not set in [env]; set {where} instead")
+    return data
 
-    ``n_agents`` and ``max_steps`` are not accepted here (they come from ``agents.count`` and
-    the top-level ``max_steps``); use :meth:`Scenario.env_config` to get the world config.
+
+def _env_section(family: WorldFamily) -> type[BaseModel]:
+    """``[env]`` for one family: ``family = "<name>"`` plus any field of its world config.
+
+    ``n_agents`` and ``max_steps`` are not accepted there (they come from ``agents.count``
+    and the top-level ``max_steps``); :meth:`Scenario.env_config` builds the world config.
     """
 
-    model_config = _STRICT
+    class StrictConfig(family.config_model):  # type: ignore[name-defined,misc]
+        model_config = _STRICT
 
-    family: EnvFamily
-    # Redeclared only to keep them out of dumps: they are never read from [env] (see below).
-    n_agents: int = Field(1, exclude=True)
-    max_steps: int = Field(CraftingConfig.model_fields["max_steps"].default, exclude=True)
+    config = family.config_model
+    # Redeclared only to keep them out of dumps: they are never read from [env].
+    derived = {key: (config.model_fields[key].annotation,
+                     Field(config.model_fields[key].default, exclude=True))
+               for key in _DERIVED_ENV_KEYS}
+    return create_model(
+        f"{family.name.capitalize()}EnvSection",
+        __base__=StrictConfig,
+        __validators__={"_no_derived_keys": model_validator(mode="before")(_no_derived_keys)},
+        family=(Literal[family.name], ...),  # type: ignore[valid-type]
+        **derived,
+    )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _no_derived_keys(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            for key, where in _DERIVED_ENV_KEYS.items():
-                if key in data:
-                    raise ValueError(f"{key} is not set in [env]; set {where} instead")
-        return data
+
+ENV_SECTIONS: dict[str, type[BaseModel]] = {
+    name: _env_section(family) for name, family in FAMILIES.items()
+}
+EnvSection = Annotated[
+    Union[tuple(ENV_SECTIONS.values())],  # type: ignore[valid-type]  # noqa: UP007
+    Field(discriminator="family"),
+]
+"""``[env]``: a tagged union of every family's section, chosen by ``family``."""
 
 
 class AgentsSection(BaseModel):
@@ -170,12 +189,18 @@ class Scenario(BaseModel):
     description: str = ""
     version: int = Field(ge=1)
     seeds: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [0], min_length=1)
-    max_steps: int = Field(CraftingConfig.model_fields["max_steps"].default, ge=1)
+    max_steps: int = Field(DEFAULT_MAX_STEPS, ge=1)
     env: EnvSection
     agents: AgentsSection
     memory: MemorySection = Field(default_factory=MemorySection)
     comm: CommConfig = Field(default_factory=CommConfig)
     run: RunSection = Field(default_factory=RunSection)
+    llm: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="settings of the 'llm' policy (endpoint, model, ...)"
+    )
+    rl: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="settings of the 'rl' policy (model file, ...)"
+    )
 
     @field_validator("seeds")
     @classmethod
@@ -186,7 +211,7 @@ class Scenario(BaseModel):
 
     @model_validator(mode="after")
     def _world_fits_team(self) -> Scenario:
-        # Cross-table checks of CraftingConfig (e.g. too many agents for the map) run here.
+        # Cross-table checks of the world config (e.g. too many agents for the map) run here.
         try:
             self.env_config(self.agents.count)
         except ValidationError as exc:
@@ -195,11 +220,20 @@ class Scenario(BaseModel):
             ) from None
         return self
 
-    def env_config(self, n_agents: int | None = None) -> CraftingConfig:
+    @property
+    def family(self) -> WorldFamily:
+        """The world family of ``[env]``."""
+        return family_named(self.env.family)
+
+    def env_config(self, n_agents: int | None = None) -> BaseModel:
         """The world config for ``n_agents`` (default ``agents.count``) and ``max_steps``."""
         settings = self.env.model_dump(exclude={"family", *_DERIVED_ENV_KEYS})
         count = self.agents.count if n_agents is None else n_agents
-        return CraftingConfig(**settings, n_agents=count, max_steps=self.max_steps)
+        return self.family.config_model(**settings, n_agents=count, max_steps=self.max_steps)
+
+    def policy_settings(self) -> dict[str, dict[str, Any]]:
+        """Per-policy tables (``llm``, ``rl``) for the policies that take settings."""
+        return {"llm": dict(self.llm), "rl": dict(self.rl)}
 
     def comm_config(self) -> CommConfig:
         """The comm channel settings (``enabled=false`` is the comm-off ablation)."""
@@ -225,28 +259,45 @@ class Scenario(BaseModel):
         return validate_scenario(data, source=f"{self.name} (overrides)")
 
 
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str] | None:
-    """Field names of the model at ``loc`` (for 'unknown key' errors), if it is a model."""
+def _allowed_keys(loc: tuple[int | str, ...], section: type[BaseModel] | None) -> list[str] | None:
+    """Field names of the model at ``loc`` (for 'unknown key' errors), if it is a model.
+    ``section`` is the ``[env]`` model chosen by the family, when ``loc`` is inside it."""
     model: Any = Scenario
     for part in loc:
+        if model is Scenario and part == "env" and section is not None:
+            model = section
+            continue
         field = model.model_fields.get(part) if isinstance(part, str) else None
         if field is None or not (
             isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
         ):
             return None
         model = field.annotation
-    names = [n for n in model.model_fields if not (model is EnvSection and n in _DERIVED_ENV_KEYS)]
+    names = [n for n in model.model_fields if not (model is section and n in _DERIVED_ENV_KEYS)]
     return sorted(names)
 
 
 def _describe(exc: ValidationError) -> list[str]:
     """One ``<field.path>: <problem>`` line per error, with allowed keys for unknown keys."""
     problems = []
+    families = ", ".join(sorted(ENV_SECTIONS))
     for err in exc.errors():
         loc = tuple(err["loc"])
+        section = None
+        # Inside [env] pydantic puts the family tag in the location; users never write it.
+        if loc[:1] == ("env",) and len(loc) > 1 and loc[1] in ENV_SECTIONS:
+            section = ENV_SECTIONS[str(loc[1])]
+            loc = ("env", *loc[2:])
         path = ".".join(str(p) for p in loc)
+        if err["type"] == "union_tag_not_found":
+            problems.append(f"{path}.family: Field required; allowed: {families}")
+            continue
+        if err["type"] == "union_tag_invalid":
+            tag = err.get("ctx", {}).get("tag")
+            problems.append(f"{path}.family: {tag!r} is not allowed; allowed: {families}")
+            continue
         if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
+            allowed = _allowed_keys(loc[:-1], section)
             msg = "unknown key"
             if allowed is not None:
                 msg += f"; allowed: {', '.join(allowed)}"

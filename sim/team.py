@@ -35,6 +35,7 @@ class TeamState(TypedDict, total=False):
     observations: dict[str, Any]
     infos: dict[str, dict[str, Any]]
     inboxes: dict[str, list[Message]]
+    observation_texts: dict[str, str]  # only for agents whose policy wants text
     decisions: Annotated[dict[str, dict[str, Any]], merge_dicts]
     done: bool
 
@@ -69,11 +70,18 @@ class TeamRuntime:
             store.close()
 
 
-def initial_state(observations: dict[str, Any]) -> TeamState:
+def observation_texts(runtime: TeamRuntime, agent_ids: list[str]) -> dict[str, str]:
+    """Plain-language observations for the agents whose policy reads text (LLM agents)."""
+    return {a: runtime.env.text_observation(a) for a in agent_ids
+            if getattr(runtime.agents[a].policy, "wants_text", False)}
+
+
+def initial_state(observations: dict[str, Any], texts: dict[str, str] | None = None
+                  ) -> TeamState:
     live = sorted(observations)
     return TeamState(team_step=0, live=live, observations=observations,
                      infos={a: {} for a in live}, inboxes={a: [] for a in live},
-                     decisions={}, done=False)
+                     observation_texts=dict(texts or {}), decisions={}, done=False)
 
 
 def agent_input(state: TeamState, agent_id: str) -> dict[str, Any]:
@@ -81,6 +89,7 @@ def agent_input(state: TeamState, agent_id: str) -> dict[str, Any]:
         "agent_id": agent_id,
         "step": state["team_step"],
         "observation": state["observations"][agent_id],
+        "observation_text": state.get("observation_texts", {}).get(agent_id, ""),
         "info": state["infos"].get(agent_id, {}),
         "inbox": state["inboxes"].get(agent_id, []),
     }
@@ -92,8 +101,7 @@ def env_step(runtime: TeamRuntime, state: TeamState) -> TeamState:
     env, comm = runtime.env, runtime.comm
     live = state["live"]
     decisions = {a: state["decisions"][a] for a in live}
-    positions = {name: (a.x, a.y) for name, a in zip(env.possible_agents, env.world.agents,
-                                                        strict=True)}
+    positions = env.agent_positions()
     sent = []
     for agent_id in live:
         for raw in decisions[agent_id]["decision"].messages:
@@ -125,6 +133,7 @@ def env_step(runtime: TeamRuntime, state: TeamState) -> TeamState:
         observations={a: observations[a] for a in still},
         infos={a: infos[a] for a in still},
         inboxes={a: inboxes.get(a, []) for a in still},
+        observation_texts=observation_texts(runtime, still),
         done=not still,
     )
 

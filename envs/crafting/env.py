@@ -193,6 +193,15 @@ class CraftingParallelEnv(ParallelEnv):
         self.agents = [a for a in self.agents if not (terminations[a] or truncations[a])]
         return observations, rewards, terminations, truncations, infos
 
+    def text_observation(self, agent_id: str) -> str:
+        """The agent's current observation in plain language (for LLM agents)."""
+        return self.observer.text(self.agent_index[agent_id])
+
+    def agent_positions(self) -> dict[str, tuple[int, int]]:
+        """Each agent's grid position (the comm channel's range checks use it)."""
+        return {name: (a.x, a.y) for name, a in zip(self.possible_agents, self.world.agents,
+                                                     strict=True)}
+
     # ---- checkpoints ----------------------------------------------------------------
 
     def snapshot(self) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agents.perception.crafting import CraftingPerception, recipe_facts
 from agents.policy import AgentContext
 from agents.random_policy import RandomPolicy
@@ -180,8 +182,12 @@ def test_planner_asks_for_an_item_after_searching_in_vain() -> None:
 
 def test_registry_and_random_policy() -> None:
     world = clearing()
-    assert set(POLICY_NAMES) == {"random", "scripted"}
-    policy = make_policy("random", world.rules)
+    assert {"random", "scripted"} <= set(POLICY_NAMES)
+    planner = make_policy("scripted", lambda: ScriptedPlanner(world.rules))
+    assert isinstance(planner, ScriptedPlanner)
+    with pytest.raises(ValueError, match="policy 'smart' is unknown; allowed: "):
+        make_policy("smart", lambda: ScriptedPlanner(world.rules))
+    policy = make_policy("random", lambda: ScriptedPlanner(world.rules))
     assert isinstance(policy, RandomPolicy)
     policy.reset("agent_0", 3, world.action_names)
     first = [policy.decide(context(world)).action for _ in range(20)]

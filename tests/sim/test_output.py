@@ -14,10 +14,12 @@ from sim.comm import CommConfig
 from sim.output import (
     METRICS_COLUMNS,
     TEAM_MILESTONES,
+    USAGE_KEYS,
     EpisodeSummary,
     MetricsWriter,
     TraceWriter,
     mean_ci,
+    metrics_columns,
     print_summary,
     read_trace,
     t_critical,
@@ -129,13 +131,15 @@ def test_metrics_columns() -> None:
         f"steps_to_{m}" for m in TEAM_MILESTONES
     ]
     assert "steps_to_collect_diamond" in METRICS_COLUMNS
-    assert METRICS_COLUMNS[-5:] == (
+    assert METRICS_COLUMNS[-13:-8] == (
         "messages_sent",
         "messages_delivered",
         "messages_rejected",
         "memory_nodes",
         "wall_seconds",
     )
+    assert METRICS_COLUMNS[-8:] == tuple(f"llm_{k}" for k in USAGE_KEYS)
+    assert metrics_columns(("success",))[5] == "steps_to_success"
 
 
 def test_metrics_csv_rows(tmp_path: Path) -> None:
@@ -258,3 +262,35 @@ def test_summary_single_seed_has_no_ci_row() -> None:
     text = render([summary(0, {"collect_wood": 10})])
     assert "mean ± 95% CI" not in text
     assert "demo" in text and "wood_pickaxe" in text
+
+
+def test_llm_usage_is_summed_over_agents_in_metrics_and_shown_in_the_summary(
+    tmp_path: Path,
+) -> None:
+    usage = {"agent_0": {"calls": 5, "prompt_tokens": 1000, "parse_failures": 1},
+             "agent_1": {"calls": 5, "prompt_tokens": 900, "completion_tokens": 50}}
+    path = tmp_path / "metrics.csv"
+    with MetricsWriter(path) as metrics:
+        metrics.write(summary(0, {}, usage=usage))
+        metrics.write(summary(1, {}))
+    with path.open(newline="") as f:
+        with_usage, without = list(csv.DictReader(f))
+    assert (with_usage["llm_calls"], with_usage["llm_prompt_tokens"]) == ("10", "1900")
+    assert (with_usage["llm_completion_tokens"], with_usage["llm_parse_failures"]) == ("50", "1")
+    assert without["llm_calls"] == "0"
+    console = Console(record=True, width=200)
+    print_summary([summary(0, {}, usage=usage)], console)
+    text = console.export_text()
+    assert "llm calls" in text and "1900" in text
+    console = Console(record=True, width=200)
+    print_summary([summary(0, {})], console)
+    assert "llm calls" not in console.export_text()
+
+
+def test_metrics_for_another_world_use_its_milestones(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.csv"
+    with MetricsWriter(path, milestones=("success",)) as metrics:
+        metrics.write(summary(0, {"success": 42}))
+    with path.open(newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["steps_to_success"] == "42" and "steps_to_collect_wood" not in row

@@ -224,7 +224,7 @@ def test_unknown_top_level_table_fails() -> None:
         ("seeds", [1, 1], "seeds: seeds must not repeat"),
         ("seeds", [-1], "seeds.0: Input should be greater than or equal to 0"),
         ("max_steps", 0, "max_steps: Input should be greater than or equal to 1"),
-        ("env.family", "navigation", "env.family: Input should be 'crafting'"),
+        ("env.family", "underwater", "env.family: 'underwater' is not allowed; allowed: crafting"),
         ("env.zombies", "maybe", "env.zombies: Input should be a valid boolean"),
         ("env.zombies", 1, "env.zombies: Input should be a valid boolean"),
         ("env.view_width", 8, "env.view_width: must be odd"),

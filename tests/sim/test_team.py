@@ -213,3 +213,19 @@ def test_closing_the_runtime_releases_every_memory_store() -> None:
     for store in stores:
         with pytest.raises(RuntimeError, match="is closed"):
             store.count()
+
+
+def test_scripted_agents_keep_their_goal_stack_in_memory() -> None:
+    # The planner notes its team goal once and a subgoal per tech-tree step; memory turns
+    # them into the Goal ▸ Subgoal ▸ Chunk hierarchy, and reached steps are marked done.
+    runtime, state = team(1, seed=1)
+    state = run_team(runtime, state, make_executor("direct", runtime), max_steps=150)
+    store = runtime.agents["agent_0"].memory.store
+    goals = store.query(label="Goal")
+    assert [g.props["name"] for g in goals] == ["collect_diamond"]
+    subgoals: dict[str, set[str]] = {}
+    for node in store.query(label="Subgoal"):
+        subgoals.setdefault(node.props["name"], set()).add(node.props["status"])
+    assert "collect_wood" in subgoals and "place_table" in subgoals
+    assert "completed" in subgoals["collect_wood"]  # marked done when the first wood came
+    assert store.neighbors(goals[0].id, "HAS_SUBGOAL", direction="out")

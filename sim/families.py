@@ -1,0 +1,73 @@
+"""World families: how the runner builds each kind of world and its agents' parts.
+
+A family joins an environment package (`envs/<family>`) to its agent-side adapters
+(`agents/perception/<family>`, its scripted policy). The runner and the scenario schema
+look families up here and know nothing else about a world; a new family is one entry in
+`FAMILIES` (see `envs/base.py` for what its environment must offer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from agents.perception.crafting import CraftingPerception, recipe_facts
+from agents.policy import Policy
+from agents.scripted import ScriptedPlanner
+from envs.base import MemsimWorld
+from envs.crafting import CraftingConfig, CraftingParallelEnv
+from memory import Fact
+from sim.output import TEAM_MILESTONES
+
+
+@dataclass(frozen=True)
+class WorldFamily:
+    """Everything the runner needs to build one family's world and agents."""
+
+    name: str
+    config_model: type[BaseModel]  # the world config; a scenario's [env] table validates here
+    make_env: Callable[[Any], MemsimWorld]
+    make_perception: Callable[[str, Any], Any]  # (agent_id, env) -> perception adapter
+    make_scripted: Callable[[Any], Policy]  # (env) -> the family's scripted policy
+    prior_facts: Callable[[Any], list[Fact]]  # (env) -> what every agent knows at step 0
+    world_id: Callable[[Any, int], str]  # (config, seed) -> id of the world generated
+    milestones: tuple[str, ...] = ("success",)  # team achievements reported, in order
+
+
+def _crafting_world_id(config: CraftingConfig, seed: int) -> str:
+    return f"crafting:{config.width}x{config.height}:seed{seed}"
+
+
+CRAFTING = WorldFamily(
+    name="crafting",
+    config_model=CraftingConfig,
+    make_env=CraftingParallelEnv,
+    make_perception=lambda agent_id, env: CraftingPerception(agent_id, env.world.rules),
+    make_scripted=lambda env: ScriptedPlanner(env.world.rules),
+    prior_facts=lambda env: recipe_facts(env.world.rules),
+    world_id=_crafting_world_id,
+    milestones=TEAM_MILESTONES,
+)
+
+FAMILIES: dict[str, WorldFamily] = {family.name: family for family in (CRAFTING,)}
+
+
+def family_named(name: str) -> WorldFamily:
+    """The family called `name`; the error lists the known ones."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"env family {name!r} is unknown; allowed: "
+                         f"{', '.join(sorted(FAMILIES))}") from None
+
+
+def family_of(config: BaseModel) -> WorldFamily:
+    """The family whose config model `config` is."""
+    for family in FAMILIES.values():
+        if type(config) is family.config_model:
+            return family
+    raise TypeError(f"{type(config).__name__} is not the config of a known env family "
+                    f"({', '.join(sorted(FAMILIES))})")
