@@ -40,6 +40,16 @@ class EdgeRecord:
     props: Props = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class GraphStructure:
+    """The shape of a whole namespace for drawing it: every node's label and a chosen few
+    properties, and every edge as ``(src, type, dst)``. Read-only: the property dicts
+    may be the store's own (embedded backend) and are valid until the next write."""
+
+    nodes: dict[str, tuple[str, Mapping[str, Any]]]  # id -> (label, chosen props)
+    edges: list[tuple[str, str, str]]
+
+
 @dataclass(slots=True)
 class WriteBatch:
     """Everything one agent-step writes, applied atomically in one store round trip.
@@ -76,6 +86,16 @@ class StoreShorthands:
     def delete(self, node_ids: Sequence[str]) -> None:
         """Delete nodes and every edge touching them; missing ids are ignored."""
         self.write(WriteBatch(delete_nodes=list(node_ids)))
+
+    # Reads every backend has; a backend may override them with a faster path.
+    revision: int | None = None
+
+    def structure(self, props: Sequence[str] = ()) -> GraphStructure:
+        """The whole namespace's nodes (label + the `props` asked for) and edge triples."""
+        nodes = {r.id: (r.label, {k: r.props[k] for k in props if k in r.props})
+                 for r in self.query()}  # type: ignore[attr-defined]
+        edges = [(e.src, e.type, e.dst) for e in self.edges()]  # type: ignore[attr-defined]
+        return GraphStructure(nodes, edges)
 
 
 @runtime_checkable
@@ -126,6 +146,15 @@ class GraphStore(Protocol):
 
     def count(self, label: str | None = None) -> int:
         """Number of nodes (of one label, or all)."""
+
+    @property
+    def revision(self) -> int | None:
+        """A number that changes whenever the namespace changes (None: not tracked), so a
+        reader such as the viewer can skip re-reading an unchanged graph."""
+
+    def structure(self, props: Sequence[str] = ()) -> GraphStructure:
+        """The whole namespace's nodes (label + the `props` asked for) and edge triples,
+        for drawing; cheaper than `query()` + `edges()` where the backend allows."""
 
     def snapshot(self) -> dict[str, Any]:
         """A JSON-serialisable copy of the whole namespace."""

@@ -197,16 +197,53 @@ def checkpoint_path(out_dir: Path, seed: int) -> Path:
     return Path(out_dir) / f"checkpoint-seed{seed}.pkl"
 
 
+def episode_namespace(scenario: Scenario, seed: int) -> str:
+    """The memory namespace of one episode (see the module docstring)."""
+    if scenario.memory.persist_across_episodes:
+        return scenario.name
+    return f"{scenario.name}/seed{seed}"
+
+
+def build_scenario_team(
+    scenario: Scenario,
+    seed: int,
+    on_step: Callable[[StepRecord], None] | None = None,
+    render_mode: str | None = None,
+) -> tuple[TeamRuntime, TeamState]:
+    """The team of one episode of `scenario`, exactly as `run_episode` builds it.
+    `render_mode="rgb_array"` makes the env's `render()` draw (for viewers); it changes
+    no simulation state."""
+    policies = [scenario.agents.policy_for(a) for a in scenario.agents.agent_ids()]
+    runtime, state = build_team(scenario.env_config(), policies, seed,
+                                memory_settings(scenario), scenario.comm_config(),
+                                episode_namespace(scenario, seed), on_step,
+                                scenario.policy_settings())
+    runtime.env.render_mode = render_mode
+    return runtime, state
+
+
+class StopEpisode(Exception):
+    """Raised by a `watch` callback to end an episode early (e.g. the viewer was closed)."""
+
+
+Watch = Callable[[TeamRuntime, TeamState, StepRecord | None], None]
+"""Called after the team is built (record None) and after every team step."""
+
+
 def run_episode(
     scenario: Scenario,
     seed: int,
     out_dir: Path | None,
     progress: Callable[[int, int], None] | None = None,
     resume: Path | None = None,
+    watch: Watch | None = None,
+    render_mode: str | None = None,
 ) -> EpisodeSummary:
     """Run one seed of a scenario; write `trace-seed<N>.jsonl` to `out_dir` if given, and
     with `run.checkpoint_every = N` a `checkpoint-seed<N>.pkl` every N steps. `resume`
-    continues from such a checkpoint (same scenario and seed) instead of starting over."""
+    continues from such a checkpoint (same scenario and seed) instead of starting over.
+    `watch` sees the team after every step (a viewer, a recorder); it may block (pause)
+    or raise `StopEpisode` to end the episode early, which still returns a summary."""
     meta = {"scenario": scenario.name, "seed": seed}
     if resume is not None:
         saved = checkpoint_meta(resume)
@@ -214,14 +251,12 @@ def run_episode(
             raise ValueError(f"resume: checkpoint {str(resume)!r} is of scenario "
                              f"{saved.get('scenario')!r} seed {saved.get('seed')}, "
                              f"not {scenario.name!r} seed {seed}")
-    env_config = scenario.env_config()
-    policies = [scenario.agents.policy_for(a) for a in scenario.agents.agent_ids()]
     trace = TraceWriter(trace_path(out_dir, seed)) if out_dir is not None else None
     start = time.perf_counter()
-    namespace = scenario.name if scenario.memory.persist_across_episodes else (
-        f"{scenario.name}/seed{seed}")
+    last: list[StepRecord] = []
 
     def on_step(record: StepRecord) -> None:
+        last[:] = [record]
         if trace is None:
             return
         agents = record.agents
@@ -234,9 +269,7 @@ def run_episode(
 
     runtime = executor = None
     try:
-        runtime, state = build_team(env_config, policies, seed, memory_settings(scenario),
-                                    scenario.comm_config(), namespace, on_step,
-                                    scenario.policy_settings())
+        runtime, state = build_scenario_team(scenario, seed, on_step, render_mode)
         if resume is not None:
             state = restore_checkpoint(runtime, resume)
         every = scenario.run.checkpoint_every
@@ -246,13 +279,25 @@ def run_episode(
                                  team_checkpointer() if every else None,
                                  thread_id=f"{scenario.name}/seed{seed}")
 
-        def after_step(current: TeamState) -> None:
-            if every and out_dir is not None and current["team_step"] % every == 0:
-                if isinstance(executor, LangGraphExecutor):
-                    current = executor.saved_state()
-                save_checkpoint(runtime, current, checkpoint_path(out_dir, seed), meta)
+        reached = [state]  # the latest team state, kept if a watcher stops the episode
 
-        state = run_team(runtime, state, executor, scenario.max_steps, progress, after_step)
+        def after_step(current: TeamState) -> None:
+            reached[0] = current
+            if every and out_dir is not None and current["team_step"] % every == 0:
+                saved = current
+                if isinstance(executor, LangGraphExecutor):
+                    saved = executor.saved_state()
+                save_checkpoint(runtime, saved, checkpoint_path(out_dir, seed), meta)
+            if watch is not None:
+                watch(runtime, current, last[0] if last else None)
+
+        try:
+            if watch is not None:
+                watch(runtime, state, None)
+            state = run_team(runtime, state, executor, scenario.max_steps, progress,
+                             after_step)
+        except StopEpisode:
+            state = reached[0]
         result = team_result(runtime, state, time.perf_counter() - start)
     finally:
         if trace is not None:
@@ -265,7 +310,7 @@ def run_episode(
         scenario=scenario.name,
         family=scenario.env.family,
         seed=seed,
-        n_agents=env_config.n_agents,  # type: ignore[attr-defined]
+        n_agents=scenario.agents.count,
         out_dir=str(out_dir) if out_dir is not None else None,
         **result,
     )

@@ -31,6 +31,7 @@ from memory.schema import (
 from memory.store import (
     Direction,
     EdgeRecord,
+    GraphStructure,
     NodeRecord,
     Props,
     StoreShorthands,
@@ -102,6 +103,7 @@ class NetworkxStore(StoreShorthands):
         self._namespace = namespace
         self._g: nx.MultiDiGraph = graph
         self._closed = False
+        graph.graph.setdefault("revision", 0)
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -135,6 +137,24 @@ class NetworkxStore(StoreShorthands):
 
     # -- writes -----------------------------------------------------------------------
 
+    @property
+    def revision(self) -> int:  # type: ignore[override]
+        """Counts the writes applied to this namespace (shared by every store on it)."""
+        return int(self._g.graph["revision"])
+
+    def structure(self, props: Sequence[str] = ()) -> GraphStructure:
+        """Zero-copy: the property dicts are the graph's own (read-only, valid until the
+        next write), so drawing a 2,000-node memory does not copy every property."""
+        g = self._graph()
+        if props:
+            nodes = {n: (d["label"], {k: d["props"][k] for k in props if k in d["props"]})
+                     for n, d in g.nodes(data=True)}
+        else:
+            nodes = {n: (d["label"], d["props"]) for n, d in g.nodes(data=True)}
+        edges = [(u, key, v) for u, targets in g.adj.items() for v, keys in targets.items()
+                 for key in keys]
+        return GraphStructure(nodes, edges)
+
     def write(self, batch: WriteBatch) -> None:
         """Validate the whole batch, then apply it (nothing applies if anything is bad)."""
         g = self._graph()
@@ -166,6 +186,8 @@ class NetworkxStore(StoreShorthands):
                 g.remove_edge(src, dst, key=edge_type)
         for node_id in batch.delete_nodes:
             self._delete_node(node_id)
+        if batch:
+            g.graph["revision"] += 1
 
     def _upsert_node(self, node: NodeRecord) -> None:
         g = self._g
@@ -359,9 +381,11 @@ class NetworkxStore(StoreShorthands):
     def clear(self) -> None:
         """Delete everything in this namespace (other namespaces are untouched)."""
         g = self._graph()
+        revision = g.graph.get("revision", 0)
         g.clear()  # also empties g.graph, so the indexes are re-created below
         g.graph["by_label"] = {}
         g.graph["by_prop"] = {}
+        g.graph["revision"] = revision + 1
 
     def close(self) -> None:
         """Detach from the graph; the data stays in the registry for other stores."""

@@ -207,3 +207,28 @@ def test_closed_store_refuses_use(store_factory: StoreFactory) -> None:
     store.close()
     with pytest.raises(RuntimeError):
         store.count()
+
+
+def test_structure_has_every_node_label_chosen_props_and_edge(filled: GraphStore) -> None:
+    shape = filled.structure(props=("kind", "x"))
+    assert {n: label for n, (label, _) in shape.nodes.items()} == {
+        "t1": "Entity", "t2": "Entity", "s1": "Entity", "p1": "Place", "p2": "Place",
+        "a": "Agent"}
+    assert dict(shape.nodes["t2"][1]) == {"kind": "tree", "x": 2}  # valid_to not asked
+    assert dict(shape.nodes["a"][1]) == {}
+    assert sorted(shape.edges) == sorted((e.src, e.type, e.dst) for e in filled.edges())
+    full = filled.structure()
+    assert all(set(props) <= set(r.props) for r in filled.query()
+               for props in [full.nodes[r.id][1]])
+
+
+def test_revision_changes_with_every_write_when_tracked(filled: GraphStore) -> None:
+    before = filled.revision
+    if before is None:
+        pytest.skip(f"{type(filled).__name__} does not track revisions (readers re-read)")
+    filled.upsert_nodes([NodeRecord("extra", "Region", {"rx": 1})])
+    after_write = filled.revision
+    filled.structure()
+    assert filled.revision == after_write != before  # reads do not count
+    filled.clear()
+    assert filled.revision != after_write

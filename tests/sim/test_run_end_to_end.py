@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from sim.cli import main
+from sim.episode import StopEpisode, run_episode
 from sim.output import read_trace
+from sim.scenario import load_scenario
+from sim.team import StepRecord, TeamRuntime, TeamState
 
 SCENARIO = """
 name = "e2e"
@@ -81,3 +84,24 @@ def test_resume_refuses_a_checkpoint_of_another_seed(tmp_path: Path, capsys) -> 
     assert "seed 3, not 'e2e' seed 4" in capsys.readouterr().err
     assert main(["run", str(scenario), "--resume", str(out / "missing.pkl"), "--seed", "3",
                  "--quiet"]) == 2
+
+
+def test_a_watcher_sees_every_step_and_can_stop_the_episode(tmp_path: Path) -> None:
+    scenario = load_scenario(write_scenario(tmp_path, "direct"))
+    seen: list[tuple[int, int | None]] = []
+
+    def watch(runtime: TeamRuntime, state: TeamState, record: StepRecord | None) -> None:
+        assert runtime.env.render() is not None  # render_mode reached the env
+        seen.append((state["team_step"], None if record is None else record.step))
+        if state["team_step"] == 7:
+            raise StopEpisode
+
+    summary = run_episode(scenario, 3, tmp_path / "out", watch=watch, render_mode="rgb_array")
+    assert seen == [(0, None), *((s, s - 1) for s in range(1, 8))]
+    assert summary.steps == 7 and not summary.goal_reached
+    assert len(list(read_trace(tmp_path / "out" / "trace-seed3.jsonl"))) == 7
+    # Unwatched, the same seed runs on to the step limit with the same first 7 steps.
+    full = run_episode(scenario, 3, tmp_path / "full")
+    first = [r["agents"] for r in read_trace(tmp_path / "full" / "trace-seed3.jsonl")][:7]
+    assert first == [r["agents"] for r in read_trace(tmp_path / "out" / "trace-seed3.jsonl")]
+    assert full.steps == 50
