@@ -45,6 +45,20 @@ class Decision:
 
 
 @runtime_checkable
+class Perception(Protocol):
+    """A world family's adapter from one agent's observation to memory facts. It keeps no
+    task knowledge between steps: what an agent knows later lives in its memory."""
+
+    def perceive(self, obs: Any, info: dict[str, Any], step: int) -> list[Fact]:
+        """The facts this observation (and the outcome of the last action) shows."""
+        ...
+
+    def reset(self) -> None:
+        """Start an episode."""
+        ...
+
+
+@runtime_checkable
 class Policy(Protocol):
     """A decision maker for one agent. One instance per agent."""
 

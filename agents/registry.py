@@ -13,7 +13,7 @@ from typing import Any
 from agents.policy import Policy
 from agents.random_policy import RandomPolicy
 
-POLICY_NAMES: tuple[str, ...] = ("random", "scripted")
+POLICY_NAMES: tuple[str, ...] = ("random", "scripted", "rl")
 
 
 def make_policy(
@@ -27,4 +27,8 @@ def make_policy(
         return scripted()
     if name == "random":
         return RandomPolicy()
+    if name == "rl":
+        from agents.rl import make_rl_policy_from_table  # torch / SB3 load only when used
+
+        return make_rl_policy_from_table(dict(settings or {}))
     raise ValueError(f"policy {name!r} is unknown; allowed: {', '.join(POLICY_NAMES)}")

@@ -27,8 +27,7 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
-from agents.perception.crafting import CraftingPerception
-from agents.policy import AgentContext, Decision, Policy
+from agents.policy import AgentContext, Decision, Perception, Policy
 from memory import AgentMemory, Fact, Recall, SharedMemory, payload_to_facts
 from sim.comm import Message
 
@@ -46,7 +45,7 @@ class AgentRuntime:
 
     agent_id: str
     policy: Policy
-    perception: CraftingPerception
+    perception: Perception
     memory: AgentMemory | None
     teammates: tuple[str, ...]
     action_names: tuple[str, ...]

@@ -2,9 +2,12 @@
 
     import envs, gymnasium
     env = gymnasium.make("memsim/Crafter-v0")
+    env = gymnasium.make("memsim/Ballet-v0")  # navigation memory tasks: see envs.navigation
 """
 
 import gymnasium
+
+from envs.navigation import register as _register_navigation
 
 if "memsim/Crafter-v0" not in gymnasium.registry:
     gymnasium.register(
@@ -12,3 +15,5 @@ if "memsim/Crafter-v0" not in gymnasium.registry:
         entry_point="envs.crafting.gym_env:CrafterEnv",
         max_episode_steps=None,
     )
+
+_register_navigation()  # memsim/{Neighbourhood,MysteryPath,ObjectPermanence,Ballet,MortarMayhem}-v0

@@ -14,11 +14,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agents.navigation_solver import NavigationSolver
 from agents.perception.crafting import CraftingPerception, recipe_facts
+from agents.perception.navigation import NavigationPerception
 from agents.policy import Policy
 from agents.scripted import ScriptedPlanner
 from envs.base import MemsimWorld
 from envs.crafting import CraftingConfig, CraftingParallelEnv
+from envs.navigation import NavigationConfig, NavigationParallelEnv
 from memory import Fact
 from sim.output import TEAM_MILESTONES
 
@@ -52,7 +55,19 @@ CRAFTING = WorldFamily(
     milestones=TEAM_MILESTONES,
 )
 
-FAMILIES: dict[str, WorldFamily] = {family.name: family for family in (CRAFTING,)}
+NAVIGATION = WorldFamily(
+    name="navigation",
+    config_model=NavigationConfig,
+    make_env=NavigationParallelEnv,
+    make_perception=lambda agent_id, env: NavigationPerception(agent_id, env.config),
+    make_scripted=lambda env: NavigationSolver(env.config),
+    prior_facts=lambda env: [],
+    world_id=lambda config, seed: f"navigation:{config.task}:d{config.difficulty}:seed{seed}",
+)
+
+FAMILIES: dict[str, WorldFamily] = {
+    family.name: family for family in (CRAFTING, NAVIGATION)
+}
 
 
 def family_named(name: str) -> WorldFamily:

@@ -12,11 +12,15 @@ from sim.comm import CommConfig
 from sim.episode import MemorySettings, build_team, make_executor, run_team
 from sim.families import FAMILIES, family_named, family_of
 
+# Settings a family's config needs beyond the team size and step limit.
+REQUIRED_SETTINGS = {"crafting": {}, "navigation": {"task": "ballet", "relay": True},
+                     "manipulation": {"task": "shell_game", "relay": True}}
+
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_every_family_world_meets_the_protocol(name: str) -> None:
     family = FAMILIES[name]
-    config = family.config_model(n_agents=2, max_steps=20)
+    config = family.config_model(n_agents=2, max_steps=20, **REQUIRED_SETTINGS[name])
     env = family.make_env(config)
     env.reset(seed=0)
     assert isinstance(env, MemsimWorld)

@@ -1,0 +1,117 @@
+"""Navigation memory tasks: success of the scripted solver with memory on and off.
+
+    python benchmarks/navigation_memory.py [--seeds 20] [--difficulty 1]
+
+For every task, single-agent and relay, runs the scripted team (`agents.navigation_solver`)
+over seeds 0..N-1 with networkx memory and with memory off, and prints the success rates
+next to the chance level of a blind guess. `run_team_episode` builds the team by hand (the
+same parts `sim.episode.build_team` assembles for crafting) and steps it with the direct
+executor; `success_rates` is what the tests call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agents.navigation_solver import NavigationSolver
+from agents.perception.navigation import NavigationPerception
+from agents.step import AgentRuntime
+from envs.navigation import TASK_NAMES, NavigationConfig, NavigationParallelEnv, load_rules
+from memory import AgentMemory, open_store
+from sim.comm import CommChannel, CommConfig
+from sim.team import DirectExecutor, LangGraphExecutor, TeamRuntime, TeamState, initial_state
+
+RETRIEVE_BUDGET = 64  # two kinds x 32 places (the mystery path's safe cells and pits)
+
+
+def run_team_episode(
+    config: NavigationConfig,
+    seed: int,
+    memory: bool,
+    before_step: Callable[[TeamRuntime, TeamState], None] | None = None,
+    executor: str = "direct",
+) -> dict[str, Any]:
+    """One episode of scripted agents; returns outcome, steps, every step's actions and the
+    messages accepted (and rejected). `before_step(team, state)` runs before every team
+    step (tests use it to tamper with memory); `executor` is "direct" or "langgraph"."""
+    env = NavigationParallelEnv(config)
+    observations, _ = env.reset(seed=seed)
+    agent_ids = list(env.possible_agents)
+    runtimes = {}
+    for agent_id in agent_ids:
+        policy = NavigationSolver(config)
+        policy.reset(agent_id, seed, env.action_names)
+        store = open_store("networkx", f"nav/{config.task}/seed{seed}/{agent_id}",
+                           graph_registry={}) if memory else None
+        runtimes[agent_id] = AgentRuntime(
+            agent_id=agent_id,
+            policy=policy,
+            perception=NavigationPerception(agent_id, config),  # type: ignore[arg-type]
+            memory=AgentMemory(store, agent_id) if store is not None else None,
+            teammates=tuple(a for a in agent_ids if a != agent_id),
+            action_names=env.action_names,
+            retrieve_budget=RETRIEVE_BUDGET,
+        )
+    comm = CommChannel(agent_ids, CommConfig(), seed=seed)
+    actions: list[dict[str, str]] = []
+    team = TeamRuntime(env=env, agents=runtimes, comm=comm,  # type: ignore[arg-type]
+                       on_step=lambda record: actions.append(
+                           {a: r["action"] for a, r in record.agents.items()}))
+    if executor not in ("direct", "langgraph"):
+        raise ValueError(f"executor {executor!r} is unknown; allowed: direct, langgraph")
+    stepper = DirectExecutor(team) if executor == "direct" else LangGraphExecutor(team)
+    state = initial_state(observations)
+    while not state["done"]:
+        if before_step is not None:
+            before_step(team, state)
+        state = stepper.step(state)
+    stepper.close()
+    team.close()
+    return {"outcome": env.world.outcome or "timeout", "steps": env.world.step_count,
+            "actions": actions,
+            "messages": comm.metrics.total.accepted, "rejected": comm.metrics.total.sent
+            - comm.metrics.total.accepted}
+
+
+def success_rates(task: str, seeds: list[int] | range, memory: bool, relay: bool = False,
+                  difficulty: int = 1) -> float:
+    """Fraction of `seeds` on which the scripted team succeeds at `task`."""
+    config = NavigationConfig(task=task, n_agents=2 if relay else 1, relay=relay,
+                              difficulty=difficulty)
+    wins = [run_team_episode(config, seed, memory)["outcome"] == "success" for seed in seeds]
+    return sum(wins) / len(wins)
+
+
+def chance(task: str, difficulty: int) -> float | None:
+    """Success of a blind guess where the task is a choice (one door or dancer of n); None
+    where it is not (a guessed route or tile sequence almost never succeeds)."""
+    level = load_rules().tasks[task].level(difficulty)
+    items = {"object_permanence": "doors", "ballet": "dancers"}
+    return 1 / level[items[task]] if task in items else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--difficulty", type=int, default=1)
+    args = parser.parse_args()
+    seeds = range(args.seeds)
+    print(f"difficulty {args.difficulty}, seeds 0..{args.seeds - 1}")
+    print(f"{'task':<20} {'variant':<8} {'memory on':>10} {'memory off':>11} {'chance':>7} "
+          f"{'seconds':>8}")
+    for task in TASK_NAMES:
+        for relay in (False, True):
+            began = time.perf_counter()
+            on = success_rates(task, seeds, True, relay, args.difficulty)
+            off = success_rates(task, seeds, False, relay, args.difficulty)
+            guess = chance(task, args.difficulty)
+            print(f"{task:<20} {'relay' if relay else 'single':<8} {on:>10.2f} {off:>11.2f} "
+                  f"{'-' if guess is None else f'{guess:.2f}':>7} "
+                  f"{time.perf_counter() - began:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()
