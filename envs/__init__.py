@@ -7,6 +7,7 @@
 
 import gymnasium
 
+from envs.manipulation import register as _register_manipulation
 from envs.navigation import register as _register_navigation
 
 if "memsim/Crafter-v0" not in gymnasium.registry:
@@ -17,3 +18,4 @@ if "memsim/Crafter-v0" not in gymnasium.registry:
     )
 
 _register_navigation()  # memsim/{Neighbourhood,MysteryPath,ObjectPermanence,Ballet,MortarMayhem}-v0
+_register_manipulation()  # memsim/{ShellGame,RememberColor,...,Intercept}-v0

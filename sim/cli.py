@@ -1,7 +1,11 @@
-"""The ``memsim`` command line: ``memsim run SCENARIO`` and ``memsim list``.
+"""The ``memsim`` command line: ``memsim run SCENARIO`` and ``memsim list``; the viewer's
+``memsim run SCENARIO --viz | --record OUT``, ``memsim view TRACE`` and ``memsim snapshot``.
 
 Exit codes: 0 success, 1 an episode failed, 2 bad arguments or an invalid scenario (reported
 before anything runs), 130 interrupted.
+
+The viewer (`viz`, pygame) is imported only by the commands and flags that use it, so a
+plain run never loads pygame.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -42,6 +47,16 @@ def _positive_int(text: str) -> int:
     value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
 
 
@@ -94,6 +109,46 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue from a checkpoint-seed<N>.pkl written with run.checkpoint_every "
         "(give --seed N too)",
     )
+    shown = run.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--viz", action="store_true",
+        help="watch the run live in a window (seeds one after another; space pauses, "
+        "n steps, +/- speed, q quits); traces and metrics are written as usual",
+    )
+    shown.add_argument(
+        "--record", type=Path, metavar="OUT",
+        help="also write a video of each episode: OUT.mp4 or OUT.gif (with several seeds "
+        "OUT-seed<N>.mp4 per seed)",
+    )
+    run.add_argument("--speed", type=_positive_float, default=10.0,
+                     help="--viz: team steps per second at the start (default 10)")
+    run.add_argument("--no-hold", action="store_true",
+                     help="--viz: close the window when the last episode ends (default: "
+                     "keep its last frame up until you quit)")
+    run.add_argument("--fps", type=_positive_float, default=10.0,
+                     help="--record: video frames per second (default 10)")
+
+    view = sub.add_parser(
+        "view",
+        help="replay a run's trace in a window",
+        description="Replay trace-seed<N>.jsonl (re-run from the scenario.json beside it) in "
+        "a window: space pauses, n / right steps on, b / left steps back, q quits.",
+    )
+    view.add_argument("trace", type=Path, metavar="TRACE", help="a trace-seed<N>.jsonl file")
+    view.add_argument("--speed", type=_positive_float, default=10.0,
+                      help="team steps per second (default 10)")
+
+    snap = sub.add_parser(
+        "snapshot",
+        help="save one step of a run's trace as a PNG",
+        description="Replay a trace to step N (after N team steps) and save the viewer's "
+        "frame as a PNG.",
+    )
+    snap.add_argument("trace", type=Path, metavar="TRACE", help="a trace-seed<N>.jsonl file")
+    snap.add_argument("--step", type=_seed, required=True, metavar="N",
+                      help="the frame: after N team steps (0 = the start)")
+    snap.add_argument("out", type=Path, metavar="OUT.png", help="the image to write")
+    snap.add_argument("--follow", metavar="AGENT", help="the agent to follow (default agent_0)")
 
     sub.add_parser(
         "graph",
@@ -165,6 +220,18 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console) -> int:
         err.print(f"error: the episode runner is not available: {exc}", highlight=False)
         return EXIT_FAILED
 
+    watcher = None
+    if args.viz or args.record is not None:
+        try:
+            watcher = _run_watcher(args, scenario)
+        except ValueError as exc:
+            err.print(f"error: {exc}", highlight=False)
+            return EXIT_USAGE
+        except Exception as exc:  # pygame missing, no display for the window
+            err.print(f"error: cannot start the viewer: {type(exc).__name__}: {exc}",
+                      highlight=False)
+            return EXIT_FAILED
+
     out_dir = args.out if args.out is not None else _default_out_dir(scenario)
     out_dir.mkdir(parents=True, exist_ok=True)
     # The resolved scenario (after overrides) next to the results, so a run can be reproduced.
@@ -174,13 +241,16 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console) -> int:
     milestones = scenario.family.milestones
     with MetricsWriter(out_dir / "metrics.csv", milestones) as metrics:
         for seed in scenario.seeds:
+            shown = watcher.episode_kwargs(seed) if watcher is not None else {}
             try:
                 summary = _run_one(run_episode, scenario, seed, out_dir, console, args.quiet,
-                                   args.resume)
+                                   args.resume, shown)
             except KeyboardInterrupt:
+                _close_watcher(watcher)
                 err.print(f"interrupted during seed {seed}; results so far are in {out_dir}")
                 return EXIT_INTERRUPTED
             except Exception as exc:  # report which seed failed, keep earlier rows
+                _close_watcher(watcher)
                 err.print(
                     f"error: {scenario.name} seed {seed} failed: {type(exc).__name__}: {exc}",
                     highlight=False,
@@ -188,10 +258,52 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console) -> int:
                 return EXIT_FAILED
             metrics.write(summary)
             summaries.append(summary)
+            if watcher is not None and _seed_shown(watcher, console):
+                break  # the viewer window was closed: run no more seeds
+    _close_watcher(watcher)
     if not args.quiet:
         print_summary(summaries, console, milestones)
     console.print(f"results: {out_dir}", highlight=False)
     return EXIT_OK
+
+
+def _run_watcher(args: argparse.Namespace, scenario: Scenario) -> Any:
+    """The viewer side of ``--viz`` / ``--record`` (`viz.run.RunWatcher`): imported here,
+    so only these runs load pygame. Raises ValueError for a bad --record path."""
+    from viz.run import RunWatcher, check_video_path
+
+    if args.record is not None:
+        try:
+            check_video_path(args.record)  # before pygame opens anything
+        except ValueError as exc:
+            raise ValueError(f"--record: {exc}") from None
+    return RunWatcher(scenario, viz=args.viz, record=args.record, speed=args.speed,
+                      fps=args.fps, hold=not args.no_hold)
+
+
+def _seed_shown(watcher: Any, console: Console) -> bool:
+    """After a seed under --viz / --record: finish its video; True if the user quit."""
+    video = watcher.finish()
+    if video is not None:
+        console.print(f"video: {video}", highlight=False)
+    return bool(watcher.stopped)
+
+
+def _close_watcher(watcher: Any) -> None:
+    if watcher is not None:
+        watcher.close()
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    from viz.run import cmd_view
+
+    return cmd_view(args.trace, speed=args.speed)
+
+
+def _cmd_snapshot(args: argparse.Namespace) -> int:
+    from viz.run import cmd_snapshot
+
+    return cmd_snapshot(args.trace, args.step, args.out, follow=args.follow)
 
 
 def _run_one(
@@ -202,8 +314,10 @@ def _run_one(
     console: Console,
     quiet: bool,
     resume: Path | None = None,
+    shown: dict[str, Any] | None = None,
 ) -> EpisodeSummary:
-    extra = {"resume": resume} if resume is not None else {}
+    extra: dict[str, Any] = {"resume": resume} if resume is not None else {}
+    extra.update(shown or {})  # --viz / --record: the watch and render mode
     if quiet:
         return run_episode(scenario, seed=seed, out_dir=out_dir, progress=None, **extra)
     columns = (
@@ -236,6 +350,10 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_list(console)
     if args.command == "graph":
         return _cmd_graph()
+    if args.command == "view":
+        return _cmd_view(args)
+    if args.command == "snapshot":
+        return _cmd_snapshot(args)
     return _cmd_run(args, console, err)
 
 

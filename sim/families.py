@@ -14,13 +14,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agents.manipulation_solver import ManipulationSolver
 from agents.navigation_solver import NavigationSolver
 from agents.perception.crafting import CraftingPerception, recipe_facts
+from agents.perception.manipulation import ManipulationPerception
 from agents.perception.navigation import NavigationPerception
 from agents.policy import Policy
 from agents.scripted import ScriptedPlanner
 from envs.base import MemsimWorld
 from envs.crafting import CraftingConfig, CraftingParallelEnv
+from envs.manipulation import ManipulationConfig, ManipulationParallelEnv
 from envs.navigation import NavigationConfig, NavigationParallelEnv
 from memory import Fact
 from sim.output import TEAM_MILESTONES
@@ -65,8 +68,18 @@ NAVIGATION = WorldFamily(
     world_id=lambda config, seed: f"navigation:{config.task}:d{config.difficulty}:seed{seed}",
 )
 
+MANIPULATION = WorldFamily(
+    name="manipulation",
+    config_model=ManipulationConfig,
+    make_env=ManipulationParallelEnv,
+    make_perception=lambda agent_id, env: ManipulationPerception(agent_id, env.config),
+    make_scripted=lambda env: ManipulationSolver(env.config),
+    prior_facts=lambda env: [],
+    world_id=lambda config, seed: f"manipulation:{config.task}:d{config.level}:seed{seed}",
+)
+
 FAMILIES: dict[str, WorldFamily] = {
-    family.name: family for family in (CRAFTING, NAVIGATION)
+    family.name: family for family in (CRAFTING, NAVIGATION, MANIPULATION)
 }
 
 

@@ -23,7 +23,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
 from agents.step import AgentRuntime, build_agent_graph, merge_dicts, run_agent_step
-from envs.crafting import CraftingParallelEnv
+from envs.base import MemsimWorld
 from memory import SharedMemory
 from sim import comm as comm_module
 from sim.comm import CommChannel, Message
@@ -55,7 +55,7 @@ class StepRecord:
 class TeamRuntime:
     """The long-lived objects of an episode, handed to the graph in the run config."""
 
-    env: CraftingParallelEnv
+    env: MemsimWorld
     agents: dict[str, AgentRuntime]
     comm: CommChannel
     shared: SharedMemory | None = None

@@ -146,12 +146,14 @@ class NetworkxStore(StoreShorthands):
         """Zero-copy: the property dicts are the graph's own (read-only, valid until the
         next write), so drawing a 2,000-node memory does not copy every property."""
         g = self._graph()
+        # networkx's own dicts (_node, _adj): walking its view objects costs ~5x more.
+        node_data = g._node
         if props:
             nodes = {n: (d["label"], {k: d["props"][k] for k in props if k in d["props"]})
-                     for n, d in g.nodes(data=True)}
+                     for n, d in node_data.items()}
         else:
-            nodes = {n: (d["label"], d["props"]) for n, d in g.nodes(data=True)}
-        edges = [(u, key, v) for u, targets in g.adj.items() for v, keys in targets.items()
+            nodes = {n: (d["label"], d["props"]) for n, d in node_data.items()}
+        edges = [(u, key, v) for u, targets in g._adj.items() for v, keys in targets.items()
                  for key in keys]
         return GraphStructure(nodes, edges)
 

@@ -20,7 +20,7 @@ REQUIRED_SETTINGS = {"crafting": {}, "navigation": {"task": "ballet", "relay": T
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_every_family_world_meets_the_protocol(name: str) -> None:
     family = FAMILIES[name]
-    config = family.config_model(n_agents=2, max_steps=20, **REQUIRED_SETTINGS[name])
+    config = family.config_model(n_agents=2, max_steps=200, **REQUIRED_SETTINGS[name])
     env = family.make_env(config)
     env.reset(seed=0)
     assert isinstance(env, MemsimWorld)
