@@ -15,56 +15,35 @@ from collections.abc import Iterable
 from math import comb, perm
 from typing import Any
 
-from agents.manipulation_solver import ManipulationSolver
-from agents.perception.manipulation import ManipulationPerception
-from agents.step import AgentRuntime
-from envs.manipulation import TASKS, ManipulationConfig, ManipulationParallelEnv
+from envs.manipulation import TASKS, ManipulationConfig
 from memory import AgentMemory, open_store
-from sim.comm import CommChannel, CommConfig
-from sim.team import DirectExecutor, TeamRuntime, initial_state
-
-
-def _fresh_memory(agent_id: str, namespace: str, registry: dict[str, Any]) -> AgentMemory:
-    store = open_store("networkx", namespace, graph_registry=registry)
-    store.clear()
-    return AgentMemory(store, agent_id)
+from sim.comm import CommConfig
+from sim.episode import MemorySettings, build_team, make_executor
 
 
 def run_team_episode(config: ManipulationConfig, seed: int, memory: bool = True,
                      comm: bool = True, forget_in: str | None = None) -> str:
-    """One episode of a solver team, wired as the runner does (perceive, read inbox,
-    remember, recall, decide; then act and send) with the direct executor. `forget_in`: at
-    the first step of that phase ("action", "return") every agent's memory is swapped for
-    an empty one (a policy that kept the cue in Python would not notice). Returns
-    "success", "failure" or "timeout"."""
-    env = ManipulationParallelEnv(config)
-    observations, _ = env.reset(seed=seed)
-    agent_ids = list(env.possible_agents)
-    registry: dict[str, Any] = {}
-    runtimes = {}
-    for agent_id in agent_ids:
-        policy = ManipulationSolver(config)
-        policy.reset(agent_id, seed, env.action_names)
-        runtimes[agent_id] = AgentRuntime(
-            agent_id=agent_id, policy=policy,
-            perception=ManipulationPerception(agent_id, config),
-            memory=_fresh_memory(agent_id, f"manip/{agent_id}", registry) if memory else None,
-            teammates=tuple(a for a in agent_ids if a != agent_id),
-            action_names=env.action_names)
-    team = TeamRuntime(env=env, agents=runtimes,  # type: ignore[arg-type]
-                       comm=CommChannel(agent_ids, CommConfig(enabled=comm), seed=seed))
-    executor = DirectExecutor(team)
-    state = initial_state(observations)
+    """One episode of a solver team, built by the runner (`sim.episode.build_team`) and
+    stepped with the direct executor. `forget_in`: at the first step of that phase
+    ("action", "return") every agent's memory is swapped for an empty one (a policy that kept the cue in
+    Python would not notice). Returns "success", "failure" or "timeout"."""
+    team, state = build_team(config, ["scripted"] * config.n_agents, seed,
+                             MemorySettings(enabled=memory), CommConfig(enabled=comm),
+                             namespace=f"manip/{config.task}/seed{seed}")
+    executor = make_executor("direct", team)
     forgotten = False
-    while not state.get("done"):
-        if memory and not forgotten and env.world.phase() == forget_in:
-            forgotten = True
-            for agent_id, runtime in runtimes.items():
-                runtime.memory = _fresh_memory(agent_id, f"manip/forgot/{agent_id}", registry)
-                runtime.pending_notes = []  # notes not yet written are memory too
-        state = executor.step(state)
-    team.close()
-    return env.outcome or "timeout"
+    try:
+        while not state.get("done"):
+            if memory and not forgotten and team.env.world.phase() == forget_in:
+                forgotten = True
+                for agent_id, runtime in team.agents.items():
+                    blank = open_store("networkx", f"forgot/{agent_id}", graph_registry={})
+                    runtime.memory = AgentMemory(blank, agent_id)
+                    runtime.pending_notes = []  # notes not yet written are memory too
+            state = executor.step(state)
+    finally:
+        team.close()
+    return team.env.outcome or "timeout"
 
 
 def success_rate(config: ManipulationConfig, seeds: Iterable[int], memory: bool,

@@ -4,9 +4,9 @@
 
 For every task, single-agent and relay, runs the scripted team (`agents.navigation_solver`)
 over seeds 0..N-1 with networkx memory and with memory off, and prints the success rates
-next to the chance level of a blind guess. `run_team_episode` builds the team by hand (the
-same parts `sim.episode.build_team` assembles for crafting) and steps it with the direct
-executor; `success_rates` is what the tests call.
+next to the chance level of a blind guess. `run_team_episode` builds the team with the
+runner's `build_team` and steps it with the direct executor; `success_rates` is what the
+tests call.
 """
 
 from __future__ import annotations
@@ -16,13 +16,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agents.navigation_solver import NavigationSolver
-from agents.perception.navigation import NavigationPerception
-from agents.step import AgentRuntime
-from envs.navigation import TASK_NAMES, NavigationConfig, NavigationParallelEnv, load_rules
-from memory import AgentMemory, open_store
-from sim.comm import CommChannel, CommConfig
-from sim.team import DirectExecutor, LangGraphExecutor, TeamRuntime, TeamState, initial_state
+from envs.navigation import TASK_NAMES, NavigationConfig, load_rules
+from sim.comm import CommConfig
+from sim.episode import MemorySettings, build_team, make_executor
+from sim.team import TeamRuntime, TeamState
 
 RETRIEVE_BUDGET = 64  # two kinds x 32 places (the mystery path's safe cells and pits)
 
@@ -34,46 +31,28 @@ def run_team_episode(
     before_step: Callable[[TeamRuntime, TeamState], None] | None = None,
     executor: str = "direct",
 ) -> dict[str, Any]:
-    """One episode of scripted agents; returns outcome, steps, every step's actions and the
-    messages accepted (and rejected). `before_step(team, state)` runs before every team
-    step (tests use it to tamper with memory); `executor` is "direct" or "langgraph"."""
-    env = NavigationParallelEnv(config)
-    observations, _ = env.reset(seed=seed)
-    agent_ids = list(env.possible_agents)
-    runtimes = {}
-    for agent_id in agent_ids:
-        policy = NavigationSolver(config)
-        policy.reset(agent_id, seed, env.action_names)
-        store = open_store("networkx", f"nav/{config.task}/seed{seed}/{agent_id}",
-                           graph_registry={}) if memory else None
-        runtimes[agent_id] = AgentRuntime(
-            agent_id=agent_id,
-            policy=policy,
-            perception=NavigationPerception(agent_id, config),  # type: ignore[arg-type]
-            memory=AgentMemory(store, agent_id) if store is not None else None,
-            teammates=tuple(a for a in agent_ids if a != agent_id),
-            action_names=env.action_names,
-            retrieve_budget=RETRIEVE_BUDGET,
-        )
-    comm = CommChannel(agent_ids, CommConfig(), seed=seed)
+    """One episode of scripted agents, built by the runner (`sim.episode.build_team`);
+    returns outcome, steps, every step's actions and the messages accepted (and
+    rejected). `before_step(team, state)` runs before every team step (tests use it to
+    tamper with memory); `executor` is "direct" or "langgraph"."""
     actions: list[dict[str, str]] = []
-    team = TeamRuntime(env=env, agents=runtimes, comm=comm,  # type: ignore[arg-type]
-                       on_step=lambda record: actions.append(
-                           {a: r["action"] for a, r in record.agents.items()}))
-    if executor not in ("direct", "langgraph"):
-        raise ValueError(f"executor {executor!r} is unknown; allowed: direct, langgraph")
-    stepper = DirectExecutor(team) if executor == "direct" else LangGraphExecutor(team)
-    state = initial_state(observations)
-    while not state["done"]:
-        if before_step is not None:
-            before_step(team, state)
-        state = stepper.step(state)
-    stepper.close()
-    team.close()
+    team, state = build_team(
+        config, ["scripted"] * config.n_agents, seed,
+        MemorySettings(enabled=memory, retrieve_budget=RETRIEVE_BUDGET), CommConfig(),
+        namespace=f"nav/{config.task}/seed{seed}",
+        on_step=lambda record: actions.append({a: r["action"] for a, r in record.agents.items()}))
+    stepper = make_executor(executor, team)
+    try:
+        while not state["done"]:
+            if before_step is not None:
+                before_step(team, state)
+            state = stepper.step(state)
+    finally:
+        stepper.close()
+        team.close()
+    env, total = team.env, team.comm.metrics.total
     return {"outcome": env.world.outcome or "timeout", "steps": env.world.step_count,
-            "actions": actions,
-            "messages": comm.metrics.total.accepted, "rejected": comm.metrics.total.sent
-            - comm.metrics.total.accepted}
+            "actions": actions, "messages": total.accepted, "rejected": total.sent - total.accepted}
 
 
 def success_rates(task: str, seeds: list[int] | range, memory: bool, relay: bool = False,
