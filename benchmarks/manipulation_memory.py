@@ -25,8 +25,8 @@ def run_team_episode(config: ManipulationConfig, seed: int, memory: bool = True,
                      comm: bool = True, forget_in: str | None = None) -> str:
     """One episode of a solver team, built by the runner (`sim.episode.build_team`) and
     stepped with the direct executor. `forget_in`: at the first step of that phase
-    ("action", "return") every agent's memory is swapped for an empty one (a policy that kept the cue in
-    Python would not notice). Returns "success", "failure" or "timeout"."""
+    ("action", "return") every agent's memory is swapped for an empty one (a policy that
+    kept the cue in Python would not notice). Returns "success", "failure" or "timeout"."""
     team, state = build_team(config, ["scripted"] * config.n_agents, seed,
                              MemorySettings(enabled=memory), CommConfig(enabled=comm),
                              namespace=f"manip/{config.task}/seed{seed}")
