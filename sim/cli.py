@@ -158,8 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser(
         "list",
-        help="list the shipped scenarios",
-        description="List the shipped scenarios with their descriptions.",
+        help="list the worlds and the shipped scenarios",
+        description="List every world family's tasks (with Gymnasium ids) and the shipped "
+        "scenarios with their descriptions.",
     )
     return parser
 
@@ -190,6 +191,16 @@ def _cmd_graph() -> int:
 
 
 def _cmd_list(console: Console) -> int:
+    from sim.families import FAMILIES
+
+    worlds = Table(title="memsim worlds ([env] family and task)")
+    worlds.add_column("family", style="bold")
+    worlds.add_column("task")
+    worlds.add_column("Gymnasium id (after `import envs`)")
+    for family in FAMILIES.values():
+        for task, gym_id in family.tasks().items():
+            worlds.add_row(family.name, task, gym_id)
+    console.print(worlds)
     table = Table(title="memsim scenarios")
     table.add_column("name", style="bold")
     table.add_column("description")

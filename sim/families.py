@@ -23,8 +23,12 @@ from agents.policy import Policy
 from agents.scripted import ScriptedPlanner
 from envs.base import MemsimWorld
 from envs.crafting import CraftingConfig, CraftingParallelEnv
+from envs.manipulation import TASKS as MANIPULATION_TASKS
 from envs.manipulation import ManipulationConfig, ManipulationParallelEnv
+from envs.manipulation import register as register_manipulation
+from envs.navigation import TASK_NAMES as NAVIGATION_TASKS
 from envs.navigation import NavigationConfig, NavigationParallelEnv
+from envs.navigation import register as register_navigation
 from memory import Fact
 from sim.output import TEAM_MILESTONES
 
@@ -41,6 +45,7 @@ class WorldFamily:
     prior_facts: Callable[[Any], list[Fact]]  # (env) -> what every agent knows at step 0
     world_id: Callable[[Any, int], str]  # (config, seed) -> id of the world generated
     milestones: tuple[str, ...] = ("success",)  # team achievements reported, in order
+    tasks: Callable[[], dict[str, str]] = dict  # task name -> its Gymnasium id
 
 
 def _crafting_world_id(config: CraftingConfig, seed: int) -> str:
@@ -56,6 +61,7 @@ CRAFTING = WorldFamily(
     prior_facts=lambda env: recipe_facts(env.world.rules),
     world_id=_crafting_world_id,
     milestones=TEAM_MILESTONES,
+    tasks=lambda: {"team_diamond": "memsim/Crafter-v0"},
 )
 
 NAVIGATION = WorldFamily(
@@ -66,6 +72,7 @@ NAVIGATION = WorldFamily(
     make_scripted=lambda env: NavigationSolver(env.config),
     prior_facts=lambda env: [],
     world_id=lambda config, seed: f"navigation:{config.task}:d{config.difficulty}:seed{seed}",
+    tasks=lambda: dict(zip(NAVIGATION_TASKS, register_navigation(), strict=True)),
 )
 
 MANIPULATION = WorldFamily(
@@ -76,6 +83,7 @@ MANIPULATION = WorldFamily(
     make_scripted=lambda env: ManipulationSolver(env.config),
     prior_facts=lambda env: [],
     world_id=lambda config, seed: f"manipulation:{config.task}:d{config.level}:seed{seed}",
+    tasks=lambda: dict(zip(MANIPULATION_TASKS, register_manipulation(), strict=True)),
 )
 
 FAMILIES: dict[str, WorldFamily] = {

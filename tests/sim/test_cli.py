@@ -131,6 +131,16 @@ def test_list_shows_every_shipped_scenario(
     for path in SCENARIO_DIR.glob("*.toml"):
         assert path.stem in out
     assert "2 random agents" in out  # a description
+    # every world task, with a Gymnasium id that really makes the env
+    import gymnasium
+
+    from sim.families import FAMILIES
+
+    for family in FAMILIES.values():
+        for task, gym_id in family.tasks().items():
+            assert task in out and gym_id in out
+            gymnasium.make(gym_id).close()
+    assert "mystery_path" in out and "shell_game" in out
 
 
 # ----------------------------------------------------------------------------- run: errors
