@@ -59,7 +59,11 @@ bench: install
 	$(PY) benchmarks/env_throughput.py
 	$(PY) benchmarks/memory_ops.py
 	$(PY) benchmarks/team_step.py
-	$(PY) benchmarks/team_diamond.py --seeds 20
+	$(PY) benchmarks/episode_wall.py
+	$(PY) benchmarks/sweep_throughput.py
+	$(PY) benchmarks/viewer_fps.py
+	$(VENV)/bin/memsim bench coop-diamond
+	$(VENV)/bin/memsim bench memory-tasks
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,5 +1,6 @@
-"""The ``memsim`` command line: ``memsim run SCENARIO`` and ``memsim list``; the viewer's
-``memsim run SCENARIO --viz | --record OUT``, ``memsim view TRACE`` and ``memsim snapshot``.
+"""The ``memsim`` command line: ``memsim run SCENARIO``, ``memsim bench SUITE``,
+``memsim list`` and ``memsim graph``; the viewer's ``memsim run SCENARIO --viz | --record
+OUT``, ``memsim view TRACE`` and ``memsim snapshot``.
 
 Exit codes: 0 success, 1 an episode failed, 2 bad arguments or an invalid scenario (reported
 before anything runs), 130 interrupted.
@@ -21,6 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sim.bench import add_bench_parser, cmd_bench
 from sim.output import EpisodeSummary, MetricsWriter, print_summary
 from sim.scenario import (
     EXECUTORS,
@@ -162,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="List every world family's tasks (with Gymnasium ids) and the shipped "
         "scenarios with their descriptions.",
     )
+    add_bench_parser(sub)
     return parser
 
 
@@ -359,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     console, err = Console(), Console(stderr=True)
     if args.command == "list":
         return _cmd_list(console)
+    if args.command == "bench":
+        return cmd_bench(args)
     if args.command == "graph":
         return _cmd_graph()
     if args.command == "view":
