@@ -220,6 +220,22 @@ class Scenario(BaseModel):
             ) from None
         return self
 
+    @model_validator(mode="after")
+    def _policy_settings_present(self) -> Scenario:
+        # Checked at load time so a run does not fail after its first seeds.
+        used = {self.agents.policy_for(a) for a in self.agents.agent_ids()}
+        if "rl" in used:
+            if self.env.family != "crafting":
+                raise ValueError(f"agents: policy 'rl' plays the crafting world only, not "
+                                 f"{self.env.family!r}")
+            if not isinstance(self.rl.get("model_path"), str):
+                raise ValueError("rl.model_path: required by policy 'rl' (a .zip from "
+                                 "scenarios/train_ppo_*.py, or a .pt torch module)")
+        for name in ("llm", "rl"):
+            if name not in used and getattr(self, name):
+                raise ValueError(f"{name}: settings given but no agent uses policy {name!r}")
+        return self
+
     @property
     def family(self) -> WorldFamily:
         """The world family of ``[env]``."""

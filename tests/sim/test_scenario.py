@@ -351,3 +351,12 @@ def test_scenarios_are_immutable() -> None:
     s: Scenario = validate_scenario(BASE)
     with pytest.raises(ValueError, match="frozen"):
         s.max_steps = 5  # type: ignore[misc]
+
+
+def test_rl_policy_needs_its_model_path_at_load_time() -> None:
+    data = with_change("agents.policies", {"agent_1": "rl"})
+    assert "rl.model_path: required by policy 'rl'" in error_of(data)
+    data["rl"] = {"model_path": "runs/ppo.zip"}
+    assert validate_scenario(data).rl["model_path"] == "runs/ppo.zip"
+    unused = with_change("rl", {"model_path": "runs/ppo.zip"})
+    assert "rl: settings given but no agent uses policy 'rl'" in error_of(unused)
