@@ -13,7 +13,7 @@ from typing import Any
 from agents.policy import Policy
 from agents.random_policy import RandomPolicy
 
-POLICY_NAMES: tuple[str, ...] = ("random", "scripted", "rl")
+POLICY_NAMES: tuple[str, ...] = ("random", "scripted", "rl", "llm")
 
 
 def make_policy(
@@ -31,4 +31,8 @@ def make_policy(
         from agents.rl import make_rl_policy_from_table  # torch / SB3 load only when used
 
         return make_rl_policy_from_table(dict(settings or {}))
+    if name == "llm":
+        from agents.llm import LLMConfig, LLMPolicy  # openai loads only when used
+
+        return LLMPolicy(LLMConfig.from_sources(settings))
     raise ValueError(f"policy {name!r} is unknown; allowed: {', '.join(POLICY_NAMES)}")

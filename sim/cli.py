@@ -265,10 +265,8 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console) -> int:
                 return EXIT_INTERRUPTED
             except Exception as exc:  # report which seed failed, keep earlier rows
                 _close_watcher(watcher)
-                err.print(
-                    f"error: {scenario.name} seed {seed} failed: {type(exc).__name__}: {exc}",
-                    highlight=False,
-                )
+                failure = f"{scenario.name} seed {seed} failed: {type(exc).__name__}: {exc}"
+                err.print(escape(f"error: {failure}"), highlight=False)
                 return EXIT_FAILED
             metrics.write(summary)
             summaries.append(summary)

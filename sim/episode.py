@@ -107,9 +107,12 @@ def build_team(
         shared = SharedMemory(_open(memory, f"{namespace}/team", registry),
                               node_budget=max(memory.node_budget, 1000),
                               chunk_size=memory.chunk_size)
+    settings = dict(policy_settings or {})
+    if family.name != "crafting":  # LLM agents get the generic world description there
+        settings["llm"] = {"world": "generic", **settings.get("llm", {})}
     for agent_id, policy_name in zip(agent_ids, policies, strict=True):
         policy = make_policy(policy_name, lambda: family.make_scripted(env),
-                             (policy_settings or {}).get(policy_name))
+                             settings.get(policy_name))
         policy.reset(agent_id, seed, env.action_names)
         agent_memory = None
         if memory.enabled:
@@ -302,6 +305,11 @@ def run_episode(
     finally:
         if trace is not None:
             trace.close()
+        if runtime is not None:
+            for agent in runtime.agents.values():
+                close = getattr(agent.policy, "close", None)
+                if callable(close):
+                    close()  # LLM clients' connections live on the executor's event loop
         if executor is not None:
             executor.close()
         if runtime is not None:

@@ -195,7 +195,7 @@ class Scenario(BaseModel):
     memory: MemorySection = Field(default_factory=MemorySection)
     comm: CommConfig = Field(default_factory=CommConfig)
     run: RunSection = Field(default_factory=RunSection)
-    llm: dict[str, str | int | float | bool] = Field(
+    llm: dict[str, str | int | float | bool | list[str]] = Field(
         default_factory=dict, description="settings of the 'llm' policy (endpoint, model, ...)"
     )
     rl: dict[str, str | int | float | bool] = Field(
@@ -231,6 +231,13 @@ class Scenario(BaseModel):
             if not isinstance(self.rl.get("model_path"), str):
                 raise ValueError("rl.model_path: required by policy 'rl' (a .zip from "
                                  "scenarios/train_ppo_*.py, or a .pt torch module)")
+        if "llm" in used:
+            from agents.llm.config import LLMConfig
+
+            unknown = sorted(set(self.llm) - set(LLMConfig.model_fields))
+            if unknown:
+                raise ValueError(f"llm: unknown key(s) {unknown}; allowed: "
+                                 f"{', '.join(LLMConfig.model_fields)}")
         for name in ("llm", "rl"):
             if name not in used and getattr(self, name):
                 raise ValueError(f"{name}: settings given but no agent uses policy {name!r}")

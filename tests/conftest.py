@@ -23,6 +23,10 @@ from typing import Any
 
 import pytest
 
+# The local LLM server fixture (`llm_server`). A bare module name: crafter's dependency
+# opensimplex installs a top-level `tests` package, so `tests.llm_server` could resolve there.
+pytest_plugins = ["llm_server"]
+
 _START_TIMEOUT_S = 20.0
 _skip_reasons: dict[str, str] = {}
 

@@ -292,3 +292,14 @@ def test_run_by_bare_name_uses_the_shipped_scenario(runner: FakeRunner, tmp_path
     assert main(["run", "damcs-diamond-6", "--seed", "0", "--out", str(tmp_path), "--quiet"]) == 0
     (call,) = runner.calls
     assert call["scenario"].name == "damcs-diamond-6" and call["scenario"].agents.count == 6
+
+
+def test_an_llm_scenario_without_an_endpoint_fails_with_the_fix_named(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for var in ("MEMSIM_LLM_BASE_URL", "MEMSIM_LLM_API_KEY", "OPENAI_BASE_URL",
+                "OPENAI_API_KEY", "MEMSIM_LLM_MODEL", "OPENAI_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    assert main(["run", "llm-2", "--out", str(tmp_path), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "base_url is not set" in err and "[llm] table, MEMSIM_LLM_BASE_URL" in err

@@ -1,0 +1,36 @@
+"""LLM agents over any OpenAI-compatible endpoint (the official `openai` client).
+
+`LLMConfig.from_sources(table)` resolves the endpoint and settings; `LLMPolicy(config,
+rules)` is the policy. See `agents/llm/defaults.toml` for the defaults and the message
+kinds an LLM agent may send, and `agents/llm/prompts/` for the prompt templates.
+"""
+
+from agents.llm.client import (
+    Completion,
+    LLMClient,
+    LLMRequestError,
+    LLMUnavailable,
+    LLMUsage,
+    ResponseCache,
+)
+from agents.llm.config import RESPONSE_FORMAT_MODES, LLMConfig
+from agents.llm.policy import LLMPolicy, parse_answer
+from agents.llm.prompt import GoalStack, PromptBuilder
+from agents.llm.schema import LLMDecisionOut, decision_schema
+
+__all__ = [
+    "RESPONSE_FORMAT_MODES",
+    "Completion",
+    "GoalStack",
+    "LLMClient",
+    "LLMConfig",
+    "LLMDecisionOut",
+    "LLMPolicy",
+    "LLMRequestError",
+    "LLMUnavailable",
+    "LLMUsage",
+    "PromptBuilder",
+    "ResponseCache",
+    "decision_schema",
+    "parse_answer",
+]

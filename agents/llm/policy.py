@@ -1,0 +1,213 @@
+"""`LLMPolicy`: an agent that asks a language model for each decision.
+
+Each step it builds a bounded prompt (see `agents.llm.prompt`), asks for a structured
+answer (`agents.llm.schema`), validates it, and on an invalid answer asks once more with
+the validation error; if that fails too it takes the safe action ("noop" when there is one,
+else action 0). Bad model output never raises; an unreachable endpoint raises
+`LLMUnavailable` after the configured retries, so a dead server stops a run with a clear
+message instead of playing it with fallbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from agents.llm.client import Completion, LLMClient, LLMUsage
+from agents.llm.config import LLMConfig
+from agents.llm.prompt import ChatMessage, GoalStack, PromptBuilder, messages_for
+from agents.llm.schema import (
+    LLMDecisionOut,
+    decision_schema,
+    to_channel_messages,
+    to_memory_facts,
+)
+from agents.llm.settings import load_settings
+from agents.policy import AgentContext, Decision
+from envs.crafting.rules import Rules, load_rules
+from memory import RetrievalQuery
+from sim.comm import Message, format_validation_error
+
+FALLBACK_ACTION = "noop"
+_ACTION_PREFIXES = ("make_", "place_", "give_")
+
+
+def parse_answer(text: str,
+                 model: type[LLMDecisionOut]) -> tuple[LLMDecisionOut | None, str]:
+    """The validated output, or None and what was wrong (field named). Takes the outermost
+    {...}, so a code fence or chatter around the object (plain JSON mode) does not matter,
+    and accepts raw newlines inside strings, which llama.cpp's JSON grammar lets through."""
+    start, end = text.find("{"), text.rfind("}")
+    if start == -1 or end < start:
+        return None, f"no JSON object in the answer (got {text[:60]!r})"
+    try:
+        data = json.loads(text[start:end + 1], strict=False)
+    except ValueError as exc:
+        return None, f"invalid JSON: {exc}"
+    try:
+        return model.model_validate(data), ""
+    except ValidationError as exc:
+        return None, format_validation_error(exc)
+
+
+class LLMPolicy:
+    """The Policy protocol over an OpenAI-compatible chat endpoint (one instance per agent)."""
+
+    name = "llm"
+    wants_text = True  # the runner fills `AgentContext.observation_text`
+
+    def __init__(self, config: LLMConfig, rules: Rules | None = None,
+                 message_kinds: Sequence[str] | None = None) -> None:
+        """`rules`: the crafting recipe book for the prompt (default: the shipped rules
+        when `config.world` is "crafting"); `message_kinds`: what it may send (default:
+        every kind in defaults.toml; empty: none)."""
+        self.config = config
+        if rules is None and config.world == "crafting":
+            rules = load_rules()
+        self.rules = rules
+        self.message_kinds = (tuple(r.name for r in load_settings().messages)
+                              if message_kinds is None else tuple(message_kinds))
+        self.prompts = PromptBuilder(rules, config.memory_tokens, config.inbox_messages,
+                                     config.world)
+        self._usage = LLMUsage()
+        self.client = LLMClient(config, self._usage)
+        self.agent_id = ""
+        self.seed = 0
+        self.action_names: tuple[str, ...] = ()
+        self.goals = GoalStack()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._system: dict[bool, str] = {}
+        self._items: tuple[str, ...] = ()  # item names, longest first (for goal needs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_loop": None}  # an event loop does not pickle
+
+    # ---- Policy protocol --------------------------------------------------------------
+
+    def reset(self, agent_id: str, seed: int, action_names: tuple[str, ...]) -> None:
+        self.agent_id = agent_id
+        self.seed = seed
+        self.action_names = tuple(action_names)
+        self.goals = GoalStack()
+        self._system = {}
+        self._usage.reset()  # the same object: the client counts into it
+        names = set(self.action_names)
+        self._items = tuple(sorted(
+            set(self.rules.item_names) if self.rules is not None else
+            {a.removeprefix(p) for a in names for p in _ACTION_PREFIXES if a.startswith(p)},
+            key=len, reverse=True))
+
+    def recall_query(self, context: AgentContext) -> RetrievalQuery | None:
+        """The nearest known place of each kind it may look for, what its current goal
+        needs (recipes, sources, holders), its latest failures and teammates' reports."""
+        position = _position(context.observation)
+        cfg = self.config
+        return RetrievalQuery(
+            needs=self._needs(context),
+            nearest=tuple(cfg.recall_kinds) if position is not None else (),
+            position=position,
+            per_kind=cfg.recall_per_kind,
+            teammate_reports=cfg.recall_reports,
+            recent_failures=cfg.recall_failures,
+        )
+
+    async def adecide(self, context: AgentContext) -> Decision:
+        """Ask the model (awaited, so a team's calls overlap)."""
+        self._usage.decisions += 1
+        actions = context.action_names or self.action_names
+        model = LLMDecisionOut.for_agent(actions, context.teammates, self.message_kinds)
+        schema, strict = decision_schema(model), decision_schema(model, strict=True)
+        step_prompt = self.prompts.step(self.agent_id, context.teammates,
+                                        context.observation_text, context.recall,
+                                        context.inbox, self.goals, actions,
+                                        self.message_kinds)
+        messages = messages_for(self._system_prompt(model), step_prompt)
+        seed = zlib.crc32(f"{self.seed}:{self.agent_id}:{context.step}".encode())
+        answer = await self.client.complete(messages, schema, strict, seed)
+        out, error = parse_answer(answer.text, model)
+        if out is None:
+            self._usage.parse_failures += 1
+            retry = await self._repair(messages, answer, error, schema, strict, seed)
+            out, error = parse_answer(retry.text, model)
+            if out is None:
+                self._usage.parse_failures += 1
+                self._usage.fallbacks += 1
+                return Decision(self._fallback_action(), reason=f"fallback: {error}"[:300])
+        return self._decision(out, context)
+
+    def decide(self, context: AgentContext) -> Decision:
+        """`adecide` on this policy's own event loop (for the direct executor)."""
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(self.adecide(context))
+
+    # ---- metrics and lifetime ---------------------------------------------------------
+
+    def usage(self) -> dict[str, float | int]:
+        """This episode's counters: calls, tokens, latency, parse failures, retries,
+        fallbacks, cache hits (see `LLMUsage`)."""
+        return self._usage.as_dict()
+
+    def close(self) -> None:
+        """Close the HTTP client (call it before closing the executor's event loop) and
+        this policy's own event loop."""
+        self.client.close()
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.close()
+
+    # ---- helpers ----------------------------------------------------------------------
+
+    def _system_prompt(self, model: type[BaseModel]) -> str:
+        plain = self.client.form == "json_object"  # the only form that does not carry it
+        if plain not in self._system:
+            self._system[plain] = self.prompts.system(
+                decision_schema(model, strict=True) if plain else None, self.message_kinds)
+        return self._system[plain]
+
+    async def _repair(self, messages: list[ChatMessage], answer: Completion, error: str,
+                      schema: dict[str, Any], strict: dict[str, Any], seed: int) -> Completion:
+        calls_before = self._usage.calls
+        retry = await self.client.complete(self.prompts.repair(messages, answer.text, error),
+                                           schema, strict, seed)
+        self._usage.repair_calls += self._usage.calls - calls_before
+        return retry
+
+    def _decision(self, out: LLMDecisionOut, context: AgentContext) -> Decision:
+        messages: list[Message | dict[str, Any]] = list(
+            to_channel_messages(out, self.agent_id, context.step, self.config.ttl))
+        # Note names are already checked against memory's id rules by the output model.
+        notes = to_memory_facts(out)
+        for note in out.memory_notes:
+            self.goals.apply(note.kind, note.name, note.status)
+        action = (context.action_names or self.action_names).index(out.action)
+        return Decision(action, messages, notes, reason=out.reason)
+
+    def _fallback_action(self) -> int:
+        return self.action_names.index(FALLBACK_ACTION) if FALLBACK_ACTION in \
+            self.action_names else 0
+
+    def _needs(self, context: AgentContext) -> tuple[str, ...]:
+        """Items named by the current goal and subgoal (longest names first, no overlap)."""
+        names = [g for g in (self.goals.goal, self.goals.subgoal) if g]
+        if context.recall is not None:
+            names += [g.name for g in (context.recall.goal, context.recall.subgoal) if g]
+        text = " ".join(names).lower().replace(" ", "_")
+        found: list[str] = []
+        for item in self._items:
+            if item in text and not any(item in f for f in found):
+                found.append(item)
+        return tuple(found[:3])
+
+
+def _position(observation: Any) -> tuple[int, int] | None:
+    """The agent's (x, y) when its observation reports one (crafting's symbolic dict)."""
+    if isinstance(observation, dict) and "position" in observation:
+        x, y = observation["position"][:2]
+        return int(x), int(y)
+    return None
+

@@ -1,0 +1,191 @@
+"""The LLM agent's prompts, from the template files in `agents/llm/prompts/`.
+
+The system prompt is the same for every agent and step (how the world works, the output
+form). The step prompt holds only what this step needs: the text observation, the
+memory recall rendered within `memory_tokens`, the last few inbox messages (each
+shortened), the goal stack and the allowed actions. It never carries the history, so its
+size does not grow with the episode.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from string import Template
+from typing import Any
+
+from agents.llm.schema import FILLED_FIELDS, PAYLOAD_MODELS
+from agents.llm.settings import PROMPTS_DIR, load_settings
+from envs.crafting.rules import Rules
+from memory import Recall
+from sim.comm import Message
+
+ChatMessage = dict[str, str]
+
+
+def load_template(name: str) -> Template:
+    """A prompt template file (`string.Template`, `$name` placeholders)."""
+    return Template((PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8"))
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters (with an ellipsis when cut)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: max(limit - 3, 0)] + "..."
+
+
+def manual(rules: Rules) -> str:
+    """The recipe book in a few lines: what `do` collects, what placing and making need."""
+    lines = []
+    for material, rule in rules.collect.items():
+        gets = ", ".join(f"{k} {v}" for k, v in rule.receive.items()) or "nothing"
+        needs = f" (needs {', '.join(rule.require)})" if rule.require else ""
+        lines.append(f"- do on {material} gives {gets}{needs}")
+    for name, rule in rules.place.items():
+        uses = ", ".join(f"{k} {v}" for k, v in rule.uses.items())
+        near = f", near {', '.join(rule.nearby)}" if rule.nearby else ""
+        lines.append(f"- place_{name}: uses {uses}{near}")
+    for name, rule in rules.make.items():
+        uses = ", ".join(f"{k} {v}" for k, v in rule.uses.items())
+        lines.append(f"- make_{name}: uses {uses}, near {', '.join(rule.nearby)}")
+    return "\n".join(lines)
+
+
+def payload_summary(message: Message) -> str:
+    """A message's payload in a few words."""
+    p = message.payload
+    kind = p.type
+    if kind == "text":
+        return p.text
+    if kind == "location":
+        return f"{p.entity} at ({p.x},{p.y}) seen step {p.seen_step}"
+    if kind in ("item_offer", "item_request"):
+        return f"{'offers' if kind == 'item_offer' else 'asks for'} {p.count} {p.item}"
+    if kind == "goal_claim":
+        return f"{p.status} {p.goal}"
+    if kind == "plan":
+        return "plan: " + "; ".join(p.steps)
+    if kind == "memory_export":
+        return f"shared {len(p.nodes)} memory nodes"
+    return json.dumps(p.model_dump(mode="json"))
+
+
+@dataclass
+class GoalStack:
+    """The goal and subgoal the agent set itself (kept by the policy, memory on or off)."""
+
+    goal: str | None = None
+    subgoal: str | None = None
+
+    def apply(self, kind: str, name: str, status: str) -> None:
+        """Update from one memory note."""
+        if kind == "goal":
+            if status == "set":
+                self.goal, self.subgoal = name, None
+            elif name == self.goal:
+                self.goal, self.subgoal = None, None
+        elif status == "set":
+            self.subgoal = name
+        elif name == self.subgoal:
+            self.subgoal = None
+
+
+class PromptBuilder:
+    """Builds the system and step prompts of one agent."""
+
+    def __init__(self, rules: Rules | None, memory_tokens: int, inbox_messages: int,
+                 world: str = "crafting") -> None:
+        self.rules = rules
+        self._world = load_template(f"world_{world}")
+        self.memory_tokens = memory_tokens
+        self.inbox_messages = inbox_messages
+        self.sizes = load_settings().prompt
+        self._system = load_template("system")
+        self._step = load_template("step")
+        self._repair = load_template("repair")
+        self._schema_note = load_template("schema_note")
+
+    def system(self, schema: dict[str, Any] | None, message_kinds: Sequence[str]) -> str:
+        """The system prompt, the same for every agent and step (so a server can reuse its
+        prefix); `schema` is spelled out when the request form does not carry it."""
+        out = load_settings().output
+        rules = {r.name: r for r in load_settings().messages}
+        described = []
+        for kind in message_kinds:
+            names = [f for f in PAYLOAD_MODELS[rules[kind].payload].model_fields
+                     if f not in FILLED_FIELDS]
+            described.append(f"{kind} ({', '.join(names)})")
+        fields = "; ".join(described) or "none (do not send messages)"
+        return self._system.substitute(
+            world=self._world.substitute(
+                recipes=("Recipes:\n" + manual(self.rules)) if self.rules is not None else "",
+            ).strip(),
+            max_messages=out.max_messages,
+            max_notes=out.max_notes,
+            message_fields=fields,
+            format_note=(self._schema_note.substitute(schema=json.dumps(schema))
+                         if schema is not None else ""),
+        ).strip()
+
+    def memory_text(self, recall: Recall | None) -> str:
+        if recall is None:
+            return "(memory is off)"
+        return recall.render(self.memory_tokens) or "(nothing relevant yet)"
+
+    def inbox_text(self, inbox: Sequence[Message]) -> str:
+        if self.inbox_messages == 0 or not inbox:
+            return "(none)"
+        lines = [
+            shorten(f"{m.sender} ({m.kind.value}, step {m.step}): {payload_summary(m)}",
+                    self.sizes.inbox_line_chars)
+            for m in list(inbox)[-self.inbox_messages:]
+        ]
+        return "\n".join(lines)
+
+    def goals_text(self, recall: Recall | None, own: GoalStack) -> str:
+        cap = self.sizes.goal_chars
+        lines = []
+        if own.goal or own.subgoal:
+            line = f"yours: goal {shorten(own.goal or 'none', cap)}"
+            if own.subgoal:
+                line += f"; subgoal {shorten(own.subgoal, cap)}"
+            lines.append(line)
+        if recall is not None and recall.goal is not None:
+            goal = recall.goal
+            line = f"in memory: goal {shorten(goal.name, cap)} since step {goal.since}"
+            if recall.subgoal is not None:
+                line += f"; subgoal {shorten(recall.subgoal.name, cap)}"
+                if recall.subgoal.needs:
+                    line += f" needs {shorten(', '.join(recall.subgoal.needs), cap)}"
+            lines.append(line)
+        return "\n".join(lines) or "none set yet (set one with memory_notes)"
+
+    def step(self, agent_id: str, teammates: Sequence[str], observation_text: str,
+             recall: Recall | None, inbox: Sequence[Message], own: GoalStack,
+             action_names: Sequence[str], message_kinds: Sequence[str]) -> str:
+        """The step prompt: bounded parts only (see the module docstring). What is the same
+        every step comes first, so a server that reuses a cached prompt prefix (llama.cpp
+        does) evaluates only the rest."""
+        return self._step.substitute(
+            message_kinds=", ".join(message_kinds) or "none",
+            agent_id=agent_id,
+            teammates=", ".join(teammates) or "none",
+            observation=observation_text.strip() or "(no observation text)",
+            memory=self.memory_text(recall),
+            inbox=self.inbox_text(inbox),
+            goals=self.goals_text(recall, own),
+            actions=", ".join(action_names),
+        )
+
+    def repair(self, messages: list[ChatMessage], answer: str, error: str) -> list[ChatMessage]:
+        """The conversation again, with the invalid answer and what was wrong with it."""
+        note = self._repair.substitute(error=shorten(error, self.sizes.error_chars))
+        return [*messages, {"role": "assistant", "content": answer[: self.sizes.echo_chars]},
+                {"role": "user", "content": note}]
+
+
+def messages_for(system: str, step: str) -> list[ChatMessage]:
+    """The chat messages of one decision."""
+    return [{"role": "system", "content": system}, {"role": "user", "content": step}]
+
