@@ -23,6 +23,7 @@ from gymnasium import spaces
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
+from envs.base import build_config
 from envs.crafting.config import CraftingConfig
 from envs.crafting.engine import ActionError, CraftingWorld
 from envs.crafting.observation import Observer, describe, observation_space, text_space
@@ -32,11 +33,8 @@ from envs.crafting.render import render_grid
 def make_config(
     config: CraftingConfig | Mapping[str, Any] | None, **overrides: Any
 ) -> CraftingConfig:
-    """A `CraftingConfig` from a config, a mapping, or keyword overrides."""
-    if isinstance(config, CraftingConfig):
-        return config.model_copy(update=overrides) if overrides else config
-    merged = {**dict(config or {}), **overrides}
-    return CraftingConfig(**merged)
+    """A `CraftingConfig` from a config, a mapping, or keyword overrides (validated again)."""
+    return build_config(CraftingConfig, config, **overrides)
 
 
 class CraftingParallelEnv(ParallelEnv):

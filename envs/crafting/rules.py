@@ -7,11 +7,12 @@ leaving an unknown material ...) and names the offending entry.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from envs.base import read_rules_file
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
 
@@ -209,12 +210,4 @@ def parse_rules(data: dict[str, Any], source: str = "<dict>") -> Rules:
 @cache
 def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> Rules:
     """Read and check a rules file (cached per path; `Rules` is immutable)."""
-    path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError as error:
-        raise RulesError(f"rules file {str(path)!r} does not exist") from error
-    except tomllib.TOMLDecodeError as error:
-        raise RulesError(f"rules file {str(path)!r} is not valid TOML: {error}") from error
-    return parse_rules(data, source=str(path))
+    return parse_rules(read_rules_file(path, RulesError), source=str(path))

@@ -24,6 +24,7 @@ from gymnasium import spaces
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
+from envs.base import build_config
 from envs.manipulation.config import ManipulationConfig
 from envs.manipulation.engine import ActionError, ManipulationWorld
 from envs.manipulation.observation import describe, observation_space, symbolic
@@ -33,12 +34,8 @@ from envs.manipulation.render import render_world
 def make_config(
     config: ManipulationConfig | Mapping[str, Any] | None, **overrides: Any
 ) -> ManipulationConfig:
-    """A `ManipulationConfig` from a config, a mapping, or keyword overrides (re-validated)."""
-    if isinstance(config, ManipulationConfig):
-        if not overrides:
-            return config
-        return ManipulationConfig(**{**config.model_dump(), **overrides})
-    return ManipulationConfig(**{**dict(config or {}), **overrides})
+    """A `ManipulationConfig` from a config, a mapping, or keyword overrides (validated again)."""
+    return build_config(ManipulationConfig, config, **overrides)
 
 
 class ManipulationParallelEnv(ParallelEnv):

@@ -23,6 +23,7 @@ from gymnasium import spaces
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
+from envs.base import build_config
 from envs.navigation.config import NavigationConfig
 from envs.navigation.engine import ActionError, NavigationWorld
 from envs.navigation.observation import describe, observation_space, observe
@@ -32,12 +33,8 @@ from envs.navigation.render import render_world
 def make_config(
     config: NavigationConfig | Mapping[str, Any] | None, **overrides: Any
 ) -> NavigationConfig:
-    """A `NavigationConfig` from a config, a mapping, or keyword overrides."""
-    if isinstance(config, NavigationConfig):
-        if not overrides:
-            return config
-        return NavigationConfig(**{**config.model_dump(), **overrides})
-    return NavigationConfig(**{**dict(config or {}), **overrides})
+    """A `NavigationConfig` from a config, a mapping, or keyword overrides (validated again)."""
+    return build_config(NavigationConfig, config, **overrides)
 
 
 class NavigationParallelEnv(ParallelEnv):

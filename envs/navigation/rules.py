@@ -7,11 +7,12 @@ not a mark, a level without the key `n_items` overrides, an even view) and names
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal, get_args
+
+from envs.base import read_rules_file
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
 
@@ -228,12 +229,4 @@ def parse_rules(data: dict[str, Any], source: str = "<dict>") -> NavRules:
 @cache
 def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> NavRules:
     """Read and check a rules file (cached per path; `NavRules` is treated as immutable)."""
-    path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError as error:
-        raise RulesError(f"rules file {str(path)!r} does not exist") from error
-    except tomllib.TOMLDecodeError as error:
-        raise RulesError(f"rules file {str(path)!r} is not valid TOML: {error}") from error
-    return parse_rules(data, source=str(path))
+    return parse_rules(read_rules_file(path, RulesError), source=str(path))
