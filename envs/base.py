@@ -21,6 +21,8 @@ Conventions every family follows:
 
 from __future__ import annotations
 
+import functools
+import pickle
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -28,6 +30,8 @@ from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
 from pydantic import BaseModel
 
 INFO_KEYS: tuple[str, ...] = ("action", "ok", "reason", "unlocked", "events")
@@ -80,6 +84,97 @@ class MemsimWorld(Protocol):
     def team_achievements(self) -> dict[str, tuple[int, str]]:
         """Achievement -> (step first reached by anyone, who)."""
         ...
+
+
+class WorldParallelEnv(ParallelEnv):
+    """What the families' `ParallelEnv`s share: agent ids and spaces, reset seeding,
+    action validation, checkpoints and the team's achievements. A family sets
+    `action_error` and, in `__init__`, calls `_setup` with its config and world."""
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": ["rgb_array"], "is_parallelizable": True, "render_fps": 10,
+    }
+    action_error: ClassVar[type[Exception]] = ValueError
+
+    def _setup(self, config: Any, render_mode: str | None, world: Any,
+               observation: spaces.Space) -> None:
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode {render_mode!r} is not supported; allowed: "
+                             f"{self.metadata['render_modes']} or None")
+        self.config = config
+        self.render_mode = render_mode
+        self.world = world
+        self.possible_agents = [f"agent_{i}" for i in range(config.n_agents)]
+        self.agent_index = {name: i for i, name in enumerate(self.possible_agents)}
+        self.agents: list[str] = []
+        self.action_names: tuple[str, ...] = world.action_names
+        self._observation = observation
+        self._seed_rng = np.random.default_rng()
+
+    def _check_agent(self, agent: str) -> int:
+        if agent not in self.agent_index:
+            raise KeyError(f"agent {agent!r} is unknown; allowed: {self.possible_agents}")
+        return self.agent_index[agent]
+
+    @functools.cache  # noqa: B019 - one space object per agent, as PettingZoo asks
+    def observation_space(self, agent: str) -> spaces.Space:
+        self._check_agent(agent)
+        return self._observation
+
+    @functools.cache  # noqa: B019
+    def action_space(self, agent: str) -> spaces.Discrete:
+        self._check_agent(agent)
+        return spaces.Discrete(len(self.action_names))
+
+    def _reset_seed(self, seed: int | None) -> int:
+        """The world seed of a new episode: `seed`, or the next one of the stream that
+        the last explicit seed started (so unseeded resets are reproducible too)."""
+        if seed is not None:
+            self._seed_rng = np.random.default_rng(seed)
+            return int(seed)
+        return int(self._seed_rng.integers(0, 2**31 - 1))
+
+    def _actions_by_index(self, actions: Mapping[str, Any]) -> list[int | None]:
+        """Validated actions in agent-index order (None: the agent did not act)."""
+        if not self.agents:
+            raise RuntimeError("step() called with no live agents; call reset() first")
+        per_index: list[int | None] = [None] * len(self.possible_agents)
+        n_actions = len(self.action_names)
+        allowed = f"allowed 0..{n_actions - 1} ({', '.join(self.action_names)})"
+        for agent, action in actions.items():
+            index = self._check_agent(agent)
+            if agent not in self.agents:
+                raise self.action_error(
+                    f"actions[{agent!r}]: the episode is over for this agent (dead or "
+                    f"finished), it cannot act; live agents: {self.agents}")
+            try:
+                value = int(action)
+            except (TypeError, ValueError):
+                raise self.action_error(
+                    f"actions[{agent!r}]={action!r} is not an action index; {allowed}") from None
+            if not 0 <= value < n_actions or value != action:
+                raise self.action_error(f"actions[{agent!r}]={action!r} is out of range; {allowed}")
+            per_index[index] = value
+        return per_index
+
+    def snapshot(self) -> bytes:
+        """The whole episode state (world, live agents, seed stream), for checkpoints."""
+        return pickle.dumps((self.world, list(self.agents), self._seed_rng))
+
+    def restore(self, blob: bytes) -> None:
+        """Continue from a `snapshot()` of an env with the same config."""
+        world, agents, seed_rng = pickle.loads(blob)
+        if world.config != self.config:
+            raise ValueError("snapshot: it was taken from an env with a different config")
+        self.world, self.agents, self._seed_rng = world, agents, seed_rng
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def team_achievements(self) -> dict[str, tuple[int, str]]:
+        """Achievement -> (step first reached by anyone, who)."""
+        return dict(self.world.team_achievements)
 
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)

@@ -13,17 +13,15 @@ action name, whether it worked, why not, and the achievements it reached this st
 
 from __future__ import annotations
 
-import functools
-import pickle
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo import AECEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from envs.base import build_config
+from envs.base import WorldParallelEnv, build_config
 from envs.crafting.config import CraftingConfig
 from envs.crafting.engine import ActionError, CraftingWorld
 from envs.crafting.observation import Observer, describe, observation_space, text_space
@@ -37,7 +35,7 @@ def make_config(
     return build_config(CraftingConfig, config, **overrides)
 
 
-class CraftingParallelEnv(ParallelEnv):
+class CraftingParallelEnv(WorldParallelEnv):
     """N agents in one crafting world, acting simultaneously."""
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -46,6 +44,7 @@ class CraftingParallelEnv(ParallelEnv):
         "is_parallelizable": True,
         "render_fps": 10,
     }
+    action_error = ActionError
 
     def __init__(
         self,
@@ -53,46 +52,24 @@ class CraftingParallelEnv(ParallelEnv):
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
-        self.config = make_config(config, **overrides)
-        if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(
-                f"render_mode {render_mode!r} is not supported; allowed: "
-                f"{self.metadata['render_modes']} or None"
-            )
-        self.render_mode = render_mode
-        self.world = CraftingWorld(self.config)
+        config = make_config(config, **overrides)
+        world = CraftingWorld(config)
+        self._setup(config, render_mode, world, self._mode_space(config, world))
         self.observer = Observer(self.world)
-        self.possible_agents = [f"agent_{i}" for i in range(self.config.n_agents)]
-        self.agent_index = {name: i for i, name in enumerate(self.possible_agents)}
-        self.agents: list[str] = []
-        self.action_names: tuple[str, ...] = self.world.action_names
-        self._symbolic_space = observation_space(self.world)
-        self._seed_rng = np.random.default_rng()
         self.state_space = self._make_state_space()
 
     # ---- spaces ---------------------------------------------------------------------
 
-    def _check_agent(self, agent: str) -> int:
-        if agent not in self.agent_index:
-            raise KeyError(f"agent {agent!r} is unknown; allowed: {self.possible_agents}")
-        return self.agent_index[agent]
-
-    @functools.cache  # noqa: B019 - one space object per agent, as PettingZoo asks
-    def observation_space(self, agent: str) -> spaces.Space:
-        self._check_agent(agent)
-        mode = self.config.obs_mode
-        if mode == "text":
+    @staticmethod
+    def _mode_space(config: CraftingConfig, world: CraftingWorld) -> spaces.Space:
+        """The observation space of `config.obs_mode` (the same for every agent)."""
+        if config.obs_mode == "text":
             return text_space()
-        if mode == "rgb":
-            p = self.config.tile_pixels
-            shape = (self.config.view_height * p, self.config.view_width * p, 3)
-            return spaces.Box(0, 255, shape, np.uint8)
-        return self._symbolic_space
-
-    @functools.cache  # noqa: B019
-    def action_space(self, agent: str) -> spaces.Discrete:
-        self._check_agent(agent)
-        return spaces.Discrete(len(self.action_names))
+        if config.obs_mode == "rgb":
+            p = config.tile_pixels
+            return spaces.Box(0, 255, (config.view_height * p, config.view_width * p, 3),
+                              np.uint8)
+        return observation_space(world)
 
     def _make_state_space(self) -> spaces.Dict:
         w, h, n = self.config.width, self.config.height, self.config.n_agents
@@ -116,11 +93,7 @@ class CraftingParallelEnv(ParallelEnv):
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         """Start an episode. Same seed, same world and same trajectory for the same actions."""
-        if seed is not None:
-            self._seed_rng = np.random.default_rng(seed)
-            world_seed = int(seed)
-        else:
-            world_seed = int(self._seed_rng.integers(0, 2**31 - 1))
+        world_seed = self._reset_seed(seed)
         self.world.reset(world_seed)
         self.agents = list(self.possible_agents)
         observations = {agent: self._observe(self.agent_index[agent]) for agent in self.agents}
@@ -147,30 +120,7 @@ class CraftingParallelEnv(ParallelEnv):
         self, actions: Mapping[str, int]
     ) -> tuple[dict[str, Any], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict]]:
         """Advance every live agent one step. A live agent with no action does noop."""
-        if not self.agents:
-            raise RuntimeError("step() called with no live agents; call reset() first")
-        per_index: list[int | None] = [None] * len(self.possible_agents)
-        n_actions = len(self.action_names)
-        for agent, action in actions.items():
-            index = self._check_agent(agent)
-            if agent not in self.agents:
-                raise ActionError(
-                    f"actions[{agent!r}]: agent is dead or finished and cannot act; "
-                    f"live agents: {self.agents}"
-                )
-            try:
-                value = int(action)
-            except (TypeError, ValueError):
-                raise ActionError(
-                    f"actions[{agent!r}]={action!r} is not an action index; "
-                    f"allowed 0..{n_actions - 1} ({', '.join(self.action_names)})"
-                ) from None
-            if not 0 <= value < n_actions or value != action:
-                raise ActionError(
-                    f"actions[{agent!r}]={action!r} is out of range; allowed 0..{n_actions - 1}"
-                )
-            per_index[index] = value
-        result = self.world.step(per_index)
+        result = self.world.step(self._actions_by_index(actions))
         truncate = self.world.step_count >= self.config.max_steps
         observations, rewards, terminations, truncations, infos = {}, {}, {}, {}, {}
         for agent in self.agents:
@@ -202,17 +152,10 @@ class CraftingParallelEnv(ParallelEnv):
 
     # ---- checkpoints ----------------------------------------------------------------
 
-    def snapshot(self) -> bytes:
-        """The whole episode state (world, rng, live agents), for checkpoints."""
-        return pickle.dumps((self.world, list(self.agents), self._seed_rng))
-
     def restore(self, blob: bytes) -> None:
         """Continue from a `snapshot()` of an env with the same config."""
-        world, agents, seed_rng = pickle.loads(blob)
-        if world.config != self.config:
-            raise ValueError("snapshot: it was taken from an env with a different config")
-        self.world, self.agents, self._seed_rng = world, agents, seed_rng
-        self.observer = Observer(world)
+        super().restore(blob)
+        self.observer = Observer(self.world)
 
     # ---- global views ---------------------------------------------------------------
 
@@ -242,18 +185,11 @@ class CraftingParallelEnv(ParallelEnv):
             self.config.tile_pixels,
         )
 
-    def close(self) -> None:
-        pass
-
     @property
     def achievements(self) -> dict[str, dict[str, int]]:
         """Per agent: achievement -> step first reached."""
         return {a.name: dict(a.achievements) for a in self.world.agents}
 
-    @property
-    def team_achievements(self) -> dict[str, tuple[int, str]]:
-        """Achievement -> (step first reached by anyone, who)."""
-        return dict(self.world.team_achievements)
 
 
 def parallel_env(

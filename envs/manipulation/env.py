@@ -14,17 +14,15 @@ first wrong selection, or at `config.episode_steps` (truncation).
 
 from __future__ import annotations
 
-import functools
-import pickle
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo import AECEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from envs.base import build_config
+from envs.base import WorldParallelEnv, build_config
 from envs.manipulation.config import ManipulationConfig
 from envs.manipulation.engine import ActionError, ManipulationWorld
 from envs.manipulation.observation import describe, observation_space, symbolic
@@ -38,7 +36,7 @@ def make_config(
     return build_config(ManipulationConfig, config, **overrides)
 
 
-class ManipulationParallelEnv(ParallelEnv):
+class ManipulationParallelEnv(WorldParallelEnv):
     """One tabletop memory task for 1 agent (or an observer and actors in relay)."""
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -47,6 +45,7 @@ class ManipulationParallelEnv(ParallelEnv):
         "is_parallelizable": True,
         "render_fps": 5,
     }
+    action_error = ActionError
 
     def __init__(
         self,
@@ -54,18 +53,9 @@ class ManipulationParallelEnv(ParallelEnv):
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
-        self.config = make_config(config, **overrides)
-        if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"render_mode {render_mode!r} is not supported; allowed: "
-                             f"{self.metadata['render_modes']} or None")
-        self.render_mode = render_mode
-        self.world = ManipulationWorld(self.config)
-        self.possible_agents = [f"agent_{i}" for i in range(self.config.n_agents)]
-        self.agent_index = {name: i for i, name in enumerate(self.possible_agents)}
-        self.agents: list[str] = []
-        self.action_names: tuple[str, ...] = self.world.action_names
-        self._space = observation_space(self.world)
-        self._seed_rng = np.random.default_rng()
+        config = make_config(config, **overrides)
+        world = ManipulationWorld(config)
+        self._setup(config, render_mode, world, observation_space(world))
         w, h = self.world.width, self.world.height
         self.state_space = spaces.Dict({
             "colour": spaces.Box(0, len(self.world.rules.colours), (h, w), np.uint8),
@@ -74,32 +64,13 @@ class ManipulationParallelEnv(ParallelEnv):
             "phase": spaces.Discrete(5),
         })
 
-    def _check_agent(self, agent: str) -> int:
-        if agent not in self.agent_index:
-            raise KeyError(f"agent {agent!r} is unknown; allowed: {self.possible_agents}")
-        return self.agent_index[agent]
-
-    @functools.cache  # noqa: B019 - one space object per agent, as PettingZoo asks
-    def observation_space(self, agent: str) -> spaces.Space:
-        self._check_agent(agent)
-        return self._space
-
-    @functools.cache  # noqa: B019
-    def action_space(self, agent: str) -> spaces.Discrete:
-        self._check_agent(agent)
-        return spaces.Discrete(len(self.action_names))
-
     # ---- episode ------------------------------------------------------------------------
 
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         """Start an episode. Same seed, same layout, cue and motions."""
-        if seed is not None:
-            self._seed_rng = np.random.default_rng(seed)
-            world_seed = int(seed)
-        else:
-            world_seed = int(self._seed_rng.integers(0, 2**31 - 1))
+        world_seed = self._reset_seed(seed)
         self.world.reset(world_seed)
         self.agents = list(self.possible_agents)
         observations = {a: symbolic(self.world, self.agent_index[a]) for a in self.agents}
@@ -110,26 +81,7 @@ class ManipulationParallelEnv(ParallelEnv):
         self, actions: Mapping[str, int]
     ) -> tuple[dict[str, Any], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict]]:
         """Advance one step. A live agent with no action does noop."""
-        if not self.agents:
-            raise RuntimeError("step() called with no live agents; call reset() first")
-        per_index: list[int | None] = [None] * len(self.possible_agents)
-        n_actions = len(self.action_names)
-        for agent, action in actions.items():
-            index = self._check_agent(agent)
-            if agent not in self.agents:
-                raise ActionError(f"actions[{agent!r}]: the episode is over for this agent; "
-                                  f"live agents: {self.agents}")
-            try:
-                value = int(action)
-            except (TypeError, ValueError):
-                raise ActionError(f"actions[{agent!r}]={action!r} is not an action index; "
-                                  f"allowed 0..{n_actions - 1} "
-                                  f"({', '.join(self.action_names)})") from None
-            if not 0 <= value < n_actions or value != action:
-                raise ActionError(f"actions[{agent!r}]={action!r} is out of range; allowed "
-                                  f"0..{n_actions - 1} ({', '.join(self.action_names)})")
-            per_index[index] = value
-        result = self.world.step(per_index)
+        result = self.world.step(self._actions_by_index(actions))
         truncate = self.world.step_count >= self.config.episode_steps
         observations, rewards, terminations, truncations, infos = {}, {}, {}, {}, {}
         for agent in self.agents:
@@ -166,19 +118,6 @@ class ManipulationParallelEnv(ParallelEnv):
         """"success", "failure" or None while undecided."""
         return self.world.outcome
 
-    # ---- checkpoints --------------------------------------------------------------------
-
-    def snapshot(self) -> bytes:
-        """The whole episode state (world, live agents, seed stream), for checkpoints."""
-        return pickle.dumps((self.world, list(self.agents), self._seed_rng))
-
-    def restore(self, blob: bytes) -> None:
-        """Continue from a `snapshot()` of an env with the same config."""
-        world, agents, seed_rng = pickle.loads(blob)
-        if world.config != self.config:
-            raise ValueError("snapshot: it was taken from an env with a different config")
-        self.world, self.agents, self._seed_rng = world, agents, seed_rng
-
     # ---- global views -------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
@@ -201,19 +140,12 @@ class ManipulationParallelEnv(ParallelEnv):
             return None
         return render_world(self.world, self.config.tile_pixels)
 
-    def close(self) -> None:
-        pass
-
     @property
     def achievements(self) -> dict[str, dict[str, int]]:
         """Per agent: achievement -> step first reached."""
         return {name: dict(g.achievements)
                 for name, g in zip(self.possible_agents, self.world.grippers, strict=True)}
 
-    @property
-    def team_achievements(self) -> dict[str, tuple[int, str]]:
-        """Achievement -> (step first reached by anyone, who)."""
-        return dict(self.world.team_achievements)
 
 
 def parallel_env(
