@@ -38,7 +38,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sim.output import TEAM_MILESTONES, EpisodeSummary, metrics_row
-from sim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario, validate_scenario
+from sim.scenario import (
+    SCENARIO_DIR,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    resolve_named_file,
+    validate_scenario,
+)
 
 SUITE_DIR = SCENARIO_DIR / "suites"
 """Where bare suite names are looked up (``<name>.toml``)."""
@@ -164,17 +171,7 @@ def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[st
 
 def resolve_suite(name_or_path: str | Path) -> Path:
     """The suite file: a bare name in :data:`SUITE_DIR` or a path to a TOML file."""
-    text = str(name_or_path)
-    if isinstance(name_or_path, Path) or "/" in text or text.endswith(".toml"):
-        path = Path(name_or_path)
-        if not path.is_file():
-            raise SuiteError(text, ["file not found"])
-        return path
-    path = SUITE_DIR / f"{text}.toml"
-    if not path.is_file():
-        available = ", ".join(p.stem for p in sorted(SUITE_DIR.glob("*.toml"))) or "(none)"
-        raise SuiteError(text, [f"no such suite; available: {available}"])
-    return path
+    return resolve_named_file(name_or_path, SUITE_DIR, "suite", SuiteError)
 
 
 def load_suite(name_or_path: str | Path) -> tuple[Suite, Path]:

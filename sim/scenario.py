@@ -344,23 +344,30 @@ def validate_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> Sc
         raise ScenarioError(source, _describe(exc)) from None
 
 
-def _resolve(name_or_path: str | Path) -> Path:
+def resolve_named_file(
+    name_or_path: str | Path,
+    directory: Path,
+    kind: str = "scenario",
+    error: type[ScenarioError] = ScenarioError,
+) -> Path:
+    """A TOML file by bare name (``<directory>/<name>.toml``) or by path; `error` names
+    what is missing and, for a bare name, the `kind`s that are available."""
     text = str(name_or_path)
     if isinstance(name_or_path, Path) or "/" in text or text.endswith(".toml"):
         path = Path(name_or_path)
         if not path.is_file():
-            raise ScenarioError(text, ["file not found"])
+            raise error(text, ["file not found"])
         return path
-    path = SCENARIO_DIR / f"{text}.toml"
+    path = directory / f"{text}.toml"
     if not path.is_file():
-        available = ", ".join(p.stem for p in sorted(SCENARIO_DIR.glob("*.toml"))) or "(none)"
-        raise ScenarioError(text, [f"no such scenario; available: {available}"])
+        available = ", ".join(p.stem for p in sorted(directory.glob("*.toml"))) or "(none)"
+        raise error(text, [f"no such {kind}; available: {available}"])
     return path
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:
     """Load a scenario by bare name (from :data:`SCENARIO_DIR`) or by path to a TOML file."""
-    path = _resolve(name_or_path)
+    path = resolve_named_file(name_or_path, SCENARIO_DIR)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
