@@ -108,8 +108,8 @@ def build_team(
                               node_budget=max(memory.node_budget, 1000),
                               chunk_size=memory.chunk_size)
     settings = dict(policy_settings or {})
-    if family.name != "crafting":  # LLM agents get the generic world description there
-        settings["llm"] = {"world": "generic", **settings.get("llm", {})}
+    # LLM agents get the family's world description unless the scenario names one.
+    settings["llm"] = {"world": family.llm_world, **settings.get("llm", {})}
     for agent_id, policy_name in zip(agent_ids, policies, strict=True):
         policy = make_policy(policy_name, lambda: family.make_scripted(env),
                              settings.get(policy_name))

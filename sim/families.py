@@ -46,6 +46,7 @@ class WorldFamily:
     world_id: Callable[[Any, int], str]  # (config, seed) -> id of the world generated
     milestones: tuple[str, ...] = ("success",)  # team achievements reported, in order
     tasks: Callable[[], dict[str, str]] = dict  # task name -> its Gymnasium id
+    llm_world: str = "generic"  # which agents/llm/prompts/world_<name>.txt describes it
 
 
 def _crafting_world_id(config: CraftingConfig, seed: int) -> str:
@@ -62,6 +63,7 @@ CRAFTING = WorldFamily(
     world_id=_crafting_world_id,
     milestones=TEAM_MILESTONES,
     tasks=lambda: {"team_diamond": "memsim/Crafter-v0"},
+    llm_world="crafting",
 )
 
 NAVIGATION = WorldFamily(

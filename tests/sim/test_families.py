@@ -78,3 +78,13 @@ def test_text_observations_reach_only_policies_that_want_them(executor: str) -> 
     # After each env step the runner renders text again, for this agent only.
     assert set(state["observation_texts"]) == {"agent_1"}
     assert state["observation_texts"]["agent_1"] == runtime.env.text_observation("agent_1")
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_every_family_names_an_llm_world_description_that_exists(name: str) -> None:
+    from agents.llm.config import LLMConfig
+
+    world = FAMILIES[name].llm_world
+    assert LLMConfig(base_url="http://localhost:1/v1", model="m", world=world).world == world
+    assert (FAMILIES["crafting"].llm_world, FAMILIES["navigation"].llm_world) == (
+        "crafting", "generic")
