@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from agents.policy import AgentContext, Decision
-from memory import RetrievalQuery
+from memsim.agents.policy import AgentContext, Decision
+from memsim.memory import RetrievalQuery
 
 
 class RandomPolicy:

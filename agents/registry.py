@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agents.policy import Policy
-from agents.random_policy import RandomPolicy
+from memsim.agents.policy import Policy
+from memsim.agents.random_policy import RandomPolicy
 
 POLICY_NAMES: tuple[str, ...] = ("random", "scripted", "rl", "llm")
 
@@ -28,11 +28,11 @@ def make_policy(
     if name == "random":
         return RandomPolicy()
     if name == "rl":
-        from agents.rl import make_rl_policy_from_table  # torch / SB3 load only when used
+        from memsim.agents.rl import make_rl_policy_from_table  # torch / SB3 load only when used
 
         return make_rl_policy_from_table(dict(settings or {}))
     if name == "llm":
-        from agents.llm import LLMConfig, LLMPolicy  # openai loads only when used
+        from memsim.agents.llm import LLMConfig, LLMPolicy  # openai loads only when used
 
         return LLMPolicy(LLMConfig.from_sources(settings))
     raise ValueError(f"policy {name!r} is unknown; allowed: {', '.join(POLICY_NAMES)}")

@@ -27,9 +27,9 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
-from agents.policy import AgentContext, Decision, Perception, Policy
-from memory import AgentMemory, Fact, Recall, SharedMemory, payload_to_facts
-from sim.comm import Message
+from memsim.agents.policy import AgentContext, Decision, Perception, Policy
+from memsim.memory import AgentMemory, Fact, Recall, SharedMemory, payload_to_facts
+from memsim.sim.comm import Message
 
 NODE_ORDER = ("perceive", "read_inbox", "remember", "recall", "decide")
 

@@ -16,9 +16,9 @@ import random
 import statistics
 import time
 
-from envs.crafting import CraftingConfig, parallel_env
-from envs.crafting.rules import load_rules
-from envs.crafting.worldgen import generate_world
+from memsim.envs.crafting import CraftingConfig, parallel_env
+from memsim.envs.crafting.rules import load_rules
+from memsim.envs.crafting.worldgen import generate_world
 
 
 def crafter_steps_per_second(seconds: float) -> float | None:

@@ -18,8 +18,8 @@ import pstats
 import statistics
 import time
 
-from sim.episode import run_episode
-from sim.scenario import load_scenario
+from memsim.sim.episode import run_episode
+from memsim.sim.scenario import load_scenario
 
 TARGET_SECONDS = 2.0
 

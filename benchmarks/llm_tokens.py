@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agents.llm import LLMConfig, LLMPolicy
-from envs.crafting import CraftingConfig
-from sim.comm import CommConfig
-from sim.episode import MemorySettings, build_team, make_executor, run_team
-from sim.team import TeamRuntime, TeamState, observation_texts
+from memsim.agents.llm import LLMConfig, LLMPolicy
+from memsim.envs.crafting import CraftingConfig
+from memsim.sim.comm import CommConfig
+from memsim.sim.episode import MemorySettings, build_team, make_executor, run_team
+from memsim.sim.team import TeamRuntime, TeamState, observation_texts
 
 TESTS_DIR = Path(__file__).resolve().parents[1] / "tests"
 

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from math import comb, perm
 from typing import Any
 
-from envs.manipulation import TASKS, ManipulationConfig
-from memory import AgentMemory, open_store
-from sim.comm import CommConfig
-from sim.episode import MemorySettings, build_team, make_executor
+from memsim.envs.manipulation import TASKS, ManipulationConfig
+from memsim.memory import AgentMemory, open_store
+from memsim.sim.comm import CommConfig
+from memsim.sim.episode import MemorySettings, build_team, make_executor
 
 
 def run_team_episode(config: ManipulationConfig, seed: int, memory: bool = True,

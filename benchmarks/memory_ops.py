@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from memory import AgentMemory, Fact, RetrievalQuery, open_store
+from memsim.memory import AgentMemory, Fact, RetrievalQuery, open_store
 
 KINDS = ("tree", "stone", "water", "grass", "coal", "iron")
 SERVER_FILL_LIMIT_S = 60.0

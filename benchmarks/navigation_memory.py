@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from envs.navigation import TASK_NAMES, NavigationConfig, load_rules
-from sim.comm import CommConfig
-from sim.episode import MemorySettings, build_team, make_executor
-from sim.team import TeamRuntime, TeamState
+from memsim.envs.navigation import TASK_NAMES, NavigationConfig, load_rules
+from memsim.sim.comm import CommConfig
+from memsim.sim.episode import MemorySettings, build_team, make_executor
+from memsim.sim.team import TeamRuntime, TeamState
 
 RETRIEVE_BUDGET = 64  # two kinds x 32 places (the mystery path's safe cells and pits)
 

@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from sim.bench import Suite, run_suite
+from memsim.sim.bench import Suite, run_suite
 
 
 def grid(seeds: int, max_steps: int, agents: int) -> Suite:

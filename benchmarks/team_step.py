@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from envs.crafting import CraftingConfig
-from sim.comm import CommConfig
-from sim.episode import MemorySettings, build_team, make_executor, run_team
+from memsim.envs.crafting import CraftingConfig
+from memsim.sim.comm import CommConfig
+from memsim.sim.episode import MemorySettings, build_team, make_executor, run_team
 
 
 def ms_per_step(executor: str, n_agents: int, steps: int, seed: int = 0) -> float:

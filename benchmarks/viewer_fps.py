@@ -33,15 +33,15 @@ from typing import Any
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from memory import Fact
-from sim.episode import build_scenario_team, make_executor
-from sim.scenario import load_scenario
-from sim.team import StepRecord
-from viz import frame as frame_module
-from viz import memory_layout, panels
-from viz import viewer as viewer_module
-from viz.frame import MessageLog, frame_from_runtime
-from viz.viewer import Viewer
+from memsim.memory import Fact
+from memsim.sim.episode import build_scenario_team, make_executor
+from memsim.sim.scenario import load_scenario
+from memsim.sim.team import StepRecord
+from memsim.viz import frame as frame_module
+from memsim.viz import memory_layout, panels
+from memsim.viz import viewer as viewer_module
+from memsim.viz.frame import MessageLog, frame_from_runtime
+from memsim.viz.viewer import Viewer
 
 NODES = 2000
 PARTS: dict[str, float] = defaultdict(float)  # part -> CPU seconds over the timed frames

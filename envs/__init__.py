@@ -1,19 +1,19 @@
 """memsim worlds. Importing this package registers the Gymnasium ids:
 
-    import envs, gymnasium
+    import memsim, gymnasium
     env = gymnasium.make("memsim/Crafter-v0")
     env = gymnasium.make("memsim/Ballet-v0")  # navigation memory tasks: see envs.navigation
 """
 
 import gymnasium
 
-from envs.manipulation import register as _register_manipulation
-from envs.navigation import register as _register_navigation
+from memsim.envs.manipulation import register as _register_manipulation
+from memsim.envs.navigation import register as _register_navigation
 
 if "memsim/Crafter-v0" not in gymnasium.registry:
     gymnasium.register(
         id="memsim/Crafter-v0",
-        entry_point="envs.crafting.gym_env:CrafterEnv",
+        entry_point="memsim.envs.crafting.gym_env:CrafterEnv",
         max_episode_steps=None,
     )
 

@@ -4,16 +4,16 @@ Start with `open_store("networkx", namespace)` and `AgentMemory(store, agent_id)
 `Fact`s with `write`, read it with `retrieve(RetrievalQuery(...))`.
 """
 
-from memory.agent_memory import (
+from memsim.memory.agent_memory import (
     AgentMemory,
     ExportSelector,
     ForgetPolicy,
     PayloadTooLarge,
     payload_to_facts,
 )
-from memory.backends import open_store
-from memory.facts import FACT_KINDS, Fact
-from memory.recall import (
+from memsim.memory.backends import open_store
+from memsim.memory.facts import FACT_KINDS, Fact
+from memsim.memory.recall import (
     EventRecord,
     GoalRecord,
     HolderRecord,
@@ -26,9 +26,9 @@ from memory.recall import (
     SummaryRecord,
     approx_tokens,
 )
-from memory.schema import SchemaError
-from memory.shared_memory import SharedMemory
-from memory.store import EdgeRecord, GraphStore, NodeRecord, WriteBatch
+from memsim.memory.schema import SchemaError
+from memsim.memory.shared_memory import SharedMemory
+from memsim.memory.store import EdgeRecord, GraphStore, NodeRecord, WriteBatch
 
 __all__ = [
     "FACT_KINDS",

@@ -35,9 +35,9 @@ from typing import Any
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
-from memory.backends.networkx_store import NetworkxStore
-from memory.facts import Fact, check_name
-from memory.recall import (
+from memsim.memory.backends.networkx_store import NetworkxStore
+from memsim.memory.facts import Fact, check_name
+from memsim.memory.recall import (
     EventRecord,
     GoalRecord,
     HolderRecord,
@@ -49,8 +49,8 @@ from memory.recall import (
     RetrievalQuery,
     SummaryRecord,
 )
-from memory.schema import SchemaError, check_node
-from memory.store import EdgeRecord, GraphStore, NodeRecord, WriteBatch
+from memsim.memory.schema import SchemaError, check_node
+from memsim.memory.store import EdgeRecord, GraphStore, NodeRecord, WriteBatch
 
 PAYLOAD_FORMAT = "memsim.memory/1"
 _RECENT_FAILS = 8

@@ -34,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from memory.schema import SchemaError
+from memsim.memory.schema import SchemaError
 
 FactKind = Literal[
     "seen_at", "gone_from", "surveyed", "holds", "recipe", "event", "goal", "subgoal", "report"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from memory.store import EdgeRecord, NodeRecord, WriteBatch
+from memsim.memory.store import EdgeRecord, NodeRecord, WriteBatch
 
 # Episodic hierarchy: Goal ▸ Subgoal ▸ Chunk ▸ Event. Semantic layer: the rest.
 NODE_LABELS: frozenset[str] = frozenset(

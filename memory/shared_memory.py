@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from memory.agent_memory import AgentMemory, ExportSelector
-from memory.facts import Fact, check_name
-from memory.recall import Recall, RetrievalQuery
-from memory.store import GraphStore
+from memsim.memory.agent_memory import AgentMemory, ExportSelector
+from memsim.memory.facts import Fact, check_name
+from memsim.memory.recall import Recall, RetrievalQuery
+from memsim.memory.store import GraphStore
 
 TEAM_AGENT_ID = "team"
 

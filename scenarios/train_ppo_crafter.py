@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from agents.rl.settings import load_settings
-from sim.rl_training import TrainingResult, make_crafter_vec_env, train_ppo
+from memsim.agents.rl.settings import load_settings
+from memsim.sim.rl_training import TrainingResult, make_crafter_vec_env, train_ppo
 
 
 def positive(text: str) -> int:

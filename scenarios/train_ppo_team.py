@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from agents.rl.settings import load_settings
-from scenarios.train_ppo_crafter import positive
-from sim.rl_training import TrainingResult, make_team_vec_env, train_ppo
+from memsim.agents.rl.settings import load_settings
+from memsim.scenarios.train_ppo_crafter import positive
+from memsim.sim.rl_training import TrainingResult, make_team_vec_env, train_ppo
 
 
 def parser() -> argparse.ArgumentParser:

@@ -37,8 +37,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sim.output import TEAM_MILESTONES, EpisodeSummary, metrics_row
-from sim.scenario import (
+from memsim.sim.output import TEAM_MILESTONES, EpisodeSummary, metrics_row
+from memsim.sim.scenario import (
     SCENARIO_DIR,
     Scenario,
     ScenarioError,
@@ -347,7 +347,7 @@ def run_cell(cell: Mapping[str, Any]) -> dict[str, Any]:
     exception becomes a ``failed`` row with the error instead of propagating.
     """
     try:
-        from sim.episode import run_episode
+        from memsim.sim.episode import run_episode
 
         scenario = validate_scenario(cell["config"], source=f"cell {cell['scenario']}")
         summary = run_episode(scenario, cell["seed"], out_dir=None)
@@ -570,7 +570,7 @@ def run_suite(
         rows = [rows_by_key[c.key] for c in cells if c.key in rows_by_key]
         files = write_results(rows, out)
     if report:
-        from sim.bench_report import write_report
+        from memsim.sim.bench_report import write_report
 
         files += write_report(suite, rows, out)
     return SuiteResult(suite, out, rows, ran, skipped, files)
@@ -600,7 +600,7 @@ def _progress_bar(enabled: bool, console: Console | None, name: str, total: int
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``memsim bench SUITE [--seeds N] [--workers N] [--ray ADDRESS] [--out DIR]``."""
     # Imported here so sim.cli can import this module at its top without a cycle.
-    from sim.cli import _positive_int
+    from memsim.sim.cli import _positive_int
 
     bench = subparsers.add_parser(
         "bench",
@@ -627,7 +627,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run ``memsim bench``; exit 0 if every cell ran, 1 if any failed, 2 on a bad suite,
     130 when interrupted (finished cells are kept: rerun to continue)."""
-    from sim.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+    from memsim.sim.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
     console, err = Console(), Console(stderr=True)
     try:
@@ -646,7 +646,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                   highlight=False)
         return EXIT_INTERRUPTED
     if not args.quiet:
-        from sim.bench_report import summary_table
+        from memsim.sim.bench_report import summary_table
 
         console.print(summary_table(result.suite, result.rows))
     console.print(f"{result.ran} cells ran, {result.skipped} already done; results: {out_dir}",

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from sim.output import TEAM_MILESTONES, mean_ci
+from memsim.sim.output import TEAM_MILESTONES, mean_ci
 
 if TYPE_CHECKING:
-    from sim.bench import Suite
+    from memsim.sim.bench import Suite
 
 REPORT_FILE = "report.md"
 PLOT_FILES = {

@@ -13,7 +13,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from sim.team import TeamRuntime, TeamState
+from memsim.sim.team import TeamRuntime, TeamState
 
 CHECKPOINT_VERSION = 1
 

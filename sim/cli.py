@@ -22,9 +22,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.bench import add_bench_parser, cmd_bench
-from sim.output import EpisodeSummary, MetricsWriter, print_summary
-from sim.scenario import (
+from memsim.sim.bench import add_bench_parser, cmd_bench
+from memsim.sim.output import EpisodeSummary, MetricsWriter, print_summary
+from memsim.sim.scenario import (
     EXECUTORS,
     MEMORY_BACKENDS,
     Scenario,
@@ -181,20 +181,20 @@ def _default_out_dir(scenario: Scenario) -> Path:
 
 def _runner() -> RunEpisode:
     """``sim.episode.run_episode``, imported when needed (the runner pulls in the whole stack)."""
-    from sim.episode import run_episode
+    from memsim.sim.episode import run_episode
 
     return run_episode
 
 
 def _cmd_graph() -> int:
-    from sim.team import build_team_graph
+    from memsim.sim.team import build_team_graph
 
     print(build_team_graph().get_graph(xray=1).draw_mermaid())
     return EXIT_OK
 
 
 def _cmd_list(console: Console) -> int:
-    from sim.families import FAMILIES
+    from memsim.sim.families import FAMILIES
 
     worlds = Table(title="memsim worlds ([env] family and task)")
     worlds.add_column("family", style="bold")
@@ -282,7 +282,7 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console) -> int:
 def _run_watcher(args: argparse.Namespace, scenario: Scenario) -> Any:
     """The viewer side of ``--viz`` / ``--record`` (`viz.run.RunWatcher`): imported here,
     so only these runs load pygame. Raises ValueError for a bad --record path."""
-    from viz.run import RunWatcher, check_video_path
+    from memsim.viz.run import RunWatcher, check_video_path
 
     if args.record is not None:
         try:
@@ -307,13 +307,13 @@ def _close_watcher(watcher: Any) -> None:
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
-    from viz.run import cmd_view
+    from memsim.viz.run import cmd_view
 
     return cmd_view(args.trace, speed=args.speed)
 
 
 def _cmd_snapshot(args: argparse.Namespace) -> int:
-    from viz.run import cmd_snapshot
+    from memsim.viz.run import cmd_snapshot
 
     return cmd_snapshot(args.trace, args.step, args.out, follow=args.follow)
 

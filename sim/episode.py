@@ -22,15 +22,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agents.registry import make_policy
-from agents.step import AgentRuntime
-from memory import AgentMemory, SharedMemory, open_store
-from sim.checkpoint import checkpoint_meta, restore_checkpoint, save_checkpoint
-from sim.comm import CommChannel, CommConfig
-from sim.families import family_of
-from sim.output import EpisodeSummary, TraceWriter, trace_path
-from sim.scenario import EXECUTORS, Scenario
-from sim.team import (
+from memsim.agents.registry import make_policy
+from memsim.agents.step import AgentRuntime
+from memsim.memory import AgentMemory, SharedMemory, open_store
+from memsim.sim.checkpoint import checkpoint_meta, restore_checkpoint, save_checkpoint
+from memsim.sim.comm import CommChannel, CommConfig
+from memsim.sim.families import family_of
+from memsim.sim.output import EpisodeSummary, TraceWriter, trace_path
+from memsim.sim.scenario import EXECUTORS, Scenario
+from memsim.sim.team import (
     DirectExecutor,
     LangGraphExecutor,
     StepRecord,
@@ -39,7 +39,7 @@ from sim.team import (
     observation_texts,
     team_checkpointer,
 )
-from sim.team import initial_state as team_initial_state
+from memsim.sim.team import initial_state as team_initial_state
 
 
 @dataclass(frozen=True)

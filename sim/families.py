@@ -14,23 +14,23 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agents.manipulation_solver import ManipulationSolver
-from agents.navigation_solver import NavigationSolver
-from agents.perception.crafting import CraftingPerception, recipe_facts
-from agents.perception.manipulation import ManipulationPerception
-from agents.perception.navigation import NavigationPerception
-from agents.policy import Policy
-from agents.scripted import ScriptedPlanner
-from envs.base import MemsimWorld
-from envs.crafting import CraftingConfig, CraftingParallelEnv
-from envs.manipulation import TASKS as MANIPULATION_TASKS
-from envs.manipulation import ManipulationConfig, ManipulationParallelEnv
-from envs.manipulation import register as register_manipulation
-from envs.navigation import TASK_NAMES as NAVIGATION_TASKS
-from envs.navigation import NavigationConfig, NavigationParallelEnv
-from envs.navigation import register as register_navigation
-from memory import Fact
-from sim.output import TEAM_MILESTONES
+from memsim.agents.crafting.perception import CraftingPerception, recipe_facts
+from memsim.agents.crafting.planner import ScriptedPlanner
+from memsim.agents.manipulation.perception import ManipulationPerception
+from memsim.agents.manipulation.solver import ManipulationSolver
+from memsim.agents.navigation.perception import NavigationPerception
+from memsim.agents.navigation.solver import NavigationSolver
+from memsim.agents.policy import Policy
+from memsim.envs.base import MemsimWorld
+from memsim.envs.crafting import CraftingConfig, CraftingParallelEnv
+from memsim.envs.manipulation import TASKS as MANIPULATION_TASKS
+from memsim.envs.manipulation import ManipulationConfig, ManipulationParallelEnv
+from memsim.envs.manipulation import register as register_manipulation
+from memsim.envs.navigation import TASK_NAMES as NAVIGATION_TASKS
+from memsim.envs.navigation import NavigationConfig, NavigationParallelEnv
+from memsim.envs.navigation import register as register_navigation
+from memsim.memory import Fact
+from memsim.sim.output import TEAM_MILESTONES
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 from supersuit.vector.sb3_vector_wrapper import SB3VecEnvWrapper
 
-import envs  # noqa: F401 - registers memsim/Crafter-v0
-from agents.rl.settings import RLSettings
-from agents.rl.wrappers import FlatObservation, FlatTeamEnv, MemoryFeatureObservation
-from envs.crafting import CraftingParallelEnv
+import memsim.envs  # noqa: F401 - registers memsim/Crafter-v0
+from memsim.agents.rl.settings import RLSettings
+from memsim.agents.rl.wrappers import FlatObservation, FlatTeamEnv, MemoryFeatureObservation
+from memsim.envs.crafting import CraftingParallelEnv
 
 # Evaluation worlds are seeded apart from the training worlds.
 EVAL_SEED_OFFSET = 10_000

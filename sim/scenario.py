@@ -26,9 +26,9 @@ from pydantic import (
     model_validator,
 )
 
-import scenarios as _scenarios_pkg
-from sim.comm import CommConfig
-from sim.families import FAMILIES, WorldFamily, family_named
+import memsim.scenarios as _scenarios_pkg
+from memsim.sim.comm import CommConfig
+from memsim.sim.families import FAMILIES, WorldFamily, family_named
 
 SCENARIO_DIR = Path(_scenarios_pkg.__file__).parent
 """Where bare scenario names are looked up (``<name>.toml``)."""
@@ -59,10 +59,10 @@ class ScenarioError(ValueError):
 def policy_names() -> tuple[str, ...]:
     """Policy names the agents package registers (falls back to the built-in two)."""
     try:
-        registry = importlib.import_module("agents.registry")
+        registry = importlib.import_module("memsim.agents.registry")
     except ModuleNotFoundError as exc:
         # Only a missing registry module falls back; a broken one must not be masked.
-        if exc.name != "agents.registry":
+        if exc.name != "memsim.agents.registry":
             raise
         return FALLBACK_POLICY_NAMES
     return tuple(registry.POLICY_NAMES)
@@ -232,7 +232,7 @@ class Scenario(BaseModel):
                 raise ValueError("rl.model_path: required by policy 'rl' (a .zip from "
                                  "scenarios/train_ppo_*.py, or a .pt torch module)")
         if "llm" in used:
-            from agents.llm.config import LLMConfig
+            from memsim.agents.llm.config import LLMConfig
 
             unknown = sorted(set(self.llm) - set(LLMConfig.model_fields))
             if unknown:

@@ -22,11 +22,11 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
-from agents.step import AgentRuntime, build_agent_graph, merge_dicts, run_agent_step
-from envs.base import MemsimWorld
-from memory import SharedMemory
-from sim import comm as comm_module
-from sim.comm import CommChannel, Message
+from memsim.agents.step import AgentRuntime, build_agent_graph, merge_dicts, run_agent_step
+from memsim.envs.base import MemsimWorld
+from memsim.memory import SharedMemory
+from memsim.sim import comm as comm_module
+from memsim.sim.comm import CommChannel, Message
 
 
 class TeamState(TypedDict, total=False):
@@ -167,9 +167,9 @@ def build_team_graph(checkpointer: Any = None) -> Any:
 def team_checkpointer() -> InMemorySaver:
     """LangGraph's checkpointer for the team graph, allowed to restore memsim's own state
     types (messages and their payloads, decisions, facts) and nothing else."""
-    allowed = [("sim.comm", name) for name in dir(comm_module)
+    allowed = [("memsim.sim.comm", name) for name in dir(comm_module)
                if name.endswith("Payload") or name in ("Message", "MessageKind")]
-    allowed += [("agents.policy", "Decision"), ("memory.facts", "Fact")]
+    allowed += [("memsim.agents.policy", "Decision"), ("memsim.memory.facts", "Fact")]
     return InMemorySaver(serde=JsonPlusSerializer(allowed_msgpack_modules=allowed))
 
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from memory.store import GraphStore
-from sim.families import family_of
+from memsim.memory.store import GraphStore
+from memsim.sim.families import family_of
 
 TEAM_GRAPH = "team"
 """`graph_store` key of the team's shared graph."""

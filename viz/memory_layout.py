@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from memory.backends.networkx_store import NetworkxStore
-from memory.store import GraphStore
+from memsim.memory.backends.networkx_store import NetworkxStore
+from memsim.memory.store import GraphStore
 
 # Episodic band rows within one page (units from the page's top).
 EPISODIC_ROWS: dict[str, tuple[float, ...]] = {

@@ -24,10 +24,16 @@ from typing import Any
 import numpy as np
 import pygame
 
-from memory.store import GraphStore
-from viz.frame import TEAM_GRAPH, Frame, crop_view
-from viz.memory_layout import GraphData, MemoryLayout, ViewTransform, VisibleGraph, read_graph
-from viz.style import Style
+from memsim.memory.store import GraphStore
+from memsim.viz.frame import TEAM_GRAPH, Frame, crop_view
+from memsim.viz.memory_layout import (
+    GraphData,
+    MemoryLayout,
+    ViewTransform,
+    VisibleGraph,
+    read_graph,
+)
+from memsim.viz.style import Style
 
 Colour = tuple[int, int, int]
 _VITAL = re.compile(r"(\w+) (\d+)/(\d+)")

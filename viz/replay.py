@@ -17,12 +17,12 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from sim.checkpoint import restore_checkpoint, save_checkpoint
-from sim.episode import build_scenario_team, make_executor
-from sim.output import read_trace
-from sim.scenario import Scenario, ScenarioError, validate_scenario
-from sim.team import StepRecord
-from viz.frame import Frame, MessageLog, frame_from_runtime
+from memsim.sim.checkpoint import restore_checkpoint, save_checkpoint
+from memsim.sim.episode import build_scenario_team, make_executor
+from memsim.sim.output import read_trace
+from memsim.sim.scenario import Scenario, ScenarioError, validate_scenario
+from memsim.sim.team import StepRecord
+from memsim.viz.frame import Frame, MessageLog, frame_from_runtime
 
 _SEED = re.compile(r"trace-seed(\d+)\.jsonl$")
 

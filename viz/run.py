@@ -28,13 +28,13 @@ from typing import Any
 
 import pygame
 
-from sim.episode import StopEpisode, run_episode
-from sim.output import EpisodeSummary
-from sim.scenario import Scenario, ScenarioError, load_scenario, validate_scenario
-from sim.team import StepRecord, TeamRuntime, TeamState
-from viz.frame import MessageLog, frame_from_runtime
-from viz.replay import Replayer
-from viz.viewer import Viewer, headless
+from memsim.sim.episode import StopEpisode, run_episode
+from memsim.sim.output import EpisodeSummary
+from memsim.sim.scenario import Scenario, ScenarioError, load_scenario, validate_scenario
+from memsim.sim.team import StepRecord, TeamRuntime, TeamState
+from memsim.viz.frame import MessageLog, frame_from_runtime
+from memsim.viz.replay import Replayer
+from memsim.viz.viewer import Viewer, headless
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".gif")

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from memory.schema import EDGE_TYPES, NODE_LABELS
+from memsim.memory.schema import EDGE_TYPES, NODE_LABELS
 
 STYLE_PATH = Path(__file__).with_name("style.toml")
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pygame
 
-from viz.frame import TEAM_GRAPH, Frame
-from viz.panels import (
+from memsim.viz.frame import TEAM_GRAPH, Frame
+from memsim.viz.panels import (
     MemoryPanel,
     TextCache,
     WorldMap,
@@ -32,7 +32,7 @@ from viz.panels import (
     draw_top_bar,
     draw_why_panel,
 )
-from viz.style import Style, load_style
+from memsim.viz.style import Style, load_style
 
 SPEED_MIN, SPEED_MAX = 0.25, 1000.0  # team steps per second
 SPEED_FACTOR = 1.5

@@ -5,7 +5,7 @@ rules)` is the policy. See `agents/llm/defaults.toml` for the defaults and the m
 kinds an LLM agent may send, and `agents/llm/prompts/` for the prompt templates.
 """
 
-from agents.llm.client import (
+from memsim.agents.llm.client import (
     Completion,
     LLMClient,
     LLMRequestError,
@@ -13,10 +13,10 @@ from agents.llm.client import (
     LLMUsage,
     ResponseCache,
 )
-from agents.llm.config import RESPONSE_FORMAT_MODES, LLMConfig
-from agents.llm.policy import LLMPolicy, parse_answer
-from agents.llm.prompt import GoalStack, PromptBuilder
-from agents.llm.schema import LLMDecisionOut, decision_schema
+from memsim.agents.llm.config import RESPONSE_FORMAT_MODES, LLMConfig
+from memsim.agents.llm.policy import LLMPolicy, parse_answer
+from memsim.agents.llm.prompt import GoalStack, PromptBuilder
+from memsim.agents.llm.schema import LLMDecisionOut, decision_schema
 
 __all__ = [
     "RESPONSE_FORMAT_MODES",

@@ -31,8 +31,8 @@ from typing import Any
 
 import openai
 
-from agents.llm.config import LLMConfig
-from memory import approx_tokens
+from memsim.agents.llm.config import LLMConfig
+from memsim.memory import approx_tokens
 
 RETRIED_STATUS = frozenset({408, 409, 429})
 TOOL_NAME = "decide"

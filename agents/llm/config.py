@@ -27,8 +27,8 @@ from pydantic import (
     field_validator,
 )
 
-from agents.llm.settings import load_settings, world_names
-from sim.comm import format_validation_error
+from memsim.agents.llm.settings import load_settings, world_names
+from memsim.sim.comm import format_validation_error
 
 ResponseFormatMode = Literal["json_schema", "json_object_schema", "json_object", "tools", "auto"]
 RESPONSE_FORMAT_MODES: tuple[str, ...] = get_args(ResponseFormatMode)

@@ -18,20 +18,20 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from agents.llm.client import Completion, LLMClient, LLMUsage
-from agents.llm.config import LLMConfig
-from agents.llm.prompt import ChatMessage, GoalStack, PromptBuilder, messages_for
-from agents.llm.schema import (
+from memsim.agents.llm.client import Completion, LLMClient, LLMUsage
+from memsim.agents.llm.config import LLMConfig
+from memsim.agents.llm.prompt import ChatMessage, GoalStack, PromptBuilder, messages_for
+from memsim.agents.llm.schema import (
     LLMDecisionOut,
     decision_schema,
     to_channel_messages,
     to_memory_facts,
 )
-from agents.llm.settings import load_settings
-from agents.policy import AgentContext, Decision
-from envs.crafting.rules import Rules, load_rules
-from memory import RetrievalQuery
-from sim.comm import Message, format_validation_error
+from memsim.agents.llm.settings import load_settings
+from memsim.agents.policy import AgentContext, Decision
+from memsim.envs.crafting.rules import Rules, load_rules
+from memsim.memory import RetrievalQuery
+from memsim.sim.comm import Message, format_validation_error
 
 FALLBACK_ACTION = "noop"
 _ACTION_PREFIXES = ("make_", "place_", "give_")

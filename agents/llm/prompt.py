@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any
 
-from agents.llm.schema import FILLED_FIELDS, PAYLOAD_MODELS
-from agents.llm.settings import PROMPTS_DIR, load_settings
-from envs.crafting.rules import Rules
-from memory import Recall
-from sim.comm import Message
+from memsim.agents.llm.schema import FILLED_FIELDS, PAYLOAD_MODELS
+from memsim.agents.llm.settings import PROMPTS_DIR, load_settings
+from memsim.envs.crafting.rules import Rules
+from memsim.memory import Recall
+from memsim.sim.comm import Message
 
 ChatMessage = dict[str, str]
 

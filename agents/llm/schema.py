@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal, Union, get_args
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
-from agents.llm.settings import LLMSettings, MessageKindRule, load_settings
-from memory import Fact
-from sim.comm import Payload
+from memsim.agents.llm.settings import LLMSettings, MessageKindRule, load_settings
+from memsim.memory import Fact
+from memsim.sim.comm import Payload
 
 BROADCAST = "all"
 # Payload fields the policy fills itself rather than asking the model for.

@@ -1,13 +1,13 @@
 """RL agents: flat observation encoding, memory features, training wrappers and `RLPolicy`.
 
-    from agents.rl import make_rl_policy
+    from memsim.agents.rl import make_rl_policy
     policy = make_rl_policy("runs/ppo_crafter.zip", memory_features=False)
 
 Training helpers live in `sim.rl_training` (imports Stable-Baselines3 and SuperSuit);
 settings are data in `agents/rl/rl.toml`.
 """
 
-from agents.rl.encoding import (
+from memsim.agents.rl.encoding import (
     MemoryFeatureTracker,
     ObservationEncoder,
     check_kinds,
@@ -15,15 +15,20 @@ from agents.rl.encoding import (
     memory_features,
     memory_features_space,
 )
-from agents.rl.policy import (
+from memsim.agents.rl.policy import (
     RLPolicy,
     load_model,
     make_rl_policy,
     make_rl_policy_from_table,
     model_input_size,
 )
-from agents.rl.settings import RLSettings, load_settings
-from agents.rl.wrappers import FlatObservation, FlatTeamEnv, MemoryFeatureObservation, encoder_for
+from memsim.agents.rl.settings import RLSettings, load_settings
+from memsim.agents.rl.wrappers import (
+    FlatObservation,
+    FlatTeamEnv,
+    MemoryFeatureObservation,
+    encoder_for,
+)
 
 __all__ = [
     "FlatObservation",

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from agents.perception.crafting import CraftingPerception, recipe_facts
-from agents.rl.settings import ENCODING_PARTS, MemoryFeatureSettings
-from envs.crafting.rules import Rules
-from memory import AgentMemory, Recall, RetrievalQuery, open_store
+from memsim.agents.crafting.perception import CraftingPerception, recipe_facts
+from memsim.agents.rl.settings import ENCODING_PARTS, MemoryFeatureSettings
+from memsim.envs.crafting.rules import Rules
+from memsim.memory import AgentMemory, Recall, RetrievalQuery, open_store
 
 MEMORY_FEATURES_PER_KIND = 4  # known?, dx/scale, dy/scale, distance/scale
 N_FACINGS = 4

@@ -18,17 +18,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.policy import AgentContext, Decision
-from agents.rl.encoding import (
+from memsim.agents.policy import AgentContext, Decision
+from memsim.agents.rl.encoding import (
     MEMORY_FEATURES_PER_KIND,
     ObservationEncoder,
     check_kinds,
     feature_query,
     memory_features,
 )
-from agents.rl.settings import RLSettings, load_settings
-from envs.crafting.rules import Rules, load_rules
-from memory import RetrievalQuery
+from memsim.agents.rl.settings import RLSettings, load_settings
+from memsim.envs.crafting.rules import Rules, load_rules
+from memsim.memory import RetrievalQuery
 
 MODEL_SUFFIXES: dict[str, str] = {
     ".zip": "a Stable-Baselines3 model saved with model.save()",

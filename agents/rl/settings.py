@@ -10,7 +10,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from envs.crafting import CraftingConfig
+from memsim.envs.crafting import CraftingConfig
 
 DEFAULT_SETTINGS_PATH = Path(__file__).with_name("rl.toml")
 

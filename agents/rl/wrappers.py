@@ -23,18 +23,18 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from agents.rl.encoding import (
+from memsim.agents.rl.encoding import (
     MemoryFeatureTracker,
     ObservationEncoder,
     memory_features_space,
 )
-from agents.rl.settings import (
+from memsim.agents.rl.settings import (
     ENCODING_PARTS,
     EncodingSettings,
     MemoryFeatureSettings,
     default_settings,
 )
-from envs.crafting import CraftingParallelEnv
+from memsim.envs.crafting import CraftingParallelEnv
 
 # Distinct memory namespaces per wrapper instance (several envs train side by side).
 _instance_ids = itertools.count()

@@ -1,10 +1,10 @@
 """Multi-Agent Crafter: N agents gather, craft up a tech tree and get a diamond as a team."""
 
-from envs.crafting.config import CraftingConfig
-from envs.crafting.engine import ActionError, CraftingWorld
-from envs.crafting.env import CraftingParallelEnv, env, make_config, parallel_env, raw_env
-from envs.crafting.gym_env import CrafterEnv
-from envs.crafting.rules import Rules, RulesError, load_rules
+from memsim.envs.crafting.config import CraftingConfig
+from memsim.envs.crafting.engine import ActionError, CraftingWorld
+from memsim.envs.crafting.env import CraftingParallelEnv, env, make_config, parallel_env, raw_env
+from memsim.envs.crafting.gym_env import CrafterEnv
+from memsim.envs.crafting.rules import Rules, RulesError, load_rules
 
 __all__ = [
     "ActionError",

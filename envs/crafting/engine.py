@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from envs.crafting.config import CraftingConfig
-from envs.crafting.rules import MakeRule, PlaceRule, Rules, load_rules
-from envs.crafting.worldgen import generate_world
+from memsim.envs.crafting.config import CraftingConfig
+from memsim.envs.crafting.rules import MakeRule, PlaceRule, Rules, load_rules
+from memsim.envs.crafting.worldgen import generate_world
 
 DIRECTIONS: dict[str, tuple[int, int]] = {
     "left": (-1, 0),

@@ -1,6 +1,6 @@
 """Multi-Agent Crafter as a PettingZoo `ParallelEnv` (and AEC through PettingZoo's wrapper).
 
-    from envs.crafting import parallel_env
+    from memsim.envs.crafting import parallel_env
     env = parallel_env(n_agents=2, zombies=False)
     observations, infos = env.reset(seed=0)
     observations, rewards, terminations, truncations, infos = env.step(
@@ -21,11 +21,11 @@ from gymnasium import spaces
 from pettingzoo import AECEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from envs.base import WorldParallelEnv, build_config
-from envs.crafting.config import CraftingConfig
-from envs.crafting.engine import ActionError, CraftingWorld
-from envs.crafting.observation import Observer, describe, observation_space, text_space
-from envs.crafting.render import render_grid
+from memsim.envs.base import WorldParallelEnv, build_config
+from memsim.envs.crafting.config import CraftingConfig
+from memsim.envs.crafting.engine import ActionError, CraftingWorld
+from memsim.envs.crafting.observation import Observer, describe, observation_space, text_space
+from memsim.envs.crafting.render import render_grid
 
 
 def make_config(

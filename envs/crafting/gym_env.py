@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from envs.base import SingleAgentEnv
-from envs.crafting.env import CraftingParallelEnv
+from memsim.envs.base import SingleAgentEnv
+from memsim.envs.crafting.env import CraftingParallelEnv
 
 
 class CrafterEnv(SingleAgentEnv):

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from envs.crafting.engine import FACING_INDEX, FACING_NAMES, CraftingWorld
+from memsim.envs.crafting.engine import FACING_INDEX, FACING_NAMES, CraftingWorld
 
 TEXT_MAX_LENGTH = 4096
 TEXT_CHARSET = string.printable

@@ -12,7 +12,7 @@ from functools import cache
 
 import numpy as np
 
-from envs.crafting.rules import Rules
+from memsim.envs.crafting.rules import Rules
 
 _BASE = 16
 

@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from envs.base import read_rules_file
+from memsim.envs.base import read_rules_file
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
 

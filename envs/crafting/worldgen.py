@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.crafting.rules import Rules
+from memsim.envs.crafting.rules import Rules
 
 # Gradient (Perlin) noise has std ~0.216 on 2D lattices; OpenSimplex noise3 has ~0.315.
 _NOISE_SCALE = 0.315 / 0.216

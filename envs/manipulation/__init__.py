@@ -7,17 +7,17 @@ shape. Each task shows a cue, hides it, then asks the agent to act on it (see ru
 
 import gymnasium
 
-from envs.manipulation.config import TASKS, ManipulationConfig
-from envs.manipulation.engine import ActionError, ManipulationWorld
-from envs.manipulation.env import (
+from memsim.envs.manipulation.config import TASKS, ManipulationConfig
+from memsim.envs.manipulation.engine import ActionError, ManipulationWorld
+from memsim.envs.manipulation.env import (
     ManipulationParallelEnv,
     env,
     make_config,
     parallel_env,
     raw_env,
 )
-from envs.manipulation.gym_env import ManipulationEnv
-from envs.manipulation.rules import Rules, RulesError, load_rules
+from memsim.envs.manipulation.gym_env import ManipulationEnv
+from memsim.envs.manipulation.rules import Rules, RulesError, load_rules
 
 
 def gym_id(task: str) -> str:
@@ -31,7 +31,8 @@ def register() -> list[str]:
     for task in TASKS:
         name = gym_id(task)
         if name not in gymnasium.registry:
-            gymnasium.register(id=name, entry_point="envs.manipulation.gym_env:ManipulationEnv",
+            gymnasium.register(id=name,
+                               entry_point="memsim.envs.manipulation.gym_env:ManipulationEnv",
                                kwargs={"task": task}, max_episode_steps=None)
         ids.append(name)
     return ids

@@ -6,7 +6,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from envs.manipulation.rules import DEFAULT_RULES_PATH, Rules, load_rules
+from memsim.envs.manipulation.rules import DEFAULT_RULES_PATH, Rules, load_rules
 
 TaskName = Literal[
     "shell_game",

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from envs.manipulation.config import ManipulationConfig
-from envs.manipulation.rules import PHASES, Rules, TaskRules
+from memsim.envs.manipulation.config import ManipulationConfig
+from memsim.envs.manipulation.rules import PHASES, Rules, TaskRules
 
 # Motion codes of the observation's `moved` layer: how the item in a cell moved last step.
 MOVES: dict[tuple[int, int], int] = {(0, 0): 0, (0, -1): 1, (0, 1): 2, (-1, 0): 3, (1, 0): 4,

@@ -1,6 +1,6 @@
 """The manipulation-memory worlds as a PettingZoo `ParallelEnv` (and AEC through PettingZoo).
 
-    from envs.manipulation import parallel_env
+    from memsim.envs.manipulation import parallel_env
     env = parallel_env(task="shell_game", difficulty=3)
     observations, infos = env.reset(seed=0)
     observations, rewards, terminations, truncations, infos = env.step({"agent_0": 0})
@@ -22,11 +22,11 @@ from gymnasium import spaces
 from pettingzoo import AECEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from envs.base import WorldParallelEnv, build_config
-from envs.manipulation.config import ManipulationConfig
-from envs.manipulation.engine import ActionError, ManipulationWorld
-from envs.manipulation.observation import describe, observation_space, symbolic
-from envs.manipulation.render import render_world
+from memsim.envs.base import WorldParallelEnv, build_config
+from memsim.envs.manipulation.config import ManipulationConfig
+from memsim.envs.manipulation.engine import ActionError, ManipulationWorld
+from memsim.envs.manipulation.observation import describe, observation_space, symbolic
+from memsim.envs.manipulation.render import render_world
 
 
 def make_config(

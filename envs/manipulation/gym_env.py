@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from envs.base import SingleAgentEnv
-from envs.manipulation.env import ManipulationParallelEnv
+from memsim.envs.base import SingleAgentEnv
+from memsim.envs.manipulation.env import ManipulationParallelEnv
 
 
 class ManipulationEnv(SingleAgentEnv):

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from envs.manipulation.engine import MOVES, OBSERVER, ManipulationWorld
-from envs.manipulation.rules import PHASES
+from memsim.envs.manipulation.engine import MOVES, OBSERVER, ManipulationWorld
+from memsim.envs.manipulation.rules import PHASES
 
 
 def observation_space(world: ManipulationWorld) -> spaces.Dict:

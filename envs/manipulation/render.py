@@ -12,7 +12,7 @@ from functools import cache
 
 import numpy as np
 
-from envs.manipulation.engine import ManipulationWorld
+from memsim.envs.manipulation.engine import ManipulationWorld
 
 Mask = Callable[[np.ndarray, np.ndarray], np.ndarray]
 

@@ -6,11 +6,17 @@ mortar_mayhem, each single-agent or as a relay (one agent sees the cue, another 
 
 import gymnasium
 
-from envs.navigation.config import NavigationConfig
-from envs.navigation.engine import ActionError, NavigationWorld
-from envs.navigation.env import NavigationParallelEnv, env, make_config, parallel_env, raw_env
-from envs.navigation.gym_env import NavigationGymEnv
-from envs.navigation.rules import TASK_NAMES, NavRules, RulesError, load_rules
+from memsim.envs.navigation.config import NavigationConfig
+from memsim.envs.navigation.engine import ActionError, NavigationWorld
+from memsim.envs.navigation.env import (
+    NavigationParallelEnv,
+    env,
+    make_config,
+    parallel_env,
+    raw_env,
+)
+from memsim.envs.navigation.gym_env import NavigationGymEnv
+from memsim.envs.navigation.rules import TASK_NAMES, NavRules, RulesError, load_rules
 
 
 def register() -> list[str]:
@@ -19,7 +25,8 @@ def register() -> list[str]:
     for task in TASK_NAMES:
         gym_id = load_rules().tasks[task].gym_id
         if gym_id not in gymnasium.registry:
-            gymnasium.register(id=gym_id, entry_point="envs.navigation.gym_env:NavigationGymEnv",
+            gymnasium.register(id=gym_id,
+                               entry_point="memsim.envs.navigation.gym_env:NavigationGymEnv",
                                kwargs={"task": task}, max_episode_steps=None)
         ids.append(gym_id)
     return ids

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from envs.navigation.rules import TaskName, load_rules
+from memsim.envs.navigation.rules import TaskName, load_rules
 
 
 class NavigationConfig(BaseModel):

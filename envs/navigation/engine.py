@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from envs.navigation.config import NavigationConfig
-from envs.navigation.rules import NavRules, load_rules
-from envs.navigation.tasks import GENERATORS, Layout
+from memsim.envs.navigation.config import NavigationConfig
+from memsim.envs.navigation.rules import NavRules, load_rules
+from memsim.envs.navigation.tasks import GENERATORS, Layout
 
 CUE, DELAY, ACT = 0, 1, 2
 PHASES = ("cue", "delay", "act")

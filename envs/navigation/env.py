@@ -1,6 +1,6 @@
 """The navigation memory worlds as a PettingZoo `ParallelEnv` (and AEC through PettingZoo).
 
-    from envs.navigation import parallel_env
+    from memsim.envs.navigation import parallel_env
     env = parallel_env(task="ballet", difficulty=2)
     observations, infos = env.reset(seed=0)
     observations, rewards, terminations, truncations, infos = env.step(
@@ -21,11 +21,11 @@ from gymnasium import spaces
 from pettingzoo import AECEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from envs.base import WorldParallelEnv, build_config
-from envs.navigation.config import NavigationConfig
-from envs.navigation.engine import ActionError, NavigationWorld
-from envs.navigation.observation import describe, observation_space, observe
-from envs.navigation.render import render_world
+from memsim.envs.base import WorldParallelEnv, build_config
+from memsim.envs.navigation.config import NavigationConfig
+from memsim.envs.navigation.engine import ActionError, NavigationWorld
+from memsim.envs.navigation.observation import describe, observation_space, observe
+from memsim.envs.navigation.render import render_world
 
 
 def make_config(

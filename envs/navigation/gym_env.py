@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from envs.base import SingleAgentEnv
-from envs.navigation.env import NavigationParallelEnv
+from memsim.envs.base import SingleAgentEnv
+from memsim.envs.navigation.env import NavigationParallelEnv
 
 
 class NavigationGymEnv(SingleAgentEnv):

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from envs.navigation.engine import PHASES, NavigationWorld
+from memsim.envs.navigation.engine import PHASES, NavigationWorld
 
 _BIG = 1_000_000
 

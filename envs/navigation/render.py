@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.navigation.engine import NavigationWorld
+from memsim.envs.navigation.engine import NavigationWorld
 
 
 def _disc(pixels: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from envs.navigation.rules import NavRules, TaskRules
+from memsim.envs.navigation.rules import NavRules, TaskRules
 
 Cell = tuple[int, int]
 Shown = tuple[int, int, int]  # (mark id, x, y)

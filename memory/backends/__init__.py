@@ -10,12 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from memory.store import GraphStore
+from memsim.memory.store import GraphStore
 
 BACKENDS: dict[str, str] = {
-    "networkx": "memory.backends.networkx_store:NetworkxStore",
-    "falkordb": "memory.backends.falkordb_store:FalkorDBStore",
-    "neo4j": "memory.backends.neo4j_store:Neo4jStore",
+    "networkx": "memsim.memory.backends.networkx_store:NetworkxStore",
+    "falkordb": "memsim.memory.backends.falkordb_store:FalkorDBStore",
+    "neo4j": "memsim.memory.backends.neo4j_store:Neo4jStore",
 }
 
 

@@ -37,7 +37,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from memory.schema import (
+from memsim.memory.schema import (
     NODE_LABELS,
     SchemaError,
     check_batch,
@@ -47,7 +47,7 @@ from memory.schema import (
     check_props,
     snapshot_to_batch,
 )
-from memory.store import (
+from memsim.memory.store import (
     Direction,
     EdgeRecord,
     NodeRecord,

@@ -20,7 +20,7 @@ from typing import Any
 
 import networkx as nx
 
-from memory.schema import (
+from memsim.memory.schema import (
     SchemaError,
     check_batch,
     check_edge_type,
@@ -28,7 +28,7 @@ from memory.schema import (
     check_label,
     snapshot_to_batch,
 )
-from memory.store import (
+from memsim.memory.store import (
     Direction,
     EdgeRecord,
     GraphStructure,

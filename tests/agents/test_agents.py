@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from agents.perception.crafting import CraftingPerception, recipe_facts
-from agents.policy import AgentContext
-from agents.random_policy import RandomPolicy
-from agents.registry import POLICY_NAMES, make_policy
-from agents.scripted import ScriptedPlanner
-from agents.step import inbox_facts
-from envs.crafting import CraftingConfig, CraftingWorld
-from envs.crafting.engine import DIRECTIONS
-from envs.crafting.observation import Observer
-from memory import AgentMemory, Fact, PlaceRecord, Recall, RetrievalQuery, open_store
-from sim.comm import CommChannel, CommConfig, MemoryExportPayload, Message
+from memsim.agents.crafting.perception import CraftingPerception, recipe_facts
+from memsim.agents.crafting.planner import ScriptedPlanner
+from memsim.agents.policy import AgentContext
+from memsim.agents.random_policy import RandomPolicy
+from memsim.agents.registry import POLICY_NAMES, make_policy
+from memsim.agents.step import inbox_facts
+from memsim.envs.crafting import CraftingConfig, CraftingWorld
+from memsim.envs.crafting.engine import DIRECTIONS
+from memsim.envs.crafting.observation import Observer
+from memsim.memory import AgentMemory, Fact, PlaceRecord, Recall, RetrievalQuery, open_store
+from memsim.sim.comm import CommChannel, CommConfig, MemoryExportPayload, Message
 
 
 def clearing(n_agents: int = 1) -> CraftingWorld:

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from agents.llm import (
+from memsim.agents.crafting.perception import CraftingPerception
+from memsim.agents.llm import (
     LLMConfig,
     LLMDecisionOut,
     LLMPolicy,
@@ -33,16 +34,15 @@ from agents.llm import (
     decision_schema,
     parse_answer,
 )
-from agents.llm.client import forget_request_forms
-from agents.llm.prompt import GoalStack
-from agents.llm.schema import to_channel_messages
-from agents.llm.settings import load_settings
-from agents.perception.crafting import CraftingPerception
-from agents.policy import AgentContext
-from envs.crafting import CraftingConfig, CraftingParallelEnv
-from memory import AgentMemory, approx_tokens, open_store
-from sim.comm import Message
-from sim.output import USAGE_KEYS
+from memsim.agents.llm.client import forget_request_forms
+from memsim.agents.llm.prompt import GoalStack
+from memsim.agents.llm.schema import to_channel_messages
+from memsim.agents.llm.settings import load_settings
+from memsim.agents.policy import AgentContext
+from memsim.envs.crafting import CraftingConfig, CraftingParallelEnv
+from memsim.memory import AgentMemory, approx_tokens, open_store
+from memsim.sim.comm import Message
+from memsim.sim.output import USAGE_KEYS
 
 Reply = tuple[int, dict[str, Any]]  # (HTTP status, JSON body)
 

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from agents.llm import LLMConfig, LLMPolicy
-from agents.policy import AgentContext
-from agents.rl.settings import load_settings
-from envs.crafting import CraftingConfig, CraftingParallelEnv
-from sim.cli import main
-from sim.comm import CommConfig, Message
-from sim.episode import MemorySettings, build_team, make_executor, run_team
-from sim.output import read_trace
-from sim.team import observation_texts
+from memsim.agents.llm import LLMConfig, LLMPolicy
+from memsim.agents.policy import AgentContext
+from memsim.agents.rl.settings import load_settings
+from memsim.envs.crafting import CraftingConfig, CraftingParallelEnv
+from memsim.sim.cli import main
+from memsim.sim.comm import CommConfig, Message
+from memsim.sim.episode import MemorySettings, build_team, make_executor, run_team
+from memsim.sim.output import read_trace
+from memsim.sim.team import observation_texts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -128,7 +128,7 @@ def test_llm_scripted_and_rl_agents_share_one_world_through_memsim_run(
     """A mixed team from a scenario file, through the real CLI: one LLM agent (the local
     server), one scripted planner and one RL agent (a freshly initialised SB3 PPO model,
     saved and loaded as a trained one would be)."""
-    from sim.rl_training import make_crafter_vec_env, new_ppo
+    from memsim.sim.rl_training import make_crafter_vec_env, new_ppo
 
     settings = load_settings()
     model_path = tmp_path / "ppo.zip"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from agents.manipulation_solver import ManipulationSolver
-from agents.perception.manipulation import ManipulationPerception, cue_place
-from agents.policy import AgentContext, Policy
-from envs.manipulation import TASKS, ManipulationConfig, load_rules, parallel_env
-from memory import PlaceRecord, Recall
+from memsim.agents.manipulation.perception import ManipulationPerception, cue_place
+from memsim.agents.manipulation.solver import ManipulationSolver
+from memsim.agents.policy import AgentContext, Policy
+from memsim.envs.manipulation import TASKS, ManipulationConfig, load_rules, parallel_env
+from memsim.memory import PlaceRecord, Recall
 
 try:
     from benchmarks.manipulation_memory import chance, success_rate

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from agents.navigation_solver import NavigationSolver
-from agents.perception.navigation import NavigationPerception
-from agents.policy import AgentContext
-from envs.navigation import TASK_NAMES, NavigationConfig, load_rules, parallel_env
-from memory import AgentMemory, open_store
-from sim.comm import Message
-from sim.team import TeamRuntime, TeamState
+from memsim.agents.navigation.perception import NavigationPerception
+from memsim.agents.navigation.solver import NavigationSolver
+from memsim.agents.policy import AgentContext
+from memsim.envs.navigation import TASK_NAMES, NavigationConfig, load_rules, parallel_env
+from memsim.memory import AgentMemory, open_store
+from memsim.sim.comm import Message
+from memsim.sim.team import TeamRuntime, TeamState
 
 try:
     from benchmarks.navigation_memory import run_team_episode, success_rates

@@ -12,8 +12,8 @@ import torch
 from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test
 
-from agents.policy import AgentContext, Decision
-from agents.rl import (
+from memsim.agents.policy import AgentContext, Decision
+from memsim.agents.rl import (
     FlatObservation,
     FlatTeamEnv,
     MemoryFeatureObservation,
@@ -26,16 +26,16 @@ from agents.rl import (
     make_rl_policy_from_table,
     memory_features,
 )
-from agents.rl.settings import MemoryFeatureSettings
-from envs.crafting import CrafterEnv, CraftingConfig, CraftingParallelEnv, CraftingWorld
-from envs.crafting.engine import DIRECTIONS
-from envs.crafting.observation import Observer
-from memory import PlaceRecord, Recall
-from scenarios import train_ppo_crafter, train_ppo_team
-from sim.comm import CommConfig
-from sim.episode import MemorySettings, build_team, make_executor, run_team
-from sim.rl_training import make_team_parallel_env
-from sim.team import StepRecord
+from memsim.agents.rl.settings import MemoryFeatureSettings
+from memsim.envs.crafting import CrafterEnv, CraftingConfig, CraftingParallelEnv, CraftingWorld
+from memsim.envs.crafting.engine import DIRECTIONS
+from memsim.envs.crafting.observation import Observer
+from memsim.memory import PlaceRecord, Recall
+from memsim.scenarios import train_ppo_crafter, train_ppo_team
+from memsim.sim.comm import CommConfig
+from memsim.sim.episode import MemorySettings, build_team, make_executor, run_team
+from memsim.sim.rl_training import make_team_parallel_env
+from memsim.sim.team import StepRecord
 
 QUIET = {"zombies": False, "skeletons": False}
 # Small, fast training settings (a settings file is also what users pass with --settings).

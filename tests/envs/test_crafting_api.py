@@ -8,8 +8,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, seed_test
 
-import envs  # noqa: F401  (registers memsim/Crafter-v0)
-from envs.crafting import CrafterEnv, env, parallel_env
+import memsim.envs  # noqa: F401  (registers memsim/Crafter-v0)
+from memsim.envs.crafting import CrafterEnv, env, parallel_env
 
 
 @pytest.mark.parametrize("n_agents", [1, 3, 16])

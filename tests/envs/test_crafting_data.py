@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from envs.crafting import ActionError, CraftingConfig, CraftingWorld, parallel_env
-from envs.crafting.rules import DEFAULT_RULES_PATH, RulesError, load_rules, parse_rules
-from envs.crafting.worldgen import generate_world
+from memsim.envs.crafting import ActionError, CraftingConfig, CraftingWorld, parallel_env
+from memsim.envs.crafting.rules import DEFAULT_RULES_PATH, RulesError, load_rules, parse_rules
+from memsim.envs.crafting.worldgen import generate_world
 
 
 def _rules_data() -> dict:

@@ -8,9 +8,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from envs.crafting import ActionError, CraftingConfig, CraftingWorld, parallel_env
-from envs.crafting.engine import DIRECTIONS
-from envs.crafting.observation import Observer, describe
+from memsim.envs.crafting import ActionError, CraftingConfig, CraftingWorld, parallel_env
+from memsim.envs.crafting.engine import DIRECTIONS
+from memsim.envs.crafting.observation import Observer, describe
 
 RIGHT, LEFT, UP, DOWN = (DIRECTIONS[d] for d in ("right", "left", "up", "down"))
 

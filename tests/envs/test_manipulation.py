@@ -14,8 +14,8 @@ from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 from pydantic import ValidationError
 
-from envs.base import INFO_KEYS, MemsimWorld
-from envs.manipulation import (
+from memsim.envs.base import INFO_KEYS, MemsimWorld
+from memsim.envs.manipulation import (
     TASKS,
     ActionError,
     ManipulationConfig,
@@ -27,8 +27,8 @@ from envs.manipulation import (
     parallel_env,
     register,
 )
-from envs.manipulation.env import ManipulationParallelEnv
-from envs.manipulation.rules import DEFAULT_RULES_PATH, PHASES, parse_rules
+from memsim.envs.manipulation.env import ManipulationParallelEnv
+from memsim.envs.manipulation.rules import DEFAULT_RULES_PATH, PHASES, parse_rules
 
 RULES = load_rules()
 ACTION = {name: i for i, name in enumerate(RULES.actions)}

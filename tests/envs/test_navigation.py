@@ -12,8 +12,8 @@ from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, seed_test
 from pydantic import ValidationError
 
-from envs.base import INFO_KEYS, MemsimWorld
-from envs.navigation import (
+from memsim.envs.base import INFO_KEYS, MemsimWorld
+from memsim.envs.navigation import (
     TASK_NAMES,
     ActionError,
     NavigationConfig,
@@ -25,8 +25,8 @@ from envs.navigation import (
     parallel_env,
     register,
 )
-from envs.navigation.engine import ACT, CUE, DELAY
-from envs.navigation.rules import DEFAULT_RULES_PATH, parse_rules
+from memsim.envs.navigation.engine import ACT, CUE, DELAY
+from memsim.envs.navigation.rules import DEFAULT_RULES_PATH, parse_rules
 
 RULES = load_rules()
 SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("nav-*.toml"))

@@ -11,7 +11,7 @@ from typing import Any
 import networkx as nx
 import pytest
 
-from memory import GraphStore, open_store
+from memsim.memory import GraphStore, open_store
 
 StoreFactory = Callable[[str], GraphStore]
 

@@ -14,7 +14,7 @@ import networkx as nx
 import pydantic
 import pytest
 
-from memory import (
+from memsim.memory import (
     AgentMemory,
     ExportSelector,
     Fact,

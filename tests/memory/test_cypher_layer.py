@@ -9,8 +9,8 @@ import socket
 
 import pytest
 
-from memory.backends import cypher
-from memory.backends.cypher import (
+from memsim.memory.backends import cypher
+from memsim.memory.backends.cypher import (
     FALKORDB,
     NEO4J,
     LabelChangeError,
@@ -24,8 +24,8 @@ from memory.backends.cypher import (
     build_write,
     node_key,
 )
-from memory.schema import EDGE_TYPES, NODE_LABELS, SchemaError
-from memory.store import EdgeRecord, NodeRecord, WriteBatch
+from memsim.memory.schema import EDGE_TYPES, NODE_LABELS, SchemaError
+from memsim.memory.store import EdgeRecord, NodeRecord, WriteBatch
 
 HOSTILE = [
     "x'}) DETACH DELETE n //",
@@ -314,7 +314,7 @@ def _closed_port() -> int:
 
 
 def test_neo4j_without_uri_names_the_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
-    from memory.backends.neo4j_store import Neo4jStore
+    from memsim.memory.backends.neo4j_store import Neo4jStore
 
     monkeypatch.delenv("MEMSIM_NEO4J_URI", raising=False)
     with pytest.raises(ValueError, match="MEMSIM_NEO4J_URI"):
@@ -324,7 +324,7 @@ def test_neo4j_without_uri_names_the_env_var(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_neo4j_unreachable_names_uri_and_env_vars(monkeypatch: pytest.MonkeyPatch) -> None:
-    from memory.backends import open_store
+    from memsim.memory.backends import open_store
 
     monkeypatch.delenv("MEMSIM_NEO4J_URI", raising=False)
     uri = f"bolt://127.0.0.1:{_closed_port()}"

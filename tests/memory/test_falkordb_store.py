@@ -16,18 +16,18 @@ import pytest
 import redis.connection
 from falkordb import FalkorDB
 
-from memory import AgentMemory, Fact, RetrievalQuery
-from memory.backends import open_store
-from memory.backends.cypher import (
+from memsim.memory import AgentMemory, Fact, RetrievalQuery
+from memsim.memory.backends import open_store
+from memsim.memory.backends.cypher import (
     LabelChangeError,
     MissingEndpointError,
     StoreUnavailableError,
     build_get,
     build_query,
 )
-from memory.backends.falkordb_store import FalkorDBStore
-from memory.schema import SchemaError
-from memory.store import EdgeRecord, GraphStore, NodeRecord, WriteBatch
+from memsim.memory.backends.falkordb_store import FalkorDBStore
+from memsim.memory.schema import SchemaError
+from memsim.memory.store import EdgeRecord, GraphStore, NodeRecord, WriteBatch
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from memory import (
+from memsim.memory import (
     AgentMemory,
     ExportSelector,
     Fact,

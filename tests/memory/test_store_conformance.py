@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from memory import EdgeRecord, GraphStore, NodeRecord, SchemaError, WriteBatch
-from memory.backends.cypher import CypherStore
+from memsim.memory import EdgeRecord, GraphStore, NodeRecord, SchemaError, WriteBatch
+from memsim.memory.backends.cypher import CypherStore
 
 StoreFactory = Callable[[str], GraphStore]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sim.bench import (
+from memsim.sim.bench import (
     LEDGER_FILE,
     Suite,
     SuiteError,
@@ -26,7 +26,7 @@ from sim.bench import (
     run_suite,
     summary_row,
 )
-from sim.bench_report import (
+from memsim.sim.bench_report import (
     PLOT_FILES,
     REPORT_FILE,
     group_stats,
@@ -34,7 +34,7 @@ from sim.bench_report import (
     read_results,
     write_report,
 )
-from sim.output import EpisodeSummary
+from memsim.sim.output import EpisodeSummary
 
 # A small world and few steps: each cell is one short episode (~0.1 s).
 TINY_SCENARIO = """
@@ -374,7 +374,7 @@ def test_report_and_plots_show_the_computed_numbers(tmp_path: Path) -> None:
 
 
 def test_report_from_a_results_csv_equals_the_report_from_rows(tmp_path: Path) -> None:
-    from sim.bench import write_results
+    from memsim.sim.bench import write_results
 
     rows = synthetic_rows()
     write_results(rows, tmp_path)

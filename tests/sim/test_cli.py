@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from sim.cli import main
-from sim.output import METRICS_COLUMNS, EpisodeSummary
-from sim.scenario import SCENARIO_DIR, Scenario, policy_names
+from memsim.sim.cli import main
+from memsim.sim.output import METRICS_COLUMNS, EpisodeSummary
+from memsim.sim.scenario import SCENARIO_DIR, Scenario, policy_names
 
 SCENARIO_TOML = """
 name = "cli-test"
@@ -79,9 +79,9 @@ class FakeRunner:
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch) -> FakeRunner:
     fake = FakeRunner()
-    module = types.ModuleType("sim.episode")
+    module = types.ModuleType("memsim.sim.episode")
     module.run_episode = fake  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "sim.episode", module)
+    monkeypatch.setitem(sys.modules, "memsim.sim.episode", module)
     monkeypatch.setenv("COLUMNS", "300")  # wide rich output: no wrapped table cells
     return fake
 
@@ -134,7 +134,7 @@ def test_list_shows_every_shipped_scenario(
     # every world task, with a Gymnasium id that really makes the env
     import gymnasium
 
-    from sim.families import FAMILIES
+    from memsim.sim.families import FAMILIES
 
     for family in FAMILIES.values():
         for task, gym_id in family.tasks().items():
@@ -201,7 +201,7 @@ def test_override_that_breaks_the_scenario_exits_2(
 def test_missing_runner_exits_1(
     monkeypatch: pytest.MonkeyPatch, scenario_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(sys.modules, "sim.episode", None)  # import fails
+    monkeypatch.setitem(sys.modules, "memsim.sim.episode", None)  # import fails
     assert main(["run", str(scenario_file), "--quiet"]) == 1
     assert "episode runner is not available" in capsys.readouterr().err
 
@@ -213,9 +213,9 @@ def test_failing_episode_exits_1_and_keeps_earlier_rows(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     fake = FakeRunner(fail_seed=5)
-    module = types.ModuleType("sim.episode")
+    module = types.ModuleType("memsim.sim.episode")
     module.run_episode = fake  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "sim.episode", module)
+    monkeypatch.setitem(sys.modules, "memsim.sim.episode", module)
     out = tmp_path / "out"
     assert main(["run", str(scenario_file), "--out", str(out), "--quiet"]) == 1
     err = " ".join(capsys.readouterr().err.split())

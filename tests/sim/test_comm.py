@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from sim.comm import (
+from memsim.sim.comm import (
     ALLOWED_PAYLOADS,
     COUNTER_NAMES,
     CommChannel,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from agents.policy import AgentContext, Decision
-from envs.base import INFO_KEYS, MemsimWorld
-from envs.crafting import CraftingConfig
-from memory import RetrievalQuery
-from sim.comm import CommConfig
-from sim.episode import MemorySettings, build_team, make_executor, run_team
-from sim.families import FAMILIES, family_named, family_of
+from memsim.agents.policy import AgentContext, Decision
+from memsim.envs.base import INFO_KEYS, MemsimWorld
+from memsim.envs.crafting import CraftingConfig
+from memsim.memory import RetrievalQuery
+from memsim.sim.comm import CommConfig
+from memsim.sim.episode import MemorySettings, build_team, make_executor, run_team
+from memsim.sim.families import FAMILIES, family_named, family_of
 
 # Settings a family's config needs beyond the team size and step limit.
 REQUIRED_SETTINGS = {"crafting": {}, "navigation": {"task": "ballet", "relay": True},
@@ -82,7 +82,7 @@ def test_text_observations_reach_only_policies_that_want_them(executor: str) -> 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_every_family_names_an_llm_world_description_that_exists(name: str) -> None:
-    from agents.llm.config import LLMConfig
+    from memsim.agents.llm.config import LLMConfig
 
     world = FAMILIES[name].llm_world
     assert LLMConfig(base_url="http://localhost:1/v1", model="m", world=world).world == world

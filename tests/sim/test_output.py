@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from sim.comm import CommConfig
-from sim.output import (
+from memsim.sim.comm import CommConfig
+from memsim.sim.output import (
     METRICS_COLUMNS,
     TEAM_MILESTONES,
     USAGE_KEYS,

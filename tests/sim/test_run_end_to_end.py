@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sim.cli import main
-from sim.episode import StopEpisode, run_episode
-from sim.output import read_trace
-from sim.scenario import load_scenario
-from sim.team import StepRecord, TeamRuntime, TeamState
+from memsim.sim.cli import main
+from memsim.sim.episode import StopEpisode, run_episode
+from memsim.sim.output import read_trace
+from memsim.sim.scenario import load_scenario
+from memsim.sim.team import StepRecord, TeamRuntime, TeamState
 
 SCENARIO = """
 name = "e2e"

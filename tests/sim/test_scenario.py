@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from envs.crafting.config import CraftingConfig
-from sim.comm import CommConfig
-from sim.scenario import (
+from memsim.envs.crafting.config import CraftingConfig
+from memsim.sim.comm import CommConfig
+from memsim.sim.scenario import (
     FALLBACK_POLICY_NAMES,
     MEMORY_BACKENDS,
     SCENARIO_DIR,
@@ -277,24 +277,24 @@ def test_per_agent_policy_overrides() -> None:
 
 
 def test_policy_names_come_from_the_agents_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    registry = types.ModuleType("agents.registry")
+    registry = types.ModuleType("memsim.agents.registry")
     registry.POLICY_NAMES = ("scripted", "random", "llm")  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "agents.registry", registry)
+    monkeypatch.setitem(sys.modules, "memsim.agents.registry", registry)
     assert policy_names() == ("scripted", "random", "llm")
-    assert validate_scenario(with_change("agents.policy", "llm")).agents.policy == "llm"
-    assert "allowed: llm, random, scripted" in error_of(with_change("agents.policy", "x"))
+    assert validate_scenario(with_change("memsim.agents.policy", "llm")).agents.policy == "llm"
+    assert "allowed: llm, random, scripted" in error_of(with_change("memsim.agents.policy", "x"))
 
 
 def test_policy_names_fall_back_without_a_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     # A None entry in sys.modules makes the import fail as if the module did not exist.
-    monkeypatch.setitem(sys.modules, "agents.registry", None)
+    monkeypatch.setitem(sys.modules, "memsim.agents.registry", None)
     with pytest.raises(ModuleNotFoundError):
-        __import__("agents.registry")
+        __import__("memsim.agents.registry")
     assert policy_names() == FALLBACK_POLICY_NAMES
 
 
 def test_memory_backends_match_the_memory_package() -> None:
-    from memory.backends import BACKENDS
+    from memsim.memory.backends import BACKENDS
 
     assert sorted(MEMORY_BACKENDS) == sorted(BACKENDS)
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from agents.policy import Decision
-from agents.step import NODE_ORDER, build_agent_graph
-from envs.crafting import CraftingConfig
-from sim.checkpoint import restore_checkpoint, save_checkpoint
-from sim.comm import CommConfig
-from sim.episode import MemorySettings, build_team, make_executor, run_team
-from sim.team import StepRecord, agent_input, build_team_graph
+from memsim.agents.policy import Decision
+from memsim.agents.step import NODE_ORDER, build_agent_graph
+from memsim.envs.crafting import CraftingConfig
+from memsim.sim.checkpoint import restore_checkpoint, save_checkpoint
+from memsim.sim.comm import CommConfig
+from memsim.sim.episode import MemorySettings, build_team, make_executor, run_team
+from memsim.sim.team import StepRecord, agent_input, build_team_graph
 
 
 def team(n_agents: int = 3, seed: int = 0, memory: MemorySettings | None = None,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.episode import run_episode
-from sim.output import trace_path
-from sim.scenario import Scenario, validate_scenario
+from memsim.sim.episode import run_episode
+from memsim.sim.output import trace_path
+from memsim.sim.scenario import Scenario, validate_scenario
 
 TRACE_STEPS = 30
 

@@ -15,8 +15,8 @@ import numpy as np
 import pygame
 import pytest
 
-from sim.cli import main
-from sim.output import read_trace
+from memsim.sim.cli import main
+from memsim.sim.output import read_trace
 
 from .conftest import TRACE_STEPS
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from memory import AgentMemory, Fact, open_store
-from viz.memory_layout import (
+from memsim.memory import AgentMemory, Fact, open_store
+from memsim.viz.memory_layout import (
     EPISODIC_ROWS,
     PAGE_HEIGHT,
     GraphData,

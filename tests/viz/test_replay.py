@@ -10,11 +10,11 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from sim.output import read_trace
-from sim.scenario import Scenario
-from viz.replay import Replayer
-from viz.run import EXIT_OK, EXIT_USAGE, cmd_snapshot, record
-from viz.viewer import Viewer
+from memsim.sim.output import read_trace
+from memsim.sim.scenario import Scenario
+from memsim.viz.replay import Replayer
+from memsim.viz.run import EXIT_OK, EXIT_USAGE, cmd_snapshot, record
+from memsim.viz.viewer import Viewer
 
 from .conftest import TRACE_STEPS
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from viz.style import STYLE_PATH, load_style, parse_style
+from memsim.viz.style import STYLE_PATH, load_style, parse_style
 
 
 def _shipped() -> dict[str, Any]:
@@ -49,7 +49,7 @@ def test_bad_style_values_name_the_field(path: str, value: Any, message: str) ->
 
 
 def test_agent_outline_colours_match_the_crafting_sprites() -> None:
-    from envs.crafting.render import AGENT_COLOURS
+    from memsim.envs.crafting.render import AGENT_COLOURS
 
     assert [tuple(c) for c in load_style().map.agent_colours] == [tuple(c) for c in
                                                                   AGENT_COLOURS]

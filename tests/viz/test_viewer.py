@@ -8,13 +8,13 @@ import numpy as np
 import pygame
 import pytest
 
-from envs.crafting.render import render_grid
-from sim.episode import build_scenario_team, make_executor
-from sim.scenario import Scenario
-from sim.team import StepRecord
-from viz.frame import TEAM_GRAPH, Frame, MessageLog, frame_from_runtime
-from viz.run import run_live
-from viz.viewer import Viewer
+from memsim.envs.crafting.render import render_grid
+from memsim.sim.episode import build_scenario_team, make_executor
+from memsim.sim.scenario import Scenario
+from memsim.sim.team import StepRecord
+from memsim.viz.frame import TEAM_GRAPH, Frame, MessageLog, frame_from_runtime
+from memsim.viz.run import run_live
+from memsim.viz.viewer import Viewer
 
 
 class Team:
@@ -279,7 +279,7 @@ def test_retrieved_nodes_are_ringed_and_captioned(team: Team) -> None:
 
 
 def test_hierarchy_nodes_get_readable_captions() -> None:
-    from viz.panels import node_caption
+    from memsim.viz.panels import node_caption
 
     chunk = {"seq": 3, "summary": "move_left x2, do x1; 3 ok, 0 failed; reward 0"}
     assert node_caption("chunk:3", "Chunk", chunk, 40) == "#3 move_left x2, do x1"
@@ -292,7 +292,7 @@ def test_hierarchy_nodes_get_readable_captions() -> None:
 
 
 def test_vitals_labels_sit_beside_their_bars_not_on_them() -> None:
-    from viz.panels import draw_vitals
+    from memsim.viz.panels import draw_vitals
 
     viewer = Viewer((960, 600), window=False)
     style, surface = viewer.style, pygame.Surface((300, 100))
@@ -328,8 +328,8 @@ def test_agents_are_outlined_in_the_styles_colours(team: Team) -> None:
 
 def _one_scenario_per_other_family() -> dict[str, Scenario]:
     """A shipped scenario of each registered world family other than crafting."""
-    from sim.families import FAMILIES
-    from sim.scenario import ScenarioError, list_scenarios, load_scenario
+    from memsim.sim.families import FAMILIES
+    from memsim.sim.scenario import ScenarioError, list_scenarios, load_scenario
 
     found: dict[str, Scenario] = {}
     for name, _ in list_scenarios():
@@ -344,7 +344,7 @@ def _one_scenario_per_other_family() -> dict[str, Scenario]:
 
 
 def test_other_world_families_are_drawn_with_their_own_milestones() -> None:
-    from sim.families import family_named
+    from memsim.sim.families import family_named
 
     scenarios = _one_scenario_per_other_family()
     assert "navigation" in scenarios

@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from agents.perception.manipulation import cue_kind, cue_place, item_kind
-from agents.policy import AgentContext, Decision
-from envs.manipulation.config import ManipulationConfig
-from envs.manipulation.engine import MOVES, OBSERVER
-from envs.manipulation.rules import PHASES
-from memory import Fact, PlaceRecord, RetrievalQuery
+from memsim.agents.manipulation.perception import cue_kind, cue_place, item_kind
+from memsim.agents.policy import AgentContext, Decision
+from memsim.envs.manipulation.config import ManipulationConfig
+from memsim.envs.manipulation.engine import MOVES, OBSERVER
+from memsim.envs.manipulation.rules import PHASES
+from memsim.memory import Fact, PlaceRecord, RetrievalQuery
 
 _DIRECTIONS = {code: move for move, code in MOVES.items()}
 OBSERVER_ID = f"agent_{OBSERVER}"

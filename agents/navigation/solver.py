@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from agents.perception.navigation import WALL, navigation_rules
-from agents.policy import AgentContext, Decision
-from envs.navigation.config import NavigationConfig
-from envs.navigation.engine import ACT
-from memory import Recall, RetrievalQuery
+from memsim.agents.navigation.perception import WALL, navigation_rules
+from memsim.agents.policy import AgentContext, Decision
+from memsim.envs.navigation.config import NavigationConfig
+from memsim.envs.navigation.engine import ACT
+from memsim.memory import Recall, RetrievalQuery
 
 Cell = tuple[int, int]
 MAX_RECALL_PER_KIND = 32  # RetrievalQuery.per_kind's upper bound

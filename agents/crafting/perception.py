@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from envs.crafting.rules import Rules
-from memory import Fact
+from memsim.envs.crafting.rules import Rules
+from memsim.memory import Fact
 
 # Floor materials are not worth remembering as entities; everything else is.
 _STATIONS = ("table", "furnace")

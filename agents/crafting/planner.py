@@ -27,9 +27,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.policy import AgentContext, Decision
-from envs.crafting.rules import Rules
-from memory import Fact, RetrievalQuery
+from memsim.agents.policy import AgentContext, Decision
+from memsim.envs.crafting.rules import Rules
+from memsim.memory import Fact, RetrievalQuery
 
 _DIRS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
 _SHARE = ("diamond", "iron", "coal", "table", "furnace")  # worth a message when first seen

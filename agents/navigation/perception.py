@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from envs.navigation.config import NavigationConfig
-from envs.navigation.rules import NavRules, load_rules
-from memory import Fact
+from memsim.envs.navigation.config import NavigationConfig
+from memsim.envs.navigation.rules import NavRules, load_rules
+from memsim.memory import Fact
 
 WALL = 2  # terrain id of a wall (rules.toml lists floor, then wall)
 

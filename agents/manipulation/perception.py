@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from envs.manipulation.config import ManipulationConfig
-from memory import Fact
+from memsim.envs.manipulation.config import ManipulationConfig
+from memsim.memory import Fact
 
 
 def item_kind(colour: str, shape: str) -> str:
