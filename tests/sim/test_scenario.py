@@ -281,8 +281,8 @@ def test_policy_names_come_from_the_agents_registry(monkeypatch: pytest.MonkeyPa
     registry.POLICY_NAMES = ("scripted", "random", "llm")  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "memsim.agents.registry", registry)
     assert policy_names() == ("scripted", "random", "llm")
-    assert validate_scenario(with_change("memsim.agents.policy", "llm")).agents.policy == "llm"
-    assert "allowed: llm, random, scripted" in error_of(with_change("memsim.agents.policy", "x"))
+    assert validate_scenario(with_change("agents.policy", "llm")).agents.policy == "llm"
+    assert "allowed: llm, random, scripted" in error_of(with_change("agents.policy", "x"))
 
 
 def test_policy_names_fall_back_without_a_registry(monkeypatch: pytest.MonkeyPatch) -> None:
