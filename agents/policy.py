@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from memsim.agents.messages import Message
 from memsim.memory import Fact, Recall, RetrievalQuery
-from memsim.sim.comm import Message
 
 
 @dataclass(slots=True)

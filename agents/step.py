@@ -27,9 +27,9 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
+from memsim.agents.messages import Message
 from memsim.agents.policy import AgentContext, Decision, Perception, Policy
-from memsim.memory import AgentMemory, Fact, Recall, SharedMemory, payload_to_facts
-from memsim.sim.comm import Message
+from memsim.memory import AgentMemory, Fact, Recall, SharedMemory
 
 NODE_ORDER = ("perceive", "read_inbox", "remember", "recall", "decide")
 
@@ -84,32 +84,7 @@ class AgentStepState(TypedDict, total=False):
 
 def inbox_facts(inbox: list[Message], step: int) -> list[Fact]:
     """What messages say, as hearsay facts for the receiver's memory."""
-    facts: list[Fact] = []
-    for message in inbox:
-        sender, payload = message.sender, message.payload
-        told = f"told_by:{sender}"
-        kind = payload.type
-        if kind == "memory_export":
-            facts += payload_to_facts(
-                {"nodes": payload.nodes, "edges": payload.edges, "step_base": payload.step_base},
-                sender)
-        elif kind == "location":
-            facts.append(Fact(kind="seen_at", subject=payload.entity, place=(payload.x, payload.y),
-                              category="resource", provenance=told,
-                              observed_step=min(payload.seen_step, step)))
-        elif kind == "goal_claim":
-            facts.append(Fact(kind="report", subject=sender, object=payload.goal,
-                              text=f"{payload.status} {payload.goal}", provenance=told))
-        elif kind in ("item_offer", "item_request"):
-            verb = "offers" if kind == "item_offer" else "requests"
-            facts.append(Fact(kind="report", subject=sender, object=payload.item,
-                              text=f"{verb} {payload.count} {payload.item}", provenance=told))
-        elif kind == "plan":
-            facts.append(Fact(kind="report", subject=sender, text="plan: " + "; ".join(
-                payload.steps)[:1000], provenance=told))
-        elif kind == "text":
-            facts.append(Fact(kind="report", subject=sender, text=payload.text, provenance=told))
-    return facts
+    return [fact for message in inbox for fact in message.facts(step)]
 
 
 # ---- nodes ------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Structured communication channel between agents.
 
 Agents talk only through this channel (plus the explicit team memory). Every message is a
-validated pydantic schema (:class:`Message`) with a typed payload; the channel routes it
+validated pydantic schema (:class:`~memsim.agents.messages.Message`, the vocabulary lives
+with the agents) with a typed payload; the channel routes it
 (direct or broadcast), enforces per-agent rate and size budgets and an optional range limit,
 injects seeded loss / duplication / delay, and delivers it at the earliest on the next step.
 Everything it does is counted in :attr:`CommChannel.metrics`.
@@ -33,185 +34,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    JsonValue,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-# Bounds on payload contents. They keep a single message from carrying an unbounded blob;
-# the channel's byte budgets then bound the traffic per step.
-MAX_NAME_CHARS = 64
-MAX_TEXT_CHARS = 1000
-MAX_PLAN_STEPS = 32
-MAX_PLAN_STEP_CHARS = 200
-MAX_EXPORT_NODES = 256
-MAX_EXPORT_EDGES = 512
-
-_Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
-
-
-class MessageKind(StrEnum):
-    """What a message is for; constrains which payload types it may carry."""
-
-    INFORM = "inform"
-    REQUEST = "request"
-    OFFER = "offer"
-    ACCEPT = "accept"
-    ACK = "ack"
-    PLAN = "plan"
-
-
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MemoryExportPayload(_Payload):
-    """A subgraph exported by the sender's memory (content defined by the memory library)."""
-
-    type: Literal["memory_export"] = "memory_export"
-    # JsonValue: the export must survive JSON encoding (budgets, snapshots, traces).
-    nodes: list[dict[str, JsonValue]] = Field(default_factory=list, max_length=MAX_EXPORT_NODES)
-    edges: list[dict[str, JsonValue]] = Field(default_factory=list, max_length=MAX_EXPORT_EDGES)
-    source: _Name
-    step: int = Field(ge=0)
-    step_base: int = Field(0, ge=0, description="the sender memory's clock offset")
-
-    @classmethod
-    def from_export(cls, export: Mapping[str, Any]) -> MemoryExportPayload:
-        """The payload for an `AgentMemory.export(...)` result."""
-        return cls(nodes=export["nodes"], edges=export["edges"], source=export["source"],
-                   step=export["step"], step_base=export.get("step_base", 0))
-
-
-class ItemOfferPayload(_Payload):
-    """An offer to give ``count`` of ``item``."""
-
-    type: Literal["item_offer"] = "item_offer"
-    item: _Name
-    count: int = Field(ge=1)
-
-
-class ItemRequestPayload(_Payload):
-    """A request for ``count`` of ``item``."""
-
-    type: Literal["item_request"] = "item_request"
-    item: _Name
-    count: int = Field(ge=1)
-
-
-class LocationPayload(_Payload):
-    """Where ``entity`` was seen, and when."""
-
-    type: Literal["location"] = "location"
-    entity: _Name
-    x: int
-    y: int
-    seen_step: int = Field(ge=0)
-
-
-class GoalClaimPayload(_Payload):
-    """Claim, release or report done on a team goal, so agents do not duplicate work."""
-
-    type: Literal["goal_claim"] = "goal_claim"
-    goal: Annotated[str, Field(min_length=1, max_length=MAX_PLAN_STEP_CHARS)]
-    status: Literal["claim", "release", "done"]
-
-
-class PlanPayload(_Payload):
-    """An ordered list of intended steps."""
-
-    type: Literal["plan"] = "plan"
-    steps: list[Annotated[str, Field(min_length=1, max_length=MAX_PLAN_STEP_CHARS)]] = Field(
-        min_length=1, max_length=MAX_PLAN_STEPS
-    )
-
-
-class TextPayload(_Payload):
-    """Free text of bounded length, for LLM agents."""
-
-    type: Literal["text"] = "text"
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
-
-
-Payload = Annotated[
-    MemoryExportPayload
-    | ItemOfferPayload
-    | ItemRequestPayload
-    | LocationPayload
-    | GoalClaimPayload
-    | PlanPayload
-    | TextPayload,
-    Field(discriminator="type"),
-]
-
-# Which payload types each kind may carry. An offer must say what is offered, a plan must be a
-# plan or a goal claim; inform is for facts, accept/ack refer back to a trade or a goal.
-ALLOWED_PAYLOADS: dict[MessageKind, frozenset[str]] = {
-    MessageKind.INFORM: frozenset({"memory_export", "location", "goal_claim", "text"}),
-    MessageKind.REQUEST: frozenset({"item_request", "location", "text"}),
-    MessageKind.OFFER: frozenset({"item_offer"}),
-    MessageKind.ACCEPT: frozenset({"item_offer", "item_request", "goal_claim"}),
-    MessageKind.ACK: frozenset({"item_offer", "item_request", "goal_claim", "text"}),
-    MessageKind.PLAN: frozenset({"plan", "goal_claim"}),
-}
-
-
-class Message(BaseModel):
-    """One message on the channel. ``recipients=None`` means broadcast to every other agent.
-
-    ``msg_id`` is assigned by the channel on acceptance; senders leave it unset.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    sender: _Name
-    recipients: list[_Name] | None = Field(default=None, min_length=1)
-    kind: MessageKind
-    payload: Payload
-    step: int = Field(ge=0)
-    ttl: int = Field(default=1, ge=1)
-    msg_id: int | None = Field(default=None, ge=0)
-
-    @field_validator("recipients")
-    @classmethod
-    def _recipients_distinct(
-        cls, value: list[str] | None, info: ValidationInfo
-    ) -> list[str] | None:
-        if value is None:
-            return value
-        if len(set(value)) != len(value):
-            raise ValueError("must be distinct")
-        sender = info.data.get("sender")
-        if sender is not None and sender in value:
-            raise ValueError(f"must not include the sender {sender!r}")
-        return value
-
-    @field_validator("payload")
-    @classmethod
-    def _payload_fits_kind(cls, value: _Payload, info: ValidationInfo) -> _Payload:
-        kind = info.data.get("kind")
-        if kind is None:  # kind itself failed validation; that error is reported already
-            return value
-        allowed = ALLOWED_PAYLOADS[kind]
-        ptype = value.type  # type: ignore[attr-defined]
-        if ptype not in allowed:
-            raise ValueError(
-                f"kind {kind.value!r} allows payload types {sorted(allowed)}, got {ptype!r}"
-            )
-        return value
-
-    def size_bytes(self) -> int:
-        """Size of the message's JSON encoding in bytes (what the byte budgets count)."""
-        return len(self.model_dump_json().encode("utf-8"))
+from memsim.agents.messages import Message, format_validation_error
 
 
 class CommConfig(BaseModel):
@@ -235,20 +63,6 @@ class CommConfig(BaseModel):
             return cls.model_validate(dict(data))
         except ValidationError as exc:
             raise ValueError(f"invalid comm config: {format_validation_error(exc)}") from None
-
-
-def format_validation_error(exc: ValidationError) -> str:
-    """One line per problem, ``<field.path>: <problem> (got <value>)``, joined by ``; ``."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "message"
-        msg = err["msg"].removeprefix("Value error, ")
-        inp = err.get("input")
-        if err["type"] != "missing" and isinstance(inp, str | int | float | bool | None):
-            got = repr(inp)
-            msg = f"{msg} (got {got[:40] + '...' if len(got) > 40 else got})"
-        parts.append(f"{loc}: {msg}")
-    return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -617,22 +431,10 @@ def _jsonable_rng_state(state: Mapping[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
-    "ALLOWED_PAYLOADS",
     "COUNTER_NAMES",
     "CommChannel",
     "CommConfig",
     "CommCounters",
     "CommMetrics",
-    "GoalClaimPayload",
-    "ItemOfferPayload",
-    "ItemRequestPayload",
-    "LocationPayload",
-    "MemoryExportPayload",
-    "Message",
-    "MessageKind",
-    "Payload",
-    "PlanPayload",
     "SendResult",
-    "TextPayload",
-    "format_validation_error",
 ]

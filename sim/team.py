@@ -22,11 +22,12 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
+from memsim.agents import messages as messages_module
+from memsim.agents.messages import Message
 from memsim.agents.step import AgentRuntime, build_agent_graph, merge_dicts, run_agent_step
 from memsim.envs.base import MemsimWorld
 from memsim.memory import SharedMemory
-from memsim.sim import comm as comm_module
-from memsim.sim.comm import CommChannel, Message
+from memsim.sim.comm import CommChannel
 
 
 class TeamState(TypedDict, total=False):
@@ -167,7 +168,7 @@ def build_team_graph(checkpointer: Any = None) -> Any:
 def team_checkpointer() -> InMemorySaver:
     """LangGraph's checkpointer for the team graph, allowed to restore memsim's own state
     types (messages and their payloads, decisions, facts) and nothing else."""
-    allowed = [("memsim.sim.comm", name) for name in dir(comm_module)
+    allowed = [("memsim.agents.messages", name) for name in dir(messages_module)
                if name.endswith("Payload") or name in ("Message", "MessageKind")]
     allowed += [("memsim.agents.policy", "Decision"), ("memsim.memory.facts", "Fact")]
     return InMemorySaver(serde=JsonPlusSerializer(allowed_msgpack_modules=allowed))

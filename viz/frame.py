@@ -73,25 +73,6 @@ class LogLine:
     rejected: bool = False
 
 
-def describe_payload(payload: Any) -> str:
-    """A short human-readable summary of a message payload."""
-    data = payload.model_dump() if hasattr(payload, "model_dump") else dict(payload)
-    kind = data.get("type", "?")
-    if kind == "memory_export":
-        return f"memory export: {len(data.get('nodes', []))} nodes"
-    if kind == "location":
-        return f"{data['entity']} at ({data['x']}, {data['y']}) seen step {data['seen_step']}"
-    if kind in ("item_offer", "item_request"):
-        return f"{kind.split('_')[1]} {data['count']} {data['item']}"
-    if kind == "goal_claim":
-        return f"{data['status']} {data['goal']}"
-    if kind == "plan":
-        return "plan: " + "; ".join(data.get("steps", []))
-    if kind == "text":
-        return str(data.get("text", ""))
-    return str({k: v for k, v in data.items() if k != "type"})
-
-
 class MessageLog:
     """Messages by the step they were delivered for; `upto(step)` is the log at a frame.
     Keeps only what `upto` can show, and forgets what is after a step on `rewind`."""
@@ -113,7 +94,7 @@ class MessageLog:
                 self._ids.add(key)
                 to = "all" if msg.recipients is None else ",".join(msg.recipients)
                 self.lines.append(LogLine(frame_step, msg.sender, to, str(msg.kind.value),
-                                          describe_payload(msg.payload), msg.msg_id))
+                                          msg.payload.summary(), msg.msg_id))
         for item in sent:
             if not item.get("accepted", True):
                 self.lines.append(LogLine(frame_step, str(item.get("from", "?")), "-",

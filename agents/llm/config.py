@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from memsim.agents.llm.settings import load_settings, world_names
-from memsim.sim.comm import format_validation_error
+from memsim.agents.messages import format_validation_error
 
 ResponseFormatMode = Literal["json_schema", "json_object_schema", "json_object", "tools", "auto"]
 RESPONSE_FORMAT_MODES: tuple[str, ...] = get_args(ResponseFormatMode)

@@ -28,10 +28,10 @@ from memsim.agents.llm.schema import (
     to_memory_facts,
 )
 from memsim.agents.llm.settings import load_settings
+from memsim.agents.messages import Message, format_validation_error
 from memsim.agents.policy import AgentContext, Decision
 from memsim.envs.crafting.rules import Rules, load_rules
 from memsim.memory import RetrievalQuery
-from memsim.sim.comm import Message, format_validation_error
 
 FALLBACK_ACTION = "noop"
 _ACTION_PREFIXES = ("make_", "place_", "give_")

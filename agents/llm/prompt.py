@@ -17,9 +17,9 @@ from typing import Any
 
 from memsim.agents.llm.schema import FILLED_FIELDS, PAYLOAD_MODELS
 from memsim.agents.llm.settings import PROMPTS_DIR, load_settings
+from memsim.agents.messages import Message
 from memsim.envs.crafting.rules import Rules
 from memsim.memory import Recall
-from memsim.sim.comm import Message
 
 ChatMessage = dict[str, str]
 
@@ -50,25 +50,6 @@ def manual(rules: Rules) -> str:
         uses = ", ".join(f"{k} {v}" for k, v in rule.uses.items())
         lines.append(f"- make_{name}: uses {uses}, near {', '.join(rule.nearby)}")
     return "\n".join(lines)
-
-
-def payload_summary(message: Message) -> str:
-    """A message's payload in a few words."""
-    p = message.payload
-    kind = p.type
-    if kind == "text":
-        return p.text
-    if kind == "location":
-        return f"{p.entity} at ({p.x},{p.y}) seen step {p.seen_step}"
-    if kind in ("item_offer", "item_request"):
-        return f"{'offers' if kind == 'item_offer' else 'asks for'} {p.count} {p.item}"
-    if kind == "goal_claim":
-        return f"{p.status} {p.goal}"
-    if kind == "plan":
-        return "plan: " + "; ".join(p.steps)
-    if kind == "memory_export":
-        return f"shared {len(p.nodes)} memory nodes"
-    return json.dumps(p.model_dump(mode="json"))
 
 
 @dataclass
@@ -137,7 +118,7 @@ class PromptBuilder:
         if self.inbox_messages == 0 or not inbox:
             return "(none)"
         lines = [
-            shorten(f"{m.sender} ({m.kind.value}, step {m.step}): {payload_summary(m)}",
+            shorten(f"{m.sender} ({m.kind.value}, step {m.step}): {m.payload.summary()}",
                     self.sizes.inbox_line_chars)
             for m in list(inbox)[-self.inbox_messages:]
         ]

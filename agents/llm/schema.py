@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
 from memsim.agents.llm.settings import LLMSettings, MessageKindRule, load_settings
+from memsim.agents.messages import Payload
 from memsim.memory import Fact
-from memsim.sim.comm import Payload
 
 BROADCAST = "all"
 # Payload fields the policy fills itself rather than asking the model for.

@@ -6,6 +6,7 @@ import pytest
 
 from memsim.agents.crafting.perception import CraftingPerception, recipe_facts
 from memsim.agents.crafting.planner import ScriptedPlanner
+from memsim.agents.messages import MemoryExportPayload, Message
 from memsim.agents.policy import AgentContext
 from memsim.agents.random_policy import RandomPolicy
 from memsim.agents.registry import POLICY_NAMES, make_policy
@@ -14,7 +15,7 @@ from memsim.envs.crafting import CraftingConfig, CraftingWorld
 from memsim.envs.crafting.engine import DIRECTIONS
 from memsim.envs.crafting.observation import Observer
 from memsim.memory import AgentMemory, Fact, PlaceRecord, Recall, RetrievalQuery, open_store
-from memsim.sim.comm import CommChannel, CommConfig, MemoryExportPayload, Message
+from memsim.sim.comm import CommChannel, CommConfig
 
 
 def clearing(n_agents: int = 1) -> CraftingWorld:

@@ -38,10 +38,10 @@ from memsim.agents.llm.client import forget_request_forms
 from memsim.agents.llm.prompt import GoalStack
 from memsim.agents.llm.schema import to_channel_messages
 from memsim.agents.llm.settings import load_settings
+from memsim.agents.messages import Message
 from memsim.agents.policy import AgentContext
 from memsim.envs.crafting import CraftingConfig, CraftingParallelEnv
 from memsim.memory import AgentMemory, approx_tokens, open_store
-from memsim.sim.comm import Message
 from memsim.sim.output import USAGE_KEYS
 
 Reply = tuple[int, dict[str, Any]]  # (HTTP status, JSON body)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from memsim.agents.messages import Message
 from memsim.agents.navigation.perception import NavigationPerception
 from memsim.agents.navigation.solver import NavigationSolver
 from memsim.agents.policy import AgentContext
 from memsim.envs.navigation import TASK_NAMES, NavigationConfig, load_rules, parallel_env
 from memsim.memory import AgentMemory, open_store
-from memsim.sim.comm import Message
 from memsim.sim.team import TeamRuntime, TeamState
 
 try:

@@ -8,12 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from memsim.sim.comm import (
+from memsim.agents.messages import (
     ALLOWED_PAYLOADS,
-    COUNTER_NAMES,
-    CommChannel,
-    CommConfig,
-    CommCounters,
     GoalClaimPayload,
     ItemOfferPayload,
     ItemRequestPayload,
@@ -24,6 +20,7 @@ from memsim.sim.comm import (
     PlanPayload,
     TextPayload,
 )
+from memsim.sim.comm import COUNTER_NAMES, CommChannel, CommConfig, CommCounters
 
 AGENTS = ["a", "b", "c"]
 
