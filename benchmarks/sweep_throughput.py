@@ -20,7 +20,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from memsim.sim.bench import Suite, run_suite
+from memsim.sim.bench import run_suite
+from memsim.sim.suite import Suite
 
 
 def grid(seeds: int, max_steps: int, agents: int) -> Suite:

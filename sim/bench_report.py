@@ -24,7 +24,7 @@ from rich.table import Table
 from memsim.sim.output import TEAM_MILESTONES, mean_ci
 
 if TYPE_CHECKING:
-    from memsim.sim.bench import Suite
+    from memsim.sim.suite import Suite
 
 REPORT_FILE = "report.md"
 PLOT_FILES = {

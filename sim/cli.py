@@ -1,17 +1,16 @@
-"""The ``memsim`` command line: ``memsim run SCENARIO``, ``memsim bench SUITE``,
-``memsim list`` and ``memsim graph``; the viewer's ``memsim run SCENARIO --viz | --record
-OUT``, ``memsim view TRACE`` and ``memsim snapshot``.
+"""The simulation's commands: ``memsim run SCENARIO``, ``memsim bench SUITE``, ``memsim
+list`` and ``memsim graph``. The ``memsim`` console script (:mod:`memsim.cli`) adds the
+viewer's commands and runs ``--viz`` / ``--record`` through the `make_watcher` hook, so this
+package never imports the viewer.
 
 Exit codes: 0 success, 1 an episode failed, 2 bad arguments or an invalid scenario (reported
 before anything runs), 130 interrupted.
-
-The viewer (`viz`, pygame) is imported only by the commands and flags that use it, so a
-plain run never loads pygame.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from memsim.sim.bench import add_bench_parser, cmd_bench
+from memsim.sim.bench import default_out_dir, run_suite
+from memsim.sim.bench_report import summary_table
 from memsim.sim.output import EpisodeSummary, MetricsWriter, print_summary
 from memsim.sim.scenario import (
     EXECUTORS,
@@ -32,6 +32,7 @@ from memsim.sim.scenario import (
     list_scenarios,
     load_scenario,
 )
+from memsim.sim.suite import expand_suite, load_suite
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -45,14 +46,14 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -62,20 +63,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _seed(text: str) -> int:
+def non_negative_int(text: str) -> int:
     value = _int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for documentation and tests)."""
-    parser = argparse.ArgumentParser(
-        prog="memsim",
-        description="Run multi-agent memory/communication scenarios.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def add_commands(sub: Any) -> None:
+    """Add the simulation's subcommands (run, graph, list, bench) to `sub`, the
+    ``add_subparsers()`` of the ``memsim`` parser."""
 
     run = sub.add_parser(
         "run",
@@ -87,9 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SCENARIO",
         help="scenario name (see `memsim list`) or path to a .toml file",
     )
-    run.add_argument("--seed", type=_seed, help="run only this seed (overrides the scenario's)")
+    run.add_argument("--seed", type=non_negative_int,
+                     help="run only this seed (overrides the scenario's)")
     run.add_argument(
-        "--agents", type=_positive_int, help="number of agents (overrides agents.count)"
+        "--agents", type=positive_int, help="number of agents (overrides agents.count)"
     )
     run.add_argument(
         "--memory", choices=MEMORY_BACKENDS, help="memory backend (overrides memory.backend)"
@@ -122,35 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write a video of each episode: OUT.mp4 or OUT.gif (with several seeds "
         "OUT-seed<N>.mp4 per seed)",
     )
-    run.add_argument("--speed", type=_positive_float, default=10.0,
+    run.add_argument("--speed", type=positive_float, default=10.0,
                      help="--viz: team steps per second at the start (default 10)")
     run.add_argument("--no-hold", action="store_true",
                      help="--viz: close the window when the last episode ends (default: "
                      "keep its last frame up until you quit)")
-    run.add_argument("--fps", type=_positive_float, default=10.0,
+    run.add_argument("--fps", type=positive_float, default=10.0,
                      help="--record: video frames per second (default 10)")
-
-    view = sub.add_parser(
-        "view",
-        help="replay a run's trace in a window",
-        description="Replay trace-seed<N>.jsonl (re-run from the scenario.json beside it) in "
-        "a window: space pauses, n / right steps on, b / left steps back, q quits.",
-    )
-    view.add_argument("trace", type=Path, metavar="TRACE", help="a trace-seed<N>.jsonl file")
-    view.add_argument("--speed", type=_positive_float, default=10.0,
-                      help="team steps per second (default 10)")
-
-    snap = sub.add_parser(
-        "snapshot",
-        help="save one step of a run's trace as a PNG",
-        description="Replay a trace to step N (after N team steps) and save the viewer's "
-        "frame as a PNG.",
-    )
-    snap.add_argument("trace", type=Path, metavar="TRACE", help="a trace-seed<N>.jsonl file")
-    snap.add_argument("--step", type=_seed, required=True, metavar="N",
-                      help="the frame: after N team steps (0 = the start)")
-    snap.add_argument("out", type=Path, metavar="OUT.png", help="the image to write")
-    snap.add_argument("--follow", metavar="AGENT", help="the agent to follow (default agent_0)")
 
     sub.add_parser(
         "graph",
@@ -165,7 +141,6 @@ def build_parser() -> argparse.ArgumentParser:
         "scenarios with their descriptions.",
     )
     add_bench_parser(sub)
-    return parser
 
 
 def _default_out_dir(scenario: Scenario) -> Path:
@@ -196,10 +171,10 @@ def _cmd_graph() -> int:
 def _cmd_list(console: Console) -> int:
     from memsim.sim.families import FAMILIES
 
-    worlds = Table(title="memsim worlds ([env] family and task)")
+    worlds = Table(title=escape("memsim worlds ([env] family and task)"))
     worlds.add_column("family", style="bold")
     worlds.add_column("task")
-    worlds.add_column("Gymnasium id (after `import envs`)")
+    worlds.add_column("Gymnasium id (after `import memsim`)")
     for family in FAMILIES.values():
         for task, gym_id in family.tasks().items():
             worlds.add_row(family.name, task, gym_id)
@@ -213,7 +188,14 @@ def _cmd_list(console: Console) -> int:
     return EXIT_OK
 
 
-def _cmd_run(args: argparse.Namespace, console: Console, err: Console) -> int:
+MakeWatcher = Callable[[argparse.Namespace, Scenario], Any]
+"""Builds the viewer side of ``--viz`` / ``--record`` (``memsim.viz.run.RunWatcher``):
+``episode_kwargs(seed)``, ``finish()``, ``stopped`` and ``close()``. Raises ValueError for a
+bad argument."""
+
+
+def _cmd_run(args: argparse.Namespace, console: Console, err: Console,
+             make_watcher: MakeWatcher | None) -> int:
     try:
         scenario = load_scenario(args.scenario).with_overrides(
             seed=args.seed, agents=args.agents, memory_backend=args.memory, executor=args.executor
@@ -236,8 +218,12 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console) -> int:
 
     watcher = None
     if args.viz or args.record is not None:
+        if make_watcher is None:
+            err.print("error: --viz / --record need the viewer (run the memsim command)",
+                      highlight=False)
+            return EXIT_USAGE
         try:
-            watcher = _run_watcher(args, scenario)
+            watcher = make_watcher(args, scenario)
         except ValueError as exc:
             err.print(f"error: {exc}", highlight=False)
             return EXIT_USAGE
@@ -279,20 +265,6 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console) -> int:
     return EXIT_OK
 
 
-def _run_watcher(args: argparse.Namespace, scenario: Scenario) -> Any:
-    """The viewer side of ``--viz`` / ``--record`` (`viz.run.RunWatcher`): imported here,
-    so only these runs load pygame. Raises ValueError for a bad --record path."""
-    from memsim.viz.run import RunWatcher, check_video_path
-
-    if args.record is not None:
-        try:
-            check_video_path(args.record)  # before pygame opens anything
-        except ValueError as exc:
-            raise ValueError(f"--record: {exc}") from None
-    return RunWatcher(scenario, viz=args.viz, record=args.record, speed=args.speed,
-                      fps=args.fps, hold=not args.no_hold)
-
-
 def _seed_shown(watcher: Any, console: Console) -> bool:
     """After a seed under --viz / --record: finish its video; True if the user quit."""
     video = watcher.finish()
@@ -304,18 +276,6 @@ def _seed_shown(watcher: Any, console: Console) -> bool:
 def _close_watcher(watcher: Any) -> None:
     if watcher is not None:
         watcher.close()
-
-
-def _cmd_view(args: argparse.Namespace) -> int:
-    from memsim.viz.run import cmd_view
-
-    return cmd_view(args.trace, speed=args.speed)
-
-
-def _cmd_snapshot(args: argparse.Namespace) -> int:
-    from memsim.viz.run import cmd_snapshot
-
-    return cmd_snapshot(args.trace, args.step, args.out, follow=args.follow)
 
 
 def _run_one(
@@ -350,13 +310,8 @@ def _run_one(
     return summary
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``memsim`` console script; returns the exit code."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error (2): return instead of exiting
-        return int(exc.code or 0)
+def run_command(args: argparse.Namespace, make_watcher: MakeWatcher | None = None) -> int:
+    """Run a parsed simulation command (`add_commands`); returns the exit code."""
     console, err = Console(), Console(stderr=True)
     if args.command == "list":
         return _cmd_list(console)
@@ -364,12 +319,59 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_bench(args)
     if args.command == "graph":
         return _cmd_graph()
-    if args.command == "view":
-        return _cmd_view(args)
-    if args.command == "snapshot":
-        return _cmd_snapshot(args)
-    return _cmd_run(args, console, err)
+    return _cmd_run(args, console, err, make_watcher)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``memsim bench SUITE [--seeds N] [--workers N] [--ray ADDRESS] [--out DIR]``."""
+    bench = subparsers.add_parser(
+        "bench",
+        help="run a benchmark suite (scenario x agents x ablation x seed), resumably",
+        description="Run a benchmark suite's grid with the direct executor, in parallel "
+        "processes or on Ray; write results.csv, report.md and plots. Rerunning into the "
+        "same --out runs only the cells that are missing or failed.",
+    )
+    bench.add_argument("suite", metavar="SUITE",
+                       help="suite name (in scenarios/suites) or path to a .toml file")
+    bench.add_argument("--seeds", type=positive_int, metavar="N",
+                       help="run seeds 0..N-1 (overrides the suite's seeds)")
+    bench.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+                       metavar="N", help="parallel episodes (default: CPU count)")
+    bench.add_argument("--ray", metavar="ADDRESS", dest="ray_address",
+                       help="run cells as Ray tasks: 'local' starts a local Ray instance, "
+                       "else the address of a running cluster (e.g. ray://host:10001)")
+    bench.add_argument("--out", type=Path, metavar="DIR",
+                       help="results directory (default: runs/bench/<suite>/); reruns resume")
+    bench.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    return bench
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run ``memsim bench``; exit 0 if every cell ran, 1 if any failed, 2 on a bad suite,
+    130 when interrupted (finished cells are kept: rerun to continue)."""
+    console, err = Console(), Console(stderr=True)
+    try:
+        suite, source = load_suite(args.suite)
+        expand_suite(suite, source, args.seeds)  # validate every cell before running any
+    except ScenarioError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        return EXIT_USAGE
+    out_dir = args.out if args.out is not None else default_out_dir(suite)
+    try:
+        result = run_suite(source, seeds=args.seeds, workers=args.workers,
+                           ray_address=args.ray_address, out_dir=out_dir,
+                           progress=not args.quiet, console=console)
+    except KeyboardInterrupt:
+        err.print(f"interrupted; finished cells are in {out_dir}: rerun to continue",
+                  highlight=False)
+        return EXIT_INTERRUPTED
+    if not args.quiet:
+        console.print(summary_table(result.suite, result.rows))
+    console.print(f"{result.ran} cells ran, {result.skipped} already done; results: {out_dir}",
+                  highlight=False)
+    for row in result.failed:
+        err.print(f"failed: {row['scenario']} agents={row['agents']} ablation={row['ablation']} "
+                  f"seed={row['seed']}: {row['error']}", highlight=False)
+    return EXIT_FAILED if result.failed else EXIT_OK
+
+

@@ -17,8 +17,8 @@ from memsim.agents.llm import LLMConfig, LLMPolicy
 from memsim.agents.messages import Message
 from memsim.agents.policy import AgentContext
 from memsim.agents.rl.settings import load_settings
+from memsim.cli import main
 from memsim.envs.crafting import CraftingConfig, CraftingParallelEnv
-from memsim.sim.cli import main
 from memsim.sim.comm import CommConfig
 from memsim.sim.episode import MemorySettings, build_team, make_executor, run_team
 from memsim.sim.output import read_trace

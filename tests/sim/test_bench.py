@@ -14,14 +14,7 @@ import pytest
 
 from memsim.sim.bench import (
     LEDGER_FILE,
-    Suite,
-    SuiteError,
-    add_bench_parser,
-    cmd_bench,
     csv_columns,
-    deep_merge,
-    expand_suite,
-    load_suite,
     read_ledger,
     run_suite,
     summary_row,
@@ -34,7 +27,9 @@ from memsim.sim.bench_report import (
     read_results,
     write_report,
 )
+from memsim.sim.cli import add_bench_parser, cmd_bench
 from memsim.sim.output import EpisodeSummary
+from memsim.sim.suite import Suite, SuiteError, deep_merge, expand_suite, load_suite
 
 # A small world and few steps: each cell is one short episode (~0.1 s).
 TINY_SCENARIO = """

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from memsim.sim.cli import main
+from memsim.cli import main
 from memsim.sim.output import METRICS_COLUMNS, EpisodeSummary
 from memsim.sim.scenario import SCENARIO_DIR, Scenario, policy_names
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from memsim.sim.cli import main
+from memsim.cli import main
 from memsim.sim.episode import StopEpisode, run_episode
 from memsim.sim.output import read_trace
 from memsim.sim.scenario import load_scenario

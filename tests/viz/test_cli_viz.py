@@ -1,10 +1,9 @@
-"""The viewer from the command line, through `sim.cli.main`: `memsim run --viz / --record`,
+"""The viewer from the command line, through `memsim.cli.main`: `memsim run --viz / --record`,
 `memsim view` and `memsim snapshot`, with real runs of a small scenario."""
 
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import numpy as np
 import pygame
 import pytest
 
-from memsim.sim.cli import main
+from memsim.cli import main
 from memsim.sim.output import read_trace
 
 from .conftest import TRACE_STEPS
@@ -63,16 +62,15 @@ def test_plain_runs_and_importing_the_cli_never_load_pygame(scenario_file: Path,
     out = tmp_path / "plain"
     code = (
         "import sys\n"
-        "import sim.cli\n"
-        "assert 'pygame' not in sys.modules, 'import sim.cli loaded pygame'\n"
-        f"rc = sim.cli.main(['run', {str(scenario_file)!r}, '--seed', '1', '--quiet',"
+        "import memsim.cli\n"
+        "assert 'pygame' not in sys.modules, 'import memsim.cli loaded pygame'\n"
+        f"rc = memsim.cli.main(['run', {str(scenario_file)!r}, '--seed', '1', '--quiet',"
         f" '--out', {str(out)!r}])\n"
         "assert rc == 0, rc\n"
-        "loaded = sorted(m for m in sys.modules if m == 'pygame' or m.startswith('viz'))\n"
+        "loaded = sorted(m for m in sys.modules if m == 'pygame' or m.startswith('memsim.viz'))\n"
         "assert not loaded, loaded\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (out / "trace-seed1.jsonl").is_file()
