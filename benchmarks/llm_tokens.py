@@ -22,7 +22,8 @@ from typing import Any
 from memsim.agents.llm import LLMConfig, LLMPolicy
 from memsim.envs.crafting import CraftingConfig
 from memsim.sim.comm import CommConfig
-from memsim.sim.episode import MemorySettings, build_team, make_executor, run_team
+from memsim.sim.episode import build_team, make_executor, run_team
+from memsim.sim.scenario import MemoryConfig
 from memsim.sim.team import TeamRuntime, TeamState, observation_texts
 
 TESTS_DIR = Path(__file__).resolve().parents[1] / "tests"
@@ -34,7 +35,7 @@ def llm_team(endpoint: dict[str, Any], n_agents: int, seed: int, steps: int,
     config = LLMConfig.from_sources({**endpoint, **overrides})
     env_config = CraftingConfig(n_agents=n_agents, zombies=False, skeletons=False,
                                 max_steps=steps + 1)
-    runtime, state = build_team(env_config, ["random"] * n_agents, seed, MemorySettings(),
+    runtime, state = build_team(env_config, ["random"] * n_agents, seed, MemoryConfig(),
                                 CommConfig(), namespace="bench-llm")
     for agent_id, agent in runtime.agents.items():
         agent.policy = LLMPolicy(config, runtime.env.world.rules)

@@ -18,7 +18,8 @@ from typing import Any
 from memsim.envs.manipulation import TASKS, ManipulationConfig
 from memsim.memory import AgentMemory, open_store
 from memsim.sim.comm import CommConfig
-from memsim.sim.episode import MemorySettings, build_team, make_executor
+from memsim.sim.episode import build_team, make_executor
+from memsim.sim.scenario import MemoryConfig
 
 
 def run_team_episode(config: ManipulationConfig, seed: int, memory: bool = True,
@@ -28,7 +29,7 @@ def run_team_episode(config: ManipulationConfig, seed: int, memory: bool = True,
     ("action", "return") every agent's memory is swapped for an empty one (a policy that
     kept the cue in Python would not notice). Returns "success", "failure" or "timeout"."""
     team, state = build_team(config, ["scripted"] * config.n_agents, seed,
-                             MemorySettings(enabled=memory), CommConfig(enabled=comm),
+                             MemoryConfig(enabled=memory), CommConfig(enabled=comm),
                              namespace=f"manip/{config.task}/seed{seed}")
     executor = make_executor("direct", team)
     forgotten = False

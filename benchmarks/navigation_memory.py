@@ -18,7 +18,8 @@ from typing import Any
 
 from memsim.envs.navigation import TASK_NAMES, NavigationConfig, load_rules
 from memsim.sim.comm import CommConfig
-from memsim.sim.episode import MemorySettings, build_team, make_executor
+from memsim.sim.episode import build_team, make_executor
+from memsim.sim.scenario import MemoryConfig
 from memsim.sim.team import TeamRuntime, TeamState
 
 RETRIEVE_BUDGET = 64  # two kinds x 32 places (the mystery path's safe cells and pits)
@@ -38,7 +39,7 @@ def run_team_episode(
     actions: list[dict[str, str]] = []
     team, state = build_team(
         config, ["scripted"] * config.n_agents, seed,
-        MemorySettings(enabled=memory, retrieve_budget=RETRIEVE_BUDGET), CommConfig(),
+        MemoryConfig(enabled=memory, retrieve_budget=RETRIEVE_BUDGET), CommConfig(),
         namespace=f"nav/{config.task}/seed{seed}",
         on_step=lambda record: actions.append({a: r["action"] for a, r in record.agents.items()}))
     stepper = make_executor(executor, team)

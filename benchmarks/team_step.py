@@ -13,13 +13,14 @@ import time
 
 from memsim.envs.crafting import CraftingConfig
 from memsim.sim.comm import CommConfig
-from memsim.sim.episode import MemorySettings, build_team, make_executor, run_team
+from memsim.sim.episode import build_team, make_executor, run_team
+from memsim.sim.scenario import MemoryConfig
 
 
 def ms_per_step(executor: str, n_agents: int, steps: int, seed: int = 0) -> float:
     config = CraftingConfig(n_agents=n_agents, zombies=False, skeletons=False,
                             team_goal=None, max_steps=steps + 1)
-    runtime, state = build_team(config, ["scripted"] * n_agents, seed, MemorySettings(),
+    runtime, state = build_team(config, ["scripted"] * n_agents, seed, MemoryConfig(),
                                 CommConfig(), namespace=f"bench-{executor}")
     run = make_executor(executor, runtime)
     state = run_team(runtime, state, run, 20)  # warm-up

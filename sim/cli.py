@@ -21,17 +21,18 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from memsim.memory.backends import BACKENDS
 from memsim.sim.bench import default_out_dir, run_suite
 from memsim.sim.bench_report import summary_table
 from memsim.sim.output import EpisodeSummary, MetricsWriter, print_summary
 from memsim.sim.scenario import (
     EXECUTORS,
-    MEMORY_BACKENDS,
     Scenario,
     ScenarioError,
     list_scenarios,
     load_scenario,
 )
+from memsim.sim.stores import MemoryStores
 from memsim.sim.suite import expand_suite, load_suite
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -90,7 +91,7 @@ def add_commands(sub: Any) -> None:
         "--agents", type=positive_int, help="number of agents (overrides agents.count)"
     )
     run.add_argument(
-        "--memory", choices=MEMORY_BACKENDS, help="memory backend (overrides memory.backend)"
+        "--memory", choices=sorted(BACKENDS), help="memory backend (overrides memory.backend)"
     )
     run.add_argument(
         "--executor", choices=EXECUTORS, help="team-step executor (overrides run.executor)"
@@ -239,12 +240,13 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console,
 
     summaries: list[EpisodeSummary] = []
     milestones = scenario.family.milestones
+    stores = MemoryStores(scenario.memory)  # one per run: memory may persist across seeds
     with MetricsWriter(out_dir / "metrics.csv", milestones) as metrics:
         for seed in scenario.seeds:
             shown = watcher.episode_kwargs(seed) if watcher is not None else {}
             try:
                 summary = _run_one(run_episode, scenario, seed, out_dir, console, args.quiet,
-                                   args.resume, shown)
+                                   args.resume, {**shown, "stores": stores})
             except KeyboardInterrupt:
                 _close_watcher(watcher)
                 err.print(f"interrupted during seed {seed}; results so far are in {out_dir}")
@@ -289,7 +291,7 @@ def _run_one(
     shown: dict[str, Any] | None = None,
 ) -> EpisodeSummary:
     extra: dict[str, Any] = {"resume": resume} if resume is not None else {}
-    extra.update(shown or {})  # --viz / --record: the watch and render mode
+    extra.update(shown or {})  # the memory stores; --viz / --record: watch and render mode
     if quiet:
         return run_episode(scenario, seed=seed, out_dir=out_dir, progress=None, **extra)
     columns = (

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,13 @@ from pydantic import BaseModel
 
 from memsim.agents.registry import make_policy
 from memsim.agents.step import AgentRuntime
-from memsim.memory import AgentMemory, SharedMemory, open_store
+from memsim.memory import SharedMemory
 from memsim.sim.checkpoint import checkpoint_meta, restore_checkpoint, save_checkpoint
 from memsim.sim.comm import CommChannel, CommConfig
 from memsim.sim.families import family_of
 from memsim.sim.output import EpisodeSummary, TraceWriter, trace_path
-from memsim.sim.scenario import EXECUTORS, Scenario
+from memsim.sim.scenario import EXECUTORS, MemoryConfig, Scenario
+from memsim.sim.stores import MemoryStores
 from memsim.sim.team import (
     DirectExecutor,
     LangGraphExecutor,
@@ -42,55 +42,22 @@ from memsim.sim.team import (
 from memsim.sim.team import initial_state as team_initial_state
 
 
-@dataclass(frozen=True)
-class MemorySettings:
-    enabled: bool = True
-    backend: str = "networkx"
-    node_budget: int = 5000
-    chunk_size: int = 16
-    retrieve_budget: int = 16
-    shared: bool = False
-    persist: bool = False
-    config: dict[str, Any] = field(default_factory=dict)
-
-
-# networkx graphs that outlive one episode (persist_across_episodes), per process.
-_PERSISTENT_GRAPHS: dict[str, Any] = {}
-
-
-def _open(settings: MemorySettings, namespace: str, registry: dict[str, Any]) -> Any:
-    config = dict(settings.config)
-    if settings.backend == "networkx":
-        config.setdefault("graph_registry", _PERSISTENT_GRAPHS if settings.persist else registry)
-    store = open_store(settings.backend, namespace, **config)
-    if not settings.persist:
-        store.clear()
-    return store
-
-
-def open_memory(settings: MemorySettings, namespace: str, agent_id: str,
-                registry: dict[str, Any], world_id: str) -> AgentMemory:
-    """An agent memory in `namespace`: fresh, or carried over (see module docstring)."""
-    memory = AgentMemory(_open(settings, namespace, registry), agent_id,
-                         node_budget=settings.node_budget, chunk_size=settings.chunk_size)
-    if settings.persist:
-        memory.new_episode(world_id=world_id)
-    return memory
-
-
 def build_team(
     env_config: BaseModel,
     policies: list[str],
     seed: int,
-    memory: MemorySettings,
+    memory: MemoryConfig | MemoryStores,
     comm: CommConfig,
     namespace: str = "memsim",
     on_step: Callable[[StepRecord], None] | None = None,
     policy_settings: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[TeamRuntime, TeamState]:
     """Everything one episode needs, reset to `seed`. The world family (and so the env,
-    perception and scripted policy) follows from the type of `env_config`;
+    perception and scripted policy) follows from the type of `env_config`; `memory` is the
+    scenario's memory settings, or an opener that outlives the episode (`MemoryStores`);
     `policy_settings` holds per-policy tables (e.g. ``{"llm": {...}}``) from the scenario."""
+    stores = memory if isinstance(memory, MemoryStores) else MemoryStores(memory)
+    memory_config = stores.config
     n_agents = env_config.n_agents  # type: ignore[attr-defined]
     if len(policies) != n_agents:
         raise ValueError(f"policies: {len(policies)} given for {n_agents} agents")
@@ -98,15 +65,14 @@ def build_team(
     env = family.make_env(env_config)
     observations, _ = env.reset(seed=seed)
     agent_ids = list(env.possible_agents)
-    registry: dict[str, Any] = {}
     runtimes: dict[str, AgentRuntime] = {}
     prior = family.prior_facts(env)
     world_id = family.world_id(env_config, seed)
     shared = None
-    if memory.enabled and memory.shared:
-        shared = SharedMemory(_open(memory, f"{namespace}/team", registry),
-                              node_budget=max(memory.node_budget, 1000),
-                              chunk_size=memory.chunk_size)
+    if memory_config.enabled and memory_config.shared:
+        shared = SharedMemory(stores.open(f"{namespace}/team"),
+                              node_budget=max(memory_config.node_budget, 1000),
+                              chunk_size=memory_config.chunk_size)
     settings = dict(policy_settings or {})
     # LLM agents get the family's world description unless the scenario names one.
     settings["llm"] = {"world": family.llm_world, **settings.get("llm", {})}
@@ -115,9 +81,8 @@ def build_team(
                              settings.get(policy_name))
         policy.reset(agent_id, seed, env.action_names)
         agent_memory = None
-        if memory.enabled:
-            agent_memory = open_memory(memory, f"{namespace}/{agent_id}", agent_id, registry,
-                                       world_id)
+        if memory_config.enabled:
+            agent_memory = stores.memory(f"{namespace}/{agent_id}", agent_id, world_id)
         runtimes[agent_id] = AgentRuntime(
             agent_id=agent_id,
             policy=policy,
@@ -125,8 +90,8 @@ def build_team(
             memory=agent_memory,
             teammates=tuple(a for a in agent_ids if a != agent_id),
             action_names=env.action_names,
-            retrieve_budget=memory.retrieve_budget,
-            pending_notes=list(prior) if memory.enabled else [],
+            retrieve_budget=memory_config.retrieve_budget,
+            pending_notes=list(prior) if memory_config.enabled else [],
             shared=shared,
         )
     channel = CommChannel(agent_ids, comm, seed=seed)
@@ -188,14 +153,6 @@ def policy_usage(runtime: TeamRuntime) -> dict[str, dict[str, float]]:
             if callable(getattr(r.policy, "usage", None))}
 
 
-def memory_settings(scenario: Scenario) -> MemorySettings:
-    m = scenario.memory
-    return MemorySettings(enabled=m.enabled, backend=m.backend, node_budget=m.node_budget,
-                          chunk_size=m.chunk_size, retrieve_budget=m.retrieve_budget,
-                          shared=m.shared, persist=m.persist_across_episodes,
-                          config=dict(m.config))
-
-
 def checkpoint_path(out_dir: Path, seed: int) -> Path:
     return Path(out_dir) / f"checkpoint-seed{seed}.pkl"
 
@@ -212,13 +169,14 @@ def build_scenario_team(
     seed: int,
     on_step: Callable[[StepRecord], None] | None = None,
     render_mode: str | None = None,
+    stores: MemoryStores | None = None,
 ) -> tuple[TeamRuntime, TeamState]:
     """The team of one episode of `scenario`, exactly as `run_episode` builds it.
     `render_mode="rgb_array"` makes the env's `render()` draw (for viewers); it changes
-    no simulation state."""
+    no simulation state. `stores` carries memory across the episodes of a run."""
     policies = [scenario.agents.policy_for(a) for a in scenario.agents.agent_ids()]
     runtime, state = build_team(scenario.env_config(), policies, seed,
-                                memory_settings(scenario), scenario.comm_config(),
+                                stores or MemoryStores(scenario.memory), scenario.comm_config(),
                                 episode_namespace(scenario, seed), on_step,
                                 scenario.policy_settings())
     runtime.env.render_mode = render_mode
@@ -241,12 +199,15 @@ def run_episode(
     resume: Path | None = None,
     watch: Watch | None = None,
     render_mode: str | None = None,
+    stores: MemoryStores | None = None,
 ) -> EpisodeSummary:
     """Run one seed of a scenario; write `trace-seed<N>.jsonl` to `out_dir` if given, and
     with `run.checkpoint_every = N` a `checkpoint-seed<N>.pkl` every N steps. `resume`
     continues from such a checkpoint (same scenario and seed) instead of starting over.
     `watch` sees the team after every step (a viewer, a recorder); it may block (pause)
-    or raise `StopEpisode` to end the episode early, which still returns a summary."""
+    or raise `StopEpisode` to end the episode early, which still returns a summary.
+    `stores`: one opener for all the episodes of a run, so memory persists across them
+    when the scenario says so (a new one per episode otherwise)."""
     meta = {"scenario": scenario.name, "seed": seed}
     if resume is not None:
         saved = checkpoint_meta(resume)
@@ -272,7 +233,7 @@ def run_episode(
 
     runtime = executor = None
     try:
-        runtime, state = build_scenario_team(scenario, seed, on_step, render_mode)
+        runtime, state = build_scenario_team(scenario, seed, on_step, render_mode, stores)
         if resume is not None:
             state = restore_checkpoint(runtime, resume)
         every = scenario.run.checkpoint_every

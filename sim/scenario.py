@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 import memsim.scenarios as _scenarios_pkg
+from memsim.memory.backends import BACKENDS
 from memsim.sim.comm import CommConfig
 from memsim.sim.families import FAMILIES, WorldFamily, family_named
 
@@ -35,8 +36,6 @@ SCENARIO_DIR = Path(_scenarios_pkg.__file__).parent
 
 FALLBACK_POLICY_NAMES: tuple[str, ...] = ("scripted", "random")
 
-MemoryBackend = Literal["networkx", "falkordb", "neo4j"]
-MEMORY_BACKENDS: tuple[str, ...] = get_args(MemoryBackend)
 Executor = Literal["langgraph", "direct"]
 EXECUTORS: tuple[str, ...] = get_args(Executor)
 
@@ -151,8 +150,20 @@ class AgentsSection(BaseModel):
         return self.policies.get(agent_id, self.policy)
 
 
-class MemorySection(BaseModel):
-    """``[memory]``: each agent's knowledge-graph memory (``enabled=false``: memory off)."""
+def _check_backend(name: str) -> str:
+    allowed = sorted(BACKENDS)
+    if name not in allowed:
+        raise ValueError(f"{name!r} is not allowed; allowed: {', '.join(allowed)}")
+    return name
+
+
+MemoryBackend = Annotated[str, AfterValidator(_check_backend)]
+"""A memory backend name: one registered in `memsim.memory.backends.BACKENDS`."""
+
+
+class MemoryConfig(BaseModel):
+    """``[memory]``: each agent's knowledge-graph memory (``enabled=false``: memory off).
+    The one form of the memory settings, from the scenario file to the stores."""
 
     model_config = _STRICT
 
@@ -192,7 +203,7 @@ class Scenario(BaseModel):
     max_steps: int = Field(DEFAULT_MAX_STEPS, ge=1)
     env: EnvSection
     agents: AgentsSection
-    memory: MemorySection = Field(default_factory=MemorySection)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
     comm: CommConfig = Field(default_factory=CommConfig)
     run: RunSection = Field(default_factory=RunSection)
     llm: dict[str, str | int | float | bool | list[str]] = Field(

@@ -20,8 +20,9 @@ from memsim.agents.rl.settings import load_settings
 from memsim.cli import main
 from memsim.envs.crafting import CraftingConfig, CraftingParallelEnv
 from memsim.sim.comm import CommConfig
-from memsim.sim.episode import MemorySettings, build_team, make_executor, run_team
+from memsim.sim.episode import build_team, make_executor, run_team
 from memsim.sim.output import read_trace
+from memsim.sim.scenario import MemoryConfig
 from memsim.sim.team import observation_texts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -34,7 +35,7 @@ def test_llm_team_plays_valid_actions_and_counts_usage(llm_server: dict[str, Any
                                      "timeout_s": 180.0, "max_retries": 1})
     env_config = CraftingConfig(n_agents=N_AGENTS, zombies=False, skeletons=False)
     runtime, state = build_team(env_config, ["random"] * N_AGENTS, seed=0,
-                                memory=MemorySettings(), comm=CommConfig(), namespace="llm-it")
+                                memory=MemoryConfig(), comm=CommConfig(), namespace="llm-it")
     policies: dict[str, LLMPolicy] = {}
     for agent_id, agent in runtime.agents.items():
         policies[agent_id] = LLMPolicy(config, runtime.env.world.rules)

@@ -33,8 +33,9 @@ from memsim.envs.crafting.observation import Observer
 from memsim.memory import PlaceRecord, Recall
 from memsim.scenarios import train_ppo_crafter, train_ppo_team
 from memsim.sim.comm import CommConfig
-from memsim.sim.episode import MemorySettings, build_team, make_executor, run_team
+from memsim.sim.episode import build_team, make_executor, run_team
 from memsim.sim.rl_training import make_team_parallel_env
+from memsim.sim.scenario import MemoryConfig
 from memsim.sim.team import StepRecord
 
 QUIET = {"zombies": False, "skeletons": False}
@@ -359,7 +360,7 @@ def mixed_team(model: Path, seed: int, memory_features: bool, settings: Path,
     records: list[StepRecord] = []
     config = CraftingConfig(n_agents=2, **QUIET)
     runtime, state = build_team(config, ["scripted", "random"], seed,
-                                MemorySettings(enabled=memory), CommConfig(),
+                                MemoryConfig(enabled=memory), CommConfig(),
                                 namespace=f"test-rl-{seed}", on_step=records.append)
     policy = make_rl_policy(model, memory_features, settings=settings)
     policy.reset("agent_1", seed, runtime.env.action_names)

@@ -52,6 +52,7 @@ class FakeRunner:
         seed: int,
         out_dir: Path | None,
         progress: Callable[[int, int], None] | None = None,
+        stores: Any = None,
     ) -> EpisodeSummary:
         self.calls.append(
             {"scenario": scenario, "seed": seed, "out_dir": out_dir, "progress": progress}
@@ -114,7 +115,7 @@ def test_run_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for option in ("--seed", "--agents", "--memory", "--out", "--executor", "--quiet"):
         assert option in out
-    assert "networkx,falkordb,neo4j" in out and "langgraph,direct" in out
+    assert "falkordb,neo4j,networkx" in out and "langgraph,direct" in out
 
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,8 +9,9 @@ from memsim.envs.base import INFO_KEYS, MemsimWorld
 from memsim.envs.crafting import CraftingConfig
 from memsim.memory import RetrievalQuery
 from memsim.sim.comm import CommConfig
-from memsim.sim.episode import MemorySettings, build_team, make_executor, run_team
+from memsim.sim.episode import build_team, make_executor, run_team
 from memsim.sim.families import FAMILIES, family_named, family_of
+from memsim.sim.scenario import MemoryConfig
 
 # Settings a family's config needs beyond the team size and step limit.
 REQUIRED_SETTINGS = {"crafting": {}, "navigation": {"task": "ballet", "relay": True},
@@ -39,8 +40,8 @@ def test_every_family_world_meets_the_protocol(name: str) -> None:
 def test_unknown_family_and_config_are_named() -> None:
     with pytest.raises(ValueError, match="env family 'underwater' is unknown; allowed: crafting"):
         family_named("underwater")
-    with pytest.raises(TypeError, match="MemorySettings is not the config of a known env family"):
-        family_of(MemorySettings())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="MemoryConfig is not the config of a known env family"):
+        family_of(MemoryConfig())  # type: ignore[arg-type]
 
 
 class _Reader:
@@ -66,7 +67,7 @@ class _Reader:
 @pytest.mark.parametrize("executor", ["direct", "langgraph"])
 def test_text_observations_reach_only_policies_that_want_them(executor: str) -> None:
     config = CraftingConfig(n_agents=2, zombies=False, skeletons=False)
-    runtime, state = build_team(config, ["scripted", "scripted"], 0, MemorySettings(),
+    runtime, state = build_team(config, ["scripted", "scripted"], 0, MemoryConfig(),
                                 CommConfig())
     reader = _Reader()
     runtime.agents["agent_1"].policy = reader

@@ -14,7 +14,6 @@ from memsim.envs.crafting.config import CraftingConfig
 from memsim.sim.comm import CommConfig
 from memsim.sim.scenario import (
     FALLBACK_POLICY_NAMES,
-    MEMORY_BACKENDS,
     SCENARIO_DIR,
     Scenario,
     ScenarioError,
@@ -234,7 +233,7 @@ def test_unknown_top_level_table_fails() -> None:
         ("agents.count", 0, "agents.count: Input should be greater than or equal to 1"),
         ("agents.count", 65, "agents.count: Input should be less than or equal to 64"),
         ("agents.policy", "smart", "agents.policy: 'smart' is not allowed; allowed: "),
-        ("memory.backend", "redis", "memory.backend: Input should be 'networkx', 'falkordb'"),
+        ("memory.backend", "redis", "memory.backend: 'redis' is not allowed; allowed: falkordb"),
         ("memory.node_budget", 10, "memory.node_budget: Input should be greater than or equal"),
         ("memory.enabled", "no", "memory.enabled: Input should be a valid boolean"),
         ("comm.loss_prob", 2.0, "comm.loss_prob: Input should be less than or equal to 1"),
@@ -293,10 +292,13 @@ def test_policy_names_fall_back_without_a_registry(monkeypatch: pytest.MonkeyPat
     assert policy_names() == FALLBACK_POLICY_NAMES
 
 
-def test_memory_backends_match_the_memory_package() -> None:
-    from memsim.memory.backends import BACKENDS
+def test_memory_backends_come_from_the_memory_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    from memsim.memory import backends
 
-    assert sorted(MEMORY_BACKENDS) == sorted(BACKENDS)
+    monkeypatch.setitem(backends.BACKENDS, "mystore", "my_package.store:MyStore")
+    assert validate_scenario(with_change("memory.backend", "mystore")).memory.backend == "mystore"
+    assert "allowed: falkordb, mystore, neo4j, networkx" in error_of(
+        with_change("memory.backend", "redis"))
 
 
 # ----------------------------------------------------------------------------- derived configs
@@ -329,7 +331,7 @@ def test_with_overrides() -> None:
     ("kwargs", "expected"),
     [
         ({"agents": 100}, "agents.count: Input should be less than or equal to 64"),
-        ({"memory_backend": "redis"}, "memory.backend: Input should be"),
+        ({"memory_backend": "redis"}, "memory.backend: 'redis' is not allowed"),
         ({"seed": -2}, "seeds.0: Input should be greater than or equal to 0"),
         ({"executor": "ray"}, "run.executor: Input should be"),
     ],

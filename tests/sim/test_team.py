@@ -12,16 +12,18 @@ from memsim.agents.step import NODE_ORDER, build_agent_graph
 from memsim.envs.crafting import CraftingConfig
 from memsim.sim.checkpoint import restore_checkpoint, save_checkpoint
 from memsim.sim.comm import CommConfig
-from memsim.sim.episode import MemorySettings, build_team, make_executor, run_team
+from memsim.sim.episode import build_team, make_executor, run_team
+from memsim.sim.scenario import MemoryConfig
+from memsim.sim.stores import MemoryStores
 from memsim.sim.team import StepRecord, agent_input, build_team_graph
 
 
-def team(n_agents: int = 3, seed: int = 0, memory: MemorySettings | None = None,
+def team(n_agents: int = 3, seed: int = 0, memory: MemoryConfig | MemoryStores | None = None,
          comm: CommConfig | None = None, records: list[StepRecord] | None = None,
          **env: Any):
     config = CraftingConfig(n_agents=n_agents, zombies=False, skeletons=False, **env)
     sink = records.append if records is not None else None
-    return build_team(config, ["scripted"] * n_agents, seed, memory or MemorySettings(),
+    return build_team(config, ["scripted"] * n_agents, seed, memory or MemoryConfig(),
                       comm or CommConfig(), namespace=f"test-{seed}", on_step=sink)
 
 
@@ -118,7 +120,7 @@ def test_messages_reach_memory_with_told_by_provenance() -> None:
 
 def test_comm_off_delivers_nothing_and_memory_off_recalls_nothing() -> None:
     records: list[StepRecord] = []
-    runtime, state = team(2, memory=MemorySettings(enabled=False),
+    runtime, state = team(2, memory=MemoryConfig(enabled=False),
                           comm=CommConfig(enabled=False), records=records)
     run_team(runtime, state, make_executor("direct", runtime), 30)
     assert runtime.comm.metrics.total.delivered == 0
@@ -136,7 +138,7 @@ def test_decision_trace_says_what_was_retrieved_read_and_why() -> None:
 
 
 def test_shared_team_memory_collects_published_sightings() -> None:
-    runtime, state = team(2, seed=1, memory=MemorySettings(shared=True))
+    runtime, state = team(2, seed=1, memory=MemoryConfig(shared=True))
     run_team(runtime, state, make_executor("direct", runtime), 120)
     published = runtime.shared.store.query("Entity", {"instance": True})
     assert published
@@ -175,8 +177,10 @@ def test_scripted_team_reaches_a_diamond_on_most_seeds() -> None:
 
 
 def test_memory_persists_across_episodes_when_asked() -> None:
+    stores = MemoryStores(MemoryConfig(persist_across_episodes=True))  # one run's stores
+
     def episode(seed: int) -> Any:
-        runtime, state = team(1, seed=seed, memory=MemorySettings(persist=True))
+        runtime, state = team(1, seed=seed, memory=stores)
         memory = runtime.agents["agent_0"].memory
         at_start = (memory.store.count("Place"), memory.store.count("Recipe"))
         run_team(runtime, state, make_executor("direct", runtime), 30)
@@ -192,7 +196,7 @@ def test_memory_persists_across_episodes_when_asked() -> None:
 
 def test_persisted_memory_drops_the_map_of_a_different_world() -> None:
     config = CraftingConfig(n_agents=1, zombies=False, skeletons=False)
-    settings = MemorySettings(persist=True)
+    settings = MemoryStores(MemoryConfig(persist_across_episodes=True))
     counts = []
     for seed in (21, 22):  # two worlds, one memory namespace
         runtime, state = build_team(config, ["scripted"], seed, settings, CommConfig(),
@@ -206,7 +210,7 @@ def test_persisted_memory_drops_the_map_of_a_different_world() -> None:
 
 
 def test_closing_the_runtime_releases_every_memory_store() -> None:
-    runtime, state = team(2, memory=MemorySettings(shared=True))
+    runtime, state = team(2, memory=MemoryConfig(shared=True))
     run_team(runtime, state, make_executor("direct", runtime), 3)
     runtime.close()
     stores = [a.memory.store for a in runtime.agents.values()] + [runtime.shared.store]
