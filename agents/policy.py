@@ -18,7 +18,8 @@ from memsim.memory import Fact, Recall, RetrievalQuery
 
 @dataclass(slots=True)
 class AgentContext:
-    """Everything an agent may use to decide at one step."""
+    """Everything an agent may use to decide at one step. Built once per agent-step (by
+    the `perceive` node); `recall` is filled in by the `recall` node."""
 
     agent_id: str
     step: int
@@ -32,6 +33,9 @@ class AgentContext:
     # The observation in plain language; filled only for policies with `wants_text = True`
     # (LLM agents), so others do not pay for rendering text every step.
     observation_text: str = ""
+    # The observation decoded once by the family's perception (`Perception.decode`): what
+    # policies, prompts and the viewer read instead of parsing `observation` again.
+    view: Any = None
 
 
 @dataclass(slots=True)
@@ -46,11 +50,17 @@ class Decision:
 
 @runtime_checkable
 class Perception(Protocol):
-    """A world family's adapter from one agent's observation to memory facts. It keeps no
-    task knowledge between steps: what an agent knows later lives in its memory."""
+    """A world family's adapter from one agent's observation to a typed view and memory
+    facts. It keeps no task knowledge between steps: what an agent knows later lives in its
+    memory."""
 
-    def perceive(self, obs: Any, info: dict[str, Any], step: int) -> list[Fact]:
-        """The facts this observation (and the outcome of the last action) shows."""
+    def decode(self, obs: Any) -> Any:
+        """The observation decoded into the family's typed view (world coordinates, names);
+        it has at least a `position` (x, y)."""
+        ...
+
+    def perceive(self, view: Any, info: dict[str, Any], step: int) -> list[Fact]:
+        """The facts this view (and the outcome of the last action in `info`) shows."""
         ...
 
     def reset(self) -> None:

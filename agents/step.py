@@ -76,6 +76,7 @@ class AgentStepState(TypedDict, total=False):
     inbox: list[Message]
     facts: list[Fact]
     heard: list[Fact]
+    context: AgentContext
     recall: Recall | None
     decision: Decision
     decisions: Annotated[dict[str, dict[str, Any]], merge_dicts]
@@ -91,11 +92,27 @@ def inbox_facts(inbox: list[Message], step: int) -> list[Fact]:
 
 
 def perceive(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
-    facts = runtime.perception.perceive(state["observation"], state.get("info", {}), state["step"])
+    """Decode the observation once, turn it into facts, and build this step's context."""
+    perception = runtime.perception
+    view = perception.decode(state["observation"])
+    info = state.get("info", {})
+    facts = perception.perceive(view, info, state["step"])
     if runtime.pending_notes:
         facts = [*runtime.pending_notes, *facts]
         runtime.pending_notes = []
-    return {"facts": facts, "visited": ["perceive"]}
+    context = AgentContext(
+        agent_id=runtime.agent_id,
+        step=state["step"],
+        observation=state["observation"],
+        facts=facts,
+        inbox=state.get("inbox", []),
+        teammates=runtime.teammates,
+        action_names=runtime.action_names,
+        info=info,
+        observation_text=state.get("observation_text", ""),
+        view=view,
+    )
+    return {"facts": facts, "context": context, "visited": ["perceive"]}
 
 
 def read_inbox(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
@@ -108,25 +125,10 @@ def remember(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
     return {"visited": ["remember"]}
 
 
-def _context(runtime: AgentRuntime, state: AgentStepState) -> AgentContext:
-    return AgentContext(
-        agent_id=runtime.agent_id,
-        step=state["step"],
-        observation=state["observation"],
-        facts=state["facts"],
-        inbox=state.get("inbox", []),
-        recall=state.get("recall"),
-        teammates=runtime.teammates,
-        action_names=runtime.action_names,
-        info=state.get("info", {}),
-        observation_text=state.get("observation_text", ""),
-    )
-
-
 def recall(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
     result = None
     if runtime.memory is not None:
-        query = runtime.policy.recall_query(_context(runtime, state))
+        query = runtime.policy.recall_query(state["context"])
         if query is not None:
             result = runtime.memory.retrieve(query, budget=runtime.retrieve_budget)
             if runtime.shared is not None:
@@ -134,13 +136,14 @@ def recall(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
                 own = {(p.kind, p.x, p.y) for p in result.nearest}
                 result.nearest += [p for p in team.nearest if (p.kind, p.x, p.y) not in own]
                 result.nearest.sort(key=lambda p: (p.distance or 0, p.kind, p.x, p.y))
+    state["context"].recall = result  # the context is built once, in `perceive`
     return {"recall": result, "visited": ["recall"]}
 
 
 def decide(runtime: AgentRuntime, state: AgentStepState,
            decision: Decision | None = None) -> dict[str, Any]:
     if decision is None:
-        decision = runtime.policy.decide(_context(runtime, state))
+        decision = runtime.policy.decide(state["context"])
     if decision.memory_notes and runtime.memory is not None:
         runtime.pending_notes.extend(decision.memory_notes)
     result = state.get("recall")
@@ -192,7 +195,7 @@ async def adecide(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any
     policy_adecide = getattr(runtime.policy, "adecide", None)
     if policy_adecide is None:
         return decide(runtime, state)
-    decision = await policy_adecide(_context(runtime, state))
+    decision = await policy_adecide(state["context"])
     return decide(runtime, state, decision)
 
 

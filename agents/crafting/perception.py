@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from memsim.agents.crafting.view import CraftingDecoder, CraftingView
 from memsim.envs.crafting.rules import Rules
 from memsim.memory import Fact
 
@@ -28,48 +29,40 @@ def material_category(name: str) -> str:
 
 
 class CraftingPerception:
-    """Turns one agent's symbolic observations into facts. Keeps only its last inventory,
-    so unchanged holdings are not rewritten every step."""
+    """Decodes one agent's symbolic observations and turns them into facts. Keeps only its
+    last inventory, so unchanged holdings are not rewritten every step."""
 
     def __init__(self, agent_id: str, rules: Rules) -> None:
         self.agent_id = agent_id
         self.rules = rules
-        self._floor = set(rules.walkable)
-        self._names = ("outside", *rules.materials)
-        self._objects = ("nothing", *rules.objects)
+        self._decoder = CraftingDecoder(rules)
+        self._floor = {"outside", *rules.walkable}
         self._last_inventory: list[int] | None = None
 
     def reset(self) -> None:
         self._last_inventory = None
 
-    def perceive(self, obs: dict[str, Any], info: dict[str, Any], step: int) -> list[Fact]:
-        facts: list[Fact] = []
-        materials, objects, agents = obs["materials"], obs["objects"], obs["agents"]
-        rows, cols = materials.shape
-        px, py = int(obs["position"][0]), int(obs["position"][1])
-        left, top = px - cols // 2, py - rows // 2
-        facts.append(self._survey(left, top, cols, rows))
-        for row in range(rows):
-            for col in range(cols):
-                material = self._names[int(materials[row, col])]
-                x, y = left + col, top + row
-                if material != "outside" and material not in self._floor:
-                    facts.append(Fact(kind="seen_at", subject=material, place=(x, y),
-                                      category=material_category(material)))
-                kind = int(objects[row, col])
-                if not kind:
-                    continue
-                who = int(agents[row, col])
-                if who:
-                    name = f"agent_{who - 1}"
-                    if name != self.agent_id:
-                        facts.append(Fact(kind="seen_at", subject="agent", entity_id=name,
-                                          place=(x, y), category="agent"))
-                else:
-                    creature = self._objects[kind]
-                    facts.append(Fact(kind="seen_at", subject=creature, place=(x, y),
-                                      category="creature"))
-        facts += self._holdings(obs)
+    def decode(self, obs: dict[str, Any]) -> CraftingView:
+        return self._decoder.decode(obs)
+
+    def perceive(self, view: CraftingView, info: dict[str, Any], step: int) -> list[Fact]:
+        facts = [self._survey(view.left, view.top, view.cols, view.rows)]
+        floor = self._floor
+        for cell, material in view.materials.items():
+            if material not in floor:
+                facts.append(Fact(kind="seen_at", subject=material, place=cell,
+                                  category=material_category(material)))
+            if cell not in view.objects:
+                continue
+            who = view.agents.get(cell)
+            if who is not None:
+                if who != self.agent_id:
+                    facts.append(Fact(kind="seen_at", subject="agent", entity_id=who,
+                                      place=cell, category="agent"))
+            else:
+                facts.append(Fact(kind="seen_at", subject=view.creatures[cell], place=cell,
+                                  category="creature"))
+        facts += self._holdings(view)
         if info.get("action"):
             outcome = "success" if info.get("ok", True) else "failure"
             facts.append(Fact(kind="event", subject=info["action"], outcome=outcome,
@@ -82,13 +75,13 @@ class CraftingPerception:
         return Fact(kind="surveyed", subject=self.agent_id, place=(x0, y0),
                     extent=(left + cols - x0, top + rows - y0))
 
-    def _holdings(self, obs: dict[str, Any]) -> list[Fact]:
-        inventory = [int(v) for v in obs["inventory"]]
+    def _holdings(self, view: CraftingView) -> list[Fact]:
+        inventory = list(view.inventory.values())
         last = self._last_inventory
         self._last_inventory = inventory
         return [
             Fact(kind="holds", subject=self.agent_id, object=item, count=count)
-            for i, (item, count) in enumerate(zip(self.rules.item_names, inventory, strict=True))
+            for i, (item, count) in enumerate(view.inventory.items())
             if (last is None and count) or (last is not None and last[i] != count)
         ]
 

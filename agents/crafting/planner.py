@@ -27,11 +27,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from memsim.agents.crafting.view import DIRECTIONS, CraftingView
 from memsim.agents.policy import AgentContext, Decision
 from memsim.envs.crafting.rules import Rules
 from memsim.memory import Fact, RetrievalQuery
 
-_DIRS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
+_DIRS = DIRECTIONS
 _SHARE = ("diamond", "iron", "coal", "table", "furnace")  # worth a message when first seen
 _SURVEY = ("tree", "stone", "coal", "iron", "diamond", "water", "table", "furnace")
 STATION_REACH = 24  # walk to a known station within this many cells instead of building one
@@ -41,20 +42,6 @@ STATION_REACH = 24  # walk to a known station within this many cells instead of 
 class Task:
     verb: str  # collect | make | place | station | explore | drink | eat | sleep
     what: str = ""
-
-
-@dataclass
-class _View:
-    """The current observation decoded to world coordinates."""
-
-    x: int
-    y: int
-    materials: dict[tuple[int, int], str]
-    objects: dict[tuple[int, int], str]
-    inventory: dict[str, int]
-    vitals: dict[str, int]
-    facing: tuple[int, int]
-    sleeping: bool
 
 
 @dataclass
@@ -96,8 +83,6 @@ class ScriptedPlanner:
     def __init__(self, rules: Rules, goal_item: str = "diamond") -> None:
         self.rules = rules
         self.goal_item = goal_item
-        self._materials = ("outside", *rules.materials)
-        self._objects = ("nothing", *rules.objects)
         self._walkable = set(rules.walkable)
         self.agent_id = ""
         self.state = PlannerState()
@@ -113,15 +98,14 @@ class ScriptedPlanner:
         self.state = PlannerState(heading=number * 2.39996 + self.rng.random())  # golden angle
 
     def recall_query(self, context: AgentContext) -> RetrievalQuery | None:
-        x, y = (int(v) for v in context.observation["position"])
+        x, y = context.view.position
         kinds = _SURVEY
-        food = int(context.observation["vitals"][self.rules.vitals.index("food")])
-        if food <= 7:
+        if context.view.vitals["food"] <= 7:
             kinds = (*_SURVEY, "cow")
         return RetrievalQuery(nearest=kinds, position=(x, y), per_kind=2)
 
     def decide(self, context: AgentContext) -> Decision:
-        view = self._decode(context.observation)
+        view = context.view
         st = self.state
         st.recent.append((view.x, view.y))
         known = self._known_places(view, context)
@@ -183,28 +167,8 @@ class ScriptedPlanner:
 
     # ---- perception helpers -----------------------------------------------------------
 
-    def _decode(self, obs: dict[str, Any]) -> _View:
-        materials, objects, agents = obs["materials"], obs["objects"], obs["agents"]
-        rows, cols = materials.shape
-        x, y = int(obs["position"][0]), int(obs["position"][1])
-        left, top = x - cols // 2, y - rows // 2
-        cells: dict[tuple[int, int], str] = {}
-        things: dict[tuple[int, int], str] = {}
-        for r in range(rows):
-            for c in range(cols):
-                cell = (left + c, top + r)
-                cells[cell] = self._materials[int(materials[r, c])]
-                kind = int(objects[r, c])
-                if kind:
-                    who = int(agents[r, c])
-                    things[cell] = f"agent_{who - 1}" if who else self._objects[kind]
-        facing = list(_DIRS.values())[int(obs["facing"])]
-        inventory = dict(zip(self.rules.item_names, (int(v) for v in obs["inventory"]),
-                             strict=True))
-        vitals = dict(zip(self.rules.vitals, (int(v) for v in obs["vitals"]), strict=True))
-        return _View(x, y, cells, things, inventory, vitals, facing, bool(obs["sleeping"]))
-
-    def _known_places(self, view: _View, context: AgentContext) -> dict[str, list[tuple[int, int]]]:
+    def _known_places(self, view: CraftingView, context: AgentContext
+                      ) -> dict[str, list[tuple[int, int]]]:
         """Kind -> known cells, nearest first: the view (truth) plus recalled places not
         contradicted by the view."""
         known: dict[str, list[tuple[int, int]]] = {}
@@ -229,7 +193,7 @@ class ScriptedPlanner:
 
     # ---- choosing what to do ------------------------------------------------------------
 
-    def _choose_task(self, view: _View, known: dict[str, list], step: int) -> Task:
+    def _choose_task(self, view: CraftingView, known: dict[str, list], step: int) -> Task:
         v = view.vitals
         urgent = v["food"] <= 2 or v["drink"] <= 2
         if v["energy"] <= 2 and not urgent:
@@ -255,7 +219,7 @@ class ScriptedPlanner:
             return Task("explore", "")  # done; wander (the team goal ends the episode)
         return self._obtain(self.goal_item, view, known, depth=0)
 
-    def _obtain(self, item: str, view: _View, known: dict[str, list], depth: int) -> Task:
+    def _obtain(self, item: str, view: CraftingView, known: dict[str, list], depth: int) -> Task:
         """The first primitive task towards holding one more `item` (recipe resolution)."""
         inv = view.inventory
         if depth > 8:
@@ -276,7 +240,7 @@ class ScriptedPlanner:
                 return self._obtain(tool, view, known, depth + 1)
         return Task("collect", material)
 
-    def _stations(self, stations: tuple[str, ...], view: _View, known: dict[str, list],
+    def _stations(self, stations: tuple[str, ...], view: CraftingView, known: dict[str, list],
                   depth: int) -> Task | None:
         """None if every station is within reach of the agent now; else what to do."""
         missing = [s for s in stations if not self._adjacent_station(view, s)]
@@ -297,14 +261,15 @@ class ScriptedPlanner:
                 return Task("station", f"{anchor}+{other}")
         return self._place_task(other, view, known, depth)
 
-    def _place_task(self, station: str, view: _View, known: dict[str, list], depth: int) -> Task:
+    def _place_task(self, station: str, view: CraftingView, known: dict[str, list],
+                    depth: int) -> Task:
         rule = self.rules.place[station]
         for need, n in rule.uses.items():
             if view.inventory.get(need, 0) < n:
                 return self._obtain(need, view, known, depth + 1)
         return Task("place", station)
 
-    def _adjacent_station(self, view: _View, station: str) -> bool:
+    def _adjacent_station(self, view: CraftingView, station: str) -> bool:
         d = self.rules.station_distance
         return any(
             view.materials.get((view.x + dx, view.y + dy)) == station
@@ -313,7 +278,7 @@ class ScriptedPlanner:
 
     # ---- doing it -----------------------------------------------------------------------
 
-    def _execute(self, task: Task, view: _View, known: dict[str, list], step: int,
+    def _execute(self, task: Task, view: CraftingView, known: dict[str, list], step: int,
                  messages: list[dict[str, Any]]) -> tuple[str, str]:
         if task.verb == "sleep":
             return "sleep", "energy low"
@@ -337,7 +302,7 @@ class ScriptedPlanner:
                                       exploring=True)
         return self._explore(view, step)
 
-    def _collect(self, kind: str, view: _View, known: dict[str, list], step: int,
+    def _collect(self, kind: str, view: CraftingView, known: dict[str, list], step: int,
                  messages: list[dict[str, Any]]) -> tuple[str, str]:
         here = (view.x, view.y)
         for name, (dx, dy) in _DIRS.items():
@@ -361,7 +326,7 @@ class ScriptedPlanner:
         goals = {(target[0] + dx, target[1] + dy) for dx, dy in _DIRS.values()}
         return self._navigate(view, goals, target, step, here)
 
-    def _go_to_stations(self, stations: list[str], view: _View, known: dict[str, list],
+    def _go_to_stations(self, stations: list[str], view: CraftingView, known: dict[str, list],
                         step: int) -> tuple[str, str]:
         anchors = [c for c in known.get(stations[0], []) if st_ok(self.state, c, step)]
         if not anchors:
@@ -381,7 +346,7 @@ class ScriptedPlanner:
         target = min(goals, key=lambda c: (_dist(c, view), c))
         return self._navigate(view, goals, target, step, (view.x, view.y))
 
-    def _place(self, station: str, view: _View) -> tuple[str, str]:
+    def _place(self, station: str, view: CraftingView) -> tuple[str, str]:
         rule = self.rules.place[station]
         fx, fy = view.x + view.facing[0], view.y + view.facing[1]
         if view.materials.get((fx, fy)) in rule.where and (fx, fy) not in view.objects:
@@ -401,11 +366,11 @@ class ScriptedPlanner:
             return f"move_{options[0][2]}", "looking for a free cell to build on"
         return f"move_{self.rng.choice(list(_DIRS))}", "boxed in"
 
-    def _near_material(self, view: _View, cell: tuple[int, int], material: str) -> bool:
+    def _near_material(self, view: CraftingView, cell: tuple[int, int], material: str) -> bool:
         return any(view.materials.get((cell[0] + dx, cell[1] + dy)) == material
                    for dx in (-1, 0, 1) for dy in (-1, 0, 1))
 
-    def _explore(self, view: _View, step: int) -> tuple[str, str]:
+    def _explore(self, view: CraftingView, step: int) -> tuple[str, str]:
         st = self.state
         target = st.explore_target
         at_edge = target is not None and any(
@@ -424,10 +389,10 @@ class ScriptedPlanner:
 
     # ---- movement ----------------------------------------------------------------------------
 
-    def _passable(self, view: _View, cell: tuple[int, int]) -> bool:
+    def _passable(self, view: CraftingView, cell: tuple[int, int]) -> bool:
         return view.materials.get(cell) in self._walkable and cell not in view.objects
 
-    def _step_cost(self, view: _View, cell: tuple[int, int]) -> int | None:
+    def _step_cost(self, view: CraftingView, cell: tuple[int, int]) -> int | None:
         """Cost to enter a visible cell: 1 walkable, 2 removable (tree; stone with a
         pickaxe), None impassable. Unknown cells beyond the view are not searched."""
         if cell in view.objects:
@@ -446,7 +411,7 @@ class ScriptedPlanner:
             return 4  # bridge: place stone, mine it back to a path, step on
         return None
 
-    def _navigate(self, view: _View, goals: set[tuple[int, int]], target: tuple[int, int],
+    def _navigate(self, view: CraftingView, goals: set[tuple[int, int]], target: tuple[int, int],
                   step: int, here: tuple[int, int], exploring: bool = False) -> tuple[str, str]:
         st = self.state
         if st.target != target:
@@ -510,7 +475,7 @@ class ScriptedPlanner:
 
     # ---- talking and giving ------------------------------------------------------------------
 
-    def _share_sightings(self, view: _View, step: int) -> list[dict[str, Any]]:
+    def _share_sightings(self, view: CraftingView, step: int) -> list[dict[str, Any]]:
         out = []
         for cell, material in view.materials.items():
             if material in _SHARE and (material, cell) not in self.state.shared:
@@ -524,7 +489,7 @@ class ScriptedPlanner:
                     })
         return out
 
-    def _read_inbox(self, context: AgentContext, view: _View, messages: list[dict[str, Any]]
+    def _read_inbox(self, context: AgentContext, view: CraftingView, messages: list[dict[str, Any]]
                     ) -> None:
         st = self.state
         for message in context.inbox:  # positions first: a request comes with one
@@ -562,7 +527,7 @@ class ScriptedPlanner:
                                       or view.inventory.get(st.pickup.item, 0) > 0):
             st.pickup = None
 
-    def _spare(self, item: str, view: _View) -> int:
+    def _spare(self, item: str, view: CraftingView) -> int:
         """Units of `item` this agent can give away without slowing its own plan."""
         held = view.inventory.get(item, 0)
         keep = 1 if item in ("wood", "stone", "coal", "iron") else held
@@ -570,7 +535,7 @@ class ScriptedPlanner:
             keep = 0
         return max(0, held - keep)
 
-    def _give_if_possible(self, view: _View, step: int) -> str | None:
+    def _give_if_possible(self, view: CraftingView, step: int) -> str | None:
         offer = self.state.offer
         if offer is None or self._spare(offer.item, view) < 1:
             return None
@@ -582,7 +547,7 @@ class ScriptedPlanner:
                 return f"move_{name}"
         return None
 
-    def _go_to_pickup(self, view: _View, step: int) -> str | None:
+    def _go_to_pickup(self, view: CraftingView, step: int) -> str | None:
         pickup = self.state.pickup
         if pickup is None or pickup.to not in self.state.teammate_pos:
             return None
@@ -594,7 +559,7 @@ class ScriptedPlanner:
         action, _ = self._navigate(view, goals, (x, y), step, (view.x, view.y))
         return action
 
-    def _maybe_request(self, material: str, view: _View, step: int,
+    def _maybe_request(self, material: str, view: CraftingView, step: int,
                        messages: list[dict[str, Any]]) -> None:
         """Ask the team for an item after searching for its source in vain; say where."""
         items = [i for i, n in self.rules.collect[material].receive.items() if n]
@@ -607,7 +572,7 @@ class ScriptedPlanner:
                 })
                 messages.append(self._where_am_i(view, step, None))
 
-    def _where_am_i(self, view: _View, step: int, to: list[str] | None) -> dict[str, Any]:
+    def _where_am_i(self, view: CraftingView, step: int, to: list[str] | None) -> dict[str, Any]:
         return {
             "sender": self.agent_id, "recipients": to, "kind": "inform", "step": step, "ttl": 2,
             "payload": {"type": "location", "entity": self.agent_id, "x": view.x, "y": view.y,
@@ -618,7 +583,7 @@ class ScriptedPlanner:
         return self.action_index[name]
 
 
-def _dist(cell: tuple[int, int], view: _View) -> int:
+def _dist(cell: tuple[int, int], view: CraftingView) -> int:
     return abs(cell[0] - view.x) + abs(cell[1] - view.y)
 
 

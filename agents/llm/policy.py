@@ -105,7 +105,7 @@ class LLMPolicy:
     def recall_query(self, context: AgentContext) -> RetrievalQuery | None:
         """The nearest known place of each kind it may look for, what its current goal
         needs (recipes, sources, holders), its latest failures and teammates' reports."""
-        position = _position(context.observation)
+        position = getattr(context.view, "position", None)
         cfg = self.config
         return RetrievalQuery(
             needs=self._needs(context),
@@ -202,12 +202,3 @@ class LLMPolicy:
             if item in text and not any(item in f for f in found):
                 found.append(item)
         return tuple(found[:3])
-
-
-def _position(observation: Any) -> tuple[int, int] | None:
-    """The agent's (x, y) when its observation reports one (crafting's symbolic dict)."""
-    if isinstance(observation, dict) and "position" in observation:
-        x, y = observation["position"][:2]
-        return int(x), int(y)
-    return None
-

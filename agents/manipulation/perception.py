@@ -16,18 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from memsim.agents.manipulation.view import (
+    ManipulationDecoder,
+    ManipulationView,
+)
 from memsim.envs.manipulation.config import ManipulationConfig
 from memsim.memory import Fact
-
-
-def item_kind(colour: str, shape: str) -> str:
-    """The memory kind of a table item: `<colour>_<shape>`."""
-    return f"{colour}_{shape}"
-
-
-def cue_kind(colour: str, shape: str) -> str:
-    """The memory kind of a cue shown on the display: `cue_<colour>_<shape>`."""
-    return f"cue_{colour}_{shape}"
 
 
 def cue_place(config: ManipulationConfig, slot: int) -> tuple[int, int]:
@@ -36,35 +30,25 @@ def cue_place(config: ManipulationConfig, slot: int) -> tuple[int, int]:
 
 
 class ManipulationPerception:
-    """Turns one agent's symbolic observations into facts (stateless between steps)."""
+    """Decodes one agent's symbolic observations and turns them into facts (stateless
+    between steps)."""
 
     def __init__(self, agent_id: str, config: ManipulationConfig) -> None:
         self.agent_id = agent_id
         self.config = config
-        rules = config.rules
-        self._colours = rules.colours
-        self._shapes = rules.shapes
-        self._view = rules.task(config.task).view
+        self._decoder = ManipulationDecoder(config)
 
     def reset(self) -> None:
         """Nothing to forget: the adapter keeps no state between steps."""
 
-    def perceive(self, obs: dict[str, Any], info: dict[str, Any], step: int) -> list[Fact]:
-        facts: list[Fact] = []
-        vw, vh = self._view
-        px, py = int(obs["position"][0]), int(obs["position"][1])
-        left, top = px - vw // 2, py - vh // 2
-        colours, shapes = obs["colour"], obs["shape"]
-        for row, col in zip(*colours.nonzero(), strict=True):
-            kind = item_kind(self._colours[int(colours[row, col]) - 1],
-                             self._shapes[int(shapes[row, col]) - 1])
-            facts.append(Fact(kind="seen_at", subject=kind, category="item",
-                              place=(left + int(col), top + int(row))))
-        for slot in obs["cue_colour"].nonzero()[0]:
-            kind = cue_kind(self._colours[int(obs["cue_colour"][slot]) - 1],
-                            self._shapes[int(obs["cue_shape"][slot]) - 1])
-            facts.append(Fact(kind="seen_at", subject=kind, category="other",
-                              place=cue_place(self.config, int(slot))))
+    def decode(self, obs: dict[str, Any]) -> ManipulationView:
+        return self._decoder.decode(obs)
+
+    def perceive(self, view: ManipulationView, info: dict[str, Any], step: int) -> list[Fact]:
+        facts = [Fact(kind="seen_at", subject=item.kind, category="item", place=cell)
+                 for cell, item in view.items.items()]
+        facts += [Fact(kind="seen_at", subject=kind, category="other",
+                       place=cue_place(self.config, slot)) for slot, kind in view.cues]
         if info.get("action"):
             outcome = "success" if info.get("ok", True) else "failure"
             facts.append(Fact(kind="event", subject=info["action"], outcome=outcome,

@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from memsim.agents.manipulation.perception import cue_kind, cue_place, item_kind
+from memsim.agents.manipulation.perception import cue_place
+from memsim.agents.manipulation.view import ManipulationView, cue_kind, item_kind
 from memsim.agents.policy import AgentContext, Decision
 from memsim.envs.manipulation.config import ManipulationConfig
 from memsim.envs.manipulation.engine import MOVES, OBSERVER
-from memsim.envs.manipulation.rules import PHASES
 from memsim.memory import Fact, PlaceRecord, RetrievalQuery
 
 _DIRECTIONS = {code: move for move, code in MOVES.items()}
@@ -77,7 +77,7 @@ class ManipulationSolver:
                               per_kind=1 if self.engine in ("select", "colour_set") else 16)
 
     def decide(self, context: AgentContext) -> Decision:
-        obs = context.observation
+        obs: ManipulationView = context.view
         records = None if context.recall is None else [
             r for r in context.recall.nearest if r.kind in self._kinds]
         observer = self.config.relay and self.agent_id == OBSERVER_ID
@@ -99,26 +99,15 @@ class ManipulationSolver:
         key = {"shell": "ball", "intercept": "ball", "take_back": "item"}[self.engine]
         return (item_kind(*task.item(key)),)
 
-    def _view_cells(self, obs: dict[str, Any]) -> dict[tuple[int, int], tuple[str, int]]:
-        """Visible items: table cell -> (kind, motion code)."""
-        vw, vh = self.view
-        px, py = int(obs["position"][0]), int(obs["position"][1])
-        cells = {}
-        for row, col in zip(*obs["shape"].nonzero(), strict=True):
-            kind = item_kind(self.rules.colours[int(obs["colour"][row, col]) - 1],
-                             self.rules.shapes[int(obs["shape"][row, col]) - 1])
-            cells[(px - vw // 2 + int(col), py - vh // 2 + int(row))] = (
-                kind, int(obs["moved"][row, col]))
-        return cells
-
-    def _notes(self, obs: dict[str, Any], records: list[PlaceRecord] | None,
+    def _notes(self, obs: ManipulationView, records: list[PlaceRecord] | None,
                step: int) -> list[Fact]:
         """Shell game: follow the ball's cup through the shuffle (written to memory at the
         next step, stamped with this one)."""
         if self.engine != "shell" or not records:
             return []
         ball = max(records, key=lambda r: r.step)
-        for (x, y), (_, code) in self._view_cells(obs).items():
+        for (x, y), item in obs.items.items():
+            code = item.moved
             dx, dy = _DIRECTIONS.get(code, (0, 0))
             if code and (x - dx, y - dy) == (ball.x, ball.y):
                 return [Fact(kind="gone_from", subject=ball.kind, place=(ball.x, ball.y),
@@ -127,15 +116,13 @@ class ManipulationSolver:
                              provenance="inferred", observed_step=step)]
         return []
 
-    def _close_touched(self, obs: dict[str, Any], records: list[PlaceRecord],
+    def _close_touched(self, obs: ManipulationView, records: list[PlaceRecord],
                        step: int) -> list[Fact]:
         """The colour under the gripper is done: close its cue so recall shows what is left."""
-        vw, vh = self.view
-        colour = int(obs["colour"][vh // 2, vw // 2])
-        shape = int(obs["shape"][vh // 2, vw // 2])
-        if not colour:
+        under = obs.items.get(obs.position)
+        if under is None:
             return []
-        kind = cue_kind(self.rules.colours[colour - 1], self.rules.shapes[shape - 1])
+        kind = cue_kind(under.colour, under.shape)
         return [Fact(kind="gone_from", subject=r.kind, place=(r.x, r.y), provenance="inferred",
                      observed_step=step) for r in records if r.kind == kind]
 
@@ -144,9 +131,8 @@ class ManipulationSolver:
         """Relay observer: tell the actors what they will need, as location messages."""
         if not records or not context.teammates:
             return []
-        phase = PHASES[int(context.observation["phase"])]
-        if self.engine == "shell" and (phase != "action"
-                                       or int(context.observation["phase_step"][0]) < 1):
+        view: ManipulationView = context.view
+        if self.engine == "shell" and (view.phase != "action" or view.phase_step < 1):
             return []  # the ball's cell is final only once the shuffle has been followed
         if self.engine == "take_back":
             records = [min(records, key=lambda r: (r.step, r.y, r.x))]
@@ -161,10 +147,9 @@ class ManipulationSolver:
 
     # ---- acting ---------------------------------------------------------------------------
 
-    def _act(self, context: AgentContext, obs: dict[str, Any],
+    def _act(self, context: AgentContext, obs: ManipulationView,
              records: list[PlaceRecord] | None, observer: bool) -> tuple[str, str]:
-        phase = PHASES[int(obs["phase"])]
-        phase_step = int(obs["phase_step"][0])
+        phase, phase_step = obs.phase, obs.phase_step
         if observer and not (self.engine == "take_back" and phase == "action"):
             return "noop", "observer: watching and relaying"
         if self.config.relay and not observer:
@@ -175,9 +160,9 @@ class ManipulationSolver:
             return "noop", f"{phase} phase: watching"
         return getattr(self, f"_act_{self.engine}")(context, obs, records)
 
-    def _go(self, obs: dict[str, Any], target: tuple[int, int], then: str,
+    def _go(self, obs: ManipulationView, target: tuple[int, int], then: str,
             why: str) -> tuple[str, str]:
-        x, y = int(obs["position"][0]), int(obs["position"][1])
+        x, y = obs.position
         if (x, y) == target:
             return then, why
         if x != target[0]:
@@ -193,7 +178,7 @@ class ManipulationSolver:
         xs, ys = stops(self.width, self.view[0]), stops(self.height, self.view[1])
         return [(x, y) for y in ys for x in (xs if ys.index(y) % 2 == 0 else xs[::-1])]
 
-    def _explore(self, context: AgentContext, obs: dict[str, Any], why: str) -> tuple[str, str]:
+    def _explore(self, context: AgentContext, obs: ManipulationView, why: str) -> tuple[str, str]:
         period = self.width + self.height
         target = self._waypoints[(context.step // period) % len(self._waypoints)]
         action, reason = self._go(obs, target, "noop", why)
@@ -202,27 +187,27 @@ class ManipulationSolver:
     def _pick_guess(self, options: list[Any], attempt: int) -> Any:
         return options[int(self.guess[attempt % len(self.guess)] * len(options))]
 
-    def _act_select(self, context: AgentContext, obs: dict[str, Any],
+    def _act_select(self, context: AgentContext, obs: ManipulationView,
                     records: list[PlaceRecord] | None) -> tuple[str, str]:
-        visible = self._view_cells(obs)
+        visible = obs.items
         if records:
             want = min(records, key=lambda r: r.step).kind.removeprefix("cue_")
             why = f"the cue was {want} [{records[0].provenance}]"
         else:
-            kinds = {kind for kind, _ in visible.values()}
+            kinds = {item.kind for item in visible.values()}
             if not kinds:
                 return self._explore(context, obs, "no items in view")
             # the first visible kind in a seeded order: a guess that stays put as it moves
             want = next(k for k in self.preference if k in kinds)
             why = "no memory of the cue: a guess"
-        cells = sorted(cell for cell, (kind, _) in visible.items() if kind == want)
+        cells = sorted(cell for cell, item in visible.items() if item.kind == want)
         if not cells:
             return self._explore(context, obs, f"looking for {want}")
         return self._go(obs, cells[0], "touch", why)
 
-    def _act_colour_set(self, context: AgentContext, obs: dict[str, Any],
+    def _act_colour_set(self, context: AgentContext, obs: ManipulationView,
                         records: list[PlaceRecord] | None) -> tuple[str, str]:
-        visible = self._view_cells(obs)
+        visible = obs.items
         if records is not None:
             if not records:
                 return "noop", "every shown colour is done"
@@ -232,7 +217,7 @@ class ManipulationSolver:
             wanted = {r.kind.removeprefix("cue_") for r in remaining}
             why = f"still to touch: {', '.join(sorted(wanted))}"
         else:
-            kinds = {kind for kind, _ in visible.values()}
+            kinds = {item.kind for item in visible.values()}
             if not kinds:
                 return self._explore(context, obs, "no items in view")
             # a guess in a seeded order, moving on every few steps (it cannot know what it
@@ -241,17 +226,17 @@ class ManipulationSolver:
             order = self.preference[shift % len(self.preference):] + self.preference
             wanted = {next(k for k in order if k in kinds)}
             why = "no memory of the cue: a guess"
-        px, py = int(obs["position"][0]), int(obs["position"][1])
+        px, py = obs.position
         cells = sorted((abs(x - px) + abs(y - py), (x, y))
-                       for (x, y), (kind, _) in visible.items() if kind in wanted)
+                       for (x, y), item in visible.items() if item.kind in wanted)
         if not cells:
             return self._explore(context, obs, f"looking for {', '.join(sorted(wanted))}")
         return self._go(obs, cells[0][1], "touch", why)
 
-    def _act_shell(self, context: AgentContext, obs: dict[str, Any],
+    def _act_shell(self, context: AgentContext, obs: ManipulationView,
                    records: list[PlaceRecord] | None) -> tuple[str, str]:
-        cups = sorted(self._view_cells(obs).items())
-        if any(code for _, (_, code) in cups) or int(obs["phase_step"][0]) < 1:
+        cups = sorted(obs.items.items())
+        if any(item.moved for _, item in cups) or obs.phase_step < 1:
             return "noop", "the cups are still settling"
         if records:
             ball = max(records, key=lambda r: r.step)
@@ -263,20 +248,16 @@ class ManipulationSolver:
         cell = self._pick_guess([c for c, _ in cups], 0)
         return self._go(obs, cell, "touch", "no memory of the ball: a guess")
 
-    def _act_take_back(self, context: AgentContext, obs: dict[str, Any],
+    def _act_take_back(self, context: AgentContext, obs: ManipulationView,
                        records: list[PlaceRecord] | None) -> tuple[str, str]:
-        phase = PHASES[int(obs["phase"])]
-        holding = bool(obs["holding"][0])
-        if not holding:
-            cells = sorted(self._view_cells(obs))
+        phase = obs.phase
+        if not obs.holding:
+            cells = sorted(obs.items)
             if not cells:
                 return self._explore(context, obs, "looking for the item")
             return self._go(obs, cells[0], "pick", "pick the item up")
         if phase == "action":
-            vw, vh = self.view
-            px, py = int(obs["position"][0]), int(obs["position"][1])
-            marks = [(px - vw // 2 + int(c), py - vh // 2 + int(r))
-                     for r, c in zip(*np.nonzero(obs["table"] == 2), strict=True)]
+            marks = obs.marks
             if not marks:
                 return self._explore(context, obs, "looking for the target mark")
             return self._go(obs, marks[0], "place", "onto the target mark")
@@ -288,9 +269,9 @@ class ManipulationSolver:
         cell = (int(self.guess[0] * self.width), int(self.guess[1] * self.height))
         return self._go(obs, cell, "place", "no memory of where it began: a guess")
 
-    def _act_intercept(self, context: AgentContext, obs: dict[str, Any],
+    def _act_intercept(self, context: AgentContext, obs: ManipulationView,
                        records: list[PlaceRecord] | None) -> tuple[str, str]:
-        px, py = int(obs["position"][0]), int(obs["position"][1])
+        px, py = obs.position
         now = context.step
         if records and len(records) >= 2:
             seen = sorted(records, key=lambda r: r.step)

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from memsim.agents.navigation.view import NavigationView, decode_navigation
 from memsim.envs.navigation.config import NavigationConfig
 from memsim.envs.navigation.rules import NavRules, load_rules
 from memsim.memory import Fact
@@ -43,25 +42,21 @@ class NavigationPerception:
     def reset(self) -> None:
         """Nothing to forget: the adapter is stateless."""
 
-    def perceive(self, obs: dict[str, Any], info: dict[str, Any], step: int) -> list[Fact]:
+    def decode(self, obs: dict[str, Any]) -> NavigationView:
+        return decode_navigation(obs, self.rules)
+
+    def perceive(self, view: NavigationView, info: dict[str, Any], step: int) -> list[Fact]:
         rules = self.rules
-        px, py = (int(v) for v in obs["position"])
-        half = obs["terrain"].shape[0] // 2
-        facts = [Fact(kind="seen_at", subject="safe", place=(px, py), category="other")]
-        rows, cols = np.nonzero(obs["terrain"] == WALL)
-        facts += [Fact(kind="seen_at", subject="wall", category="other",
-                       place=(px - half + int(c), py - half + int(r)))
-                  for r, c in zip(rows, cols, strict=True)]
-        marks = obs["marks"]
-        rows, cols = np.nonzero(marks)
-        facts += [Fact(kind="seen_at", subject=rules.mark_name(int(marks[r, c])),
-                       place=(px - half + int(c), py - half + int(r)), category="other")
-                  for r, c in zip(rows, cols, strict=True)]
-        facts += [Fact(kind="seen_at", subject=rules.mark_name(int(mark)), place=(int(x), int(y)),
-                       category="other") for mark, x, y in obs["shown"] if mark]
-        fx, fy = (int(v) for v in obs["reset_from"])
-        if (fx, fy) != (-1, -1):
-            facts.append(Fact(kind="seen_at", subject="pit", place=(fx, fy), category="other"))
+        facts = [Fact(kind="seen_at", subject="safe", place=view.position, category="other")]
+        facts += [Fact(kind="seen_at", subject="wall", category="other", place=cell)
+                  for cell, _ in view.cells("terrain", WALL)]
+        facts += [Fact(kind="seen_at", subject=rules.mark_name(mark), place=cell,
+                       category="other") for cell, mark in view.cells("marks")]
+        facts += [Fact(kind="seen_at", subject=rules.mark_name(mark), place=(x, y),
+                       category="other") for mark, x, y in view.shown]
+        if view.reset_from is not None:
+            facts.append(Fact(kind="seen_at", subject="pit", place=view.reset_from,
+                              category="other"))
         if info.get("action"):
             outcome = "success" if info.get("ok", True) else "failure"
             facts.append(Fact(kind="event", subject=info["action"], outcome=outcome,

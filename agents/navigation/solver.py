@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
 from memsim.agents.navigation.perception import WALL, navigation_rules
+from memsim.agents.navigation.view import NavigationView
 from memsim.agents.policy import AgentContext, Decision
 from memsim.envs.navigation.config import NavigationConfig
 from memsim.envs.navigation.engine import ACT
@@ -89,14 +89,11 @@ class NavigationSolver:
 
     # ---- memory ---------------------------------------------------------------------
 
-    def _target_name(self, obs: dict[str, Any]) -> str:
-        return self.rules.mark_name(int(obs["target"]))
-
     def recall_query(self, context: AgentContext) -> RetrievalQuery | None:
-        obs = context.observation
-        if self.is_observer or int(obs["phase"]) != ACT:
+        view: NavigationView = context.view
+        if self.is_observer or view.phase != ACT:
             return None
-        target = self._target_name(obs)
+        target = view.target
         if self.task == "mystery_path":
             kinds: tuple[str, ...] = ("safe", "pit")
         elif self.task == "neighbourhood":
@@ -105,8 +102,8 @@ class NavigationSolver:
             kinds = (target, CHOICE_MARKS[self.task])
         else:
             kinds = (target,)
-        position = (int(obs["position"][0]), int(obs["position"][1]))
-        return RetrievalQuery(nearest=kinds, position=position, per_kind=MAX_RECALL_PER_KIND)
+        return RetrievalQuery(nearest=kinds, position=view.position,
+                              per_kind=MAX_RECALL_PER_KIND)
 
     @staticmethod
     def _recalled(recall: Recall | None, kind: str) -> list[Cell]:
@@ -114,30 +111,13 @@ class NavigationSolver:
             return []
         return [(p.x, p.y) for p in recall.nearest if p.kind == kind]
 
-    # ---- the current view -----------------------------------------------------------
-
-    def _view_cells(self, obs: dict[str, Any], layer: str, value: int | None = None
-                    ) -> list[tuple[Cell, int]]:
-        """(world cell, value) of the view cells of `layer` that are non-zero (or == value)."""
-        grid = obs[layer]
-        half = grid.shape[0] // 2
-        px, py = int(obs["position"][0]), int(obs["position"][1])
-        hits = np.nonzero(grid == value) if value is not None else np.nonzero(grid)
-        return [((px - half + int(c), py - half + int(r)), int(grid[r, c]))
-                for r, c in zip(*hits, strict=True)]
-
-    def _in_view(self, obs: dict[str, Any], cell: Cell) -> bool:
-        half = self.view // 2
-        return (abs(cell[0] - int(obs["position"][0])) <= half
-                and abs(cell[1] - int(obs["position"][1])) <= half)
-
     # ---- decisions ------------------------------------------------------------------
 
     def decide(self, context: AgentContext) -> Decision:
-        obs = context.observation
+        obs: NavigationView = context.view
         if self.is_observer:
             return self._relay(context)
-        if int(obs["phase"]) != ACT:
+        if obs.phase != ACT:
             return Decision(self.noop, reason="waiting for the act phase")
         if self.task == "mystery_path":
             return self._mystery(obs, context.recall)
@@ -145,7 +125,7 @@ class NavigationSolver:
 
     def _relay(self, context: AgentContext) -> Decision:
         """Send the cue rows shown now to the actors (a rotating window per step)."""
-        rows = [(int(m), int(x), int(y)) for m, x, y in context.observation["shown"] if m]
+        rows = context.view.shown
         if not rows or not context.teammates:
             return Decision(self.noop, reason="observer: nothing shown to relay")
         per_step = min(self.rules.relay_messages, len(rows))
@@ -163,8 +143,8 @@ class NavigationSolver:
     def _move_to(self, position: Cell, nxt: Cell) -> int:
         return self.move_actions[(nxt[0] - position[0], nxt[1] - position[1])]
 
-    def _random_move(self, obs: dict[str, Any], position: Cell, reason: str) -> Decision:
-        walls = {c for c, _ in self._view_cells(obs, "terrain", WALL)}
+    def _random_move(self, obs: NavigationView, position: Cell, reason: str) -> Decision:
+        walls = {c for c, _ in obs.cells("terrain", WALL)}
         options = [d for d in sorted(self.move_actions)
                    if (position[0] + d[0], position[1] + d[1]) not in walls]
         if not options:
@@ -172,15 +152,15 @@ class NavigationSolver:
         dx, dy = options[int(self.rng.integers(len(options)))]
         return Decision(self.move_actions[(dx, dy)], reason=reason)
 
-    def _locate(self, obs: dict[str, Any], recall: Recall | None, target: str) -> Cell | None:
+    def _locate(self, obs: NavigationView, recall: Recall | None, target: str) -> Cell | None:
         """The target's cell: in view now, else where memory remembers it."""
         target_id = self.rules.mark_ids.get(target, 0)
-        for cell, _ in self._view_cells(obs, "marks", target_id):
+        for cell, _ in obs.cells("marks", target_id):
             return cell
         found = self._recalled(recall, target)
         return found[0] if found else None
 
-    def _guess(self, obs: dict[str, Any], position: Cell) -> Cell | None:
+    def _guess(self, obs: NavigationView, position: Cell) -> Cell | None:
         """Memory has no target: a seeded guess among the candidates in view (chance).
 
         Each candidate cell gets a pseudo-random rank from the episode's guess seed (and the
@@ -188,33 +168,33 @@ class NavigationSolver:
         guess stays the same while the agent walks and candidates leave or enter the view."""
         if self.task in CHOICE_MARKS:
             choice = self.rules.mark_ids[CHOICE_MARKS[self.task]]
-            candidates = [c for c, _ in self._view_cells(obs, "marks", choice)]
+            candidates = [c for c, _ in obs.cells("marks", choice)]
         elif self.task == "mortar_mayhem":
-            candidates = [c for c, v in self._view_cells(obs, "terrain") if v != WALL]
+            candidates = [c for c, v in obs.cells("terrain") if v != WALL]
         else:
             return None
-        salt = self.guess + int(obs["target"])
+        salt = self.guess + obs.target_id
 
         def rank(cell: Cell) -> int:
             return (cell[0] * 73_856_093 ^ cell[1] * 19_349_663 ^ salt * 83_492_791) % 1_000_003
 
         return min(candidates, key=rank) if candidates else None
 
-    def _reach(self, obs: dict[str, Any], recall: Recall | None) -> Decision:
-        position = (int(obs["position"][0]), int(obs["position"][1]))
-        target = self._target_name(obs)
+    def _reach(self, obs: NavigationView, recall: Recall | None) -> Decision:
+        position = obs.position
+        target = obs.target
         goal = self._locate(obs, recall, target)
         source = "memory" if goal is not None else "guess"
         if goal is None:
             goal = self._guess(obs, position)
         if goal is None:
             return self._random_move(obs, position, f"{target}: not known; exploring")
-        walls = {c for c, _ in self._view_cells(obs, "terrain", WALL)}
+        walls = {c for c, _ in obs.cells("terrain", WALL)}
         walls |= set(self._recalled(recall, "wall"))
         avoid: set[Cell] = set()
         if self.task in CHOICE_MARKS:
             choice = CHOICE_MARKS[self.task]
-            avoid = {c for c, _ in self._view_cells(obs, "marks", self.rules.mark_ids[choice])}
+            avoid = {c for c, _ in obs.cells("marks", self.rules.mark_ids[choice])}
             avoid |= set(self._recalled(recall, choice))
             avoid.discard(goal)
         known = [*walls, goal, position]
@@ -231,14 +211,14 @@ class NavigationSolver:
         return Decision(self._move_to(position, nxt),
                         reason=f"{target} at {goal} (from {source}); next {nxt}")
 
-    def _mystery(self, obs: dict[str, Any], recall: Recall | None) -> Decision:
-        position = (int(obs["position"][0]), int(obs["position"][1]))
+    def _mystery(self, obs: NavigationView, recall: Recall | None) -> Decision:
+        position = obs.position
         goal = self._locate(obs, recall, "goal")
         if recall is None or goal is None:
             return self._random_move(obs, position, "no memory of the path: random step")
         safe = {*self._recalled(recall, "safe"), position}
         pits = set(self._recalled(recall, "pit"))
-        walls = {c for c, _ in self._view_cells(obs, "terrain", WALL)}
+        walls = {c for c, _ in obs.cells("terrain", WALL)}
         parents = bfs(position, lambda cell: cell in safe)
         if goal in parents:
             nxt = first_step(parents, goal)
@@ -249,7 +229,7 @@ class NavigationSolver:
             x, y = cell
             for probe in ((x, y - 1), (x, y + 1), (x - 1, y), (x + 1, y)):
                 if (probe not in safe and probe not in pits and probe not in walls
-                        and self._in_view(obs, probe)):
+                        and obs.in_view(probe)):
                     frontier.append((_manhattan(probe, goal), probe[1], probe[0], probe, cell))
         if not frontier:
             return self._random_move(obs, position, "no untried cell next to the known path")

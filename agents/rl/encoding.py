@@ -214,7 +214,8 @@ class MemoryFeatureTracker:
     def _observe(self, obs: Mapping[str, Any], info: Mapping[str, Any],
                  prior: Sequence[Any] = ()) -> np.ndarray:
         assert self.memory is not None
-        facts = [*prior, *self.perception.perceive(dict(obs), dict(info), self._step)]
+        view = self.perception.decode(dict(obs))
+        facts = [*prior, *self.perception.perceive(view, dict(info), self._step)]
         self.memory.write(facts, self._step)
         position = (int(obs["position"][0]), int(obs["position"][1]))
         self.last_recall = self.memory.retrieve(feature_query(self.kinds, position),

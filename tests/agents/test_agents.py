@@ -6,6 +6,7 @@ import pytest
 
 from memsim.agents.crafting.perception import CraftingPerception, recipe_facts
 from memsim.agents.crafting.planner import ScriptedPlanner
+from memsim.agents.crafting.view import CraftingDecoder
 from memsim.agents.messages import MemoryExportPayload, Message
 from memsim.agents.policy import AgentContext
 from memsim.agents.random_policy import RandomPolicy
@@ -30,9 +31,10 @@ def clearing(n_agents: int = 1) -> CraftingWorld:
 
 def context(world: CraftingWorld, index: int = 0, step: int = 0, recall: Recall | None = None,
             inbox: list[Message] | None = None) -> AgentContext:
-    return AgentContext(agent_id=f"agent_{index}", step=step,
-                        observation=Observer(world).symbolic(index), facts=[],
-                        inbox=inbox or [], recall=recall, action_names=world.action_names)
+    observation = Observer(world).symbolic(index)
+    return AgentContext(agent_id=f"agent_{index}", step=step, observation=observation, facts=[],
+                        inbox=inbox or [], recall=recall, action_names=world.action_names,
+                        view=CraftingDecoder(world.rules).decode(observation))
 
 
 def planner(world: CraftingWorld, index: int = 0) -> ScriptedPlanner:
@@ -47,7 +49,8 @@ def test_perception_reports_the_view_at_world_coordinates() -> None:
     world.set_material(a0.x - 1, a0.y - 2, "tree")
     perception = CraftingPerception("agent_0", world.rules)
     obs = Observer(world).symbolic(0)
-    facts = perception.perceive(obs, {"action": "noop", "ok": True, "reason": ""}, 0)
+    facts = perception.perceive(perception.decode(obs),
+                                {"action": "noop", "ok": True, "reason": ""}, 0)
     trees = [f for f in facts if f.kind == "seen_at" and f.subject == "tree"]
     assert (a0.x - 1, a0.y - 2) in [f.place for f in trees]
     mates = [f for f in facts if f.kind == "seen_at" and f.category == "agent"]
@@ -57,9 +60,9 @@ def test_perception_reports_the_view_at_world_coordinates() -> None:
     assert [f.subject for f in facts if f.kind == "event"] == ["noop"]
     # Holdings are reported when they change, not every step.
     world.give_items(0, wood=2)
-    facts = perception.perceive(Observer(world).symbolic(0), {}, 1)
+    facts = perception.perceive(perception.decode(Observer(world).symbolic(0)), {}, 1)
     assert [(f.object, f.count) for f in facts if f.kind == "holds"] == [("wood", 2)]
-    facts = perception.perceive(Observer(world).symbolic(0), {}, 2)
+    facts = perception.perceive(perception.decode(Observer(world).symbolic(0)), {}, 2)
     assert [f for f in facts if f.kind == "holds"] == []
 
 

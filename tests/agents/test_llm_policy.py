@@ -23,6 +23,7 @@ import pytest
 from pydantic import ValidationError
 
 from memsim.agents.crafting.perception import CraftingPerception
+from memsim.agents.crafting.view import CraftingDecoder
 from memsim.agents.llm import (
     LLMConfig,
     LLMDecisionOut,
@@ -146,7 +147,8 @@ def make_context(env: CraftingParallelEnv, observations: dict[str, Any], step: i
     return AgentContext(agent_id="agent_0", step=step, observation=observations["agent_0"],
                         facts=[], inbox=inbox or [], recall=recall, teammates=("agent_1",),
                         action_names=env.action_names,
-                        observation_text=env.text_observation("agent_0"))
+                        observation_text=env.text_observation("agent_0"),
+                        view=CraftingDecoder(env.world.rules).decode(observations["agent_0"]))
 
 
 VALID = json.dumps({
@@ -249,7 +251,8 @@ def test_prompt_stays_flat_as_the_episode_and_memory_grow(world: Any) -> None:
     system = policy.prompts.system(None, policy.message_kinds)
     rng = random.Random(0)
     for step in range(501):
-        memory.write(perception.perceive(observations["agent_0"], infos.get("agent_0", {}),
+        memory.write(perception.perceive(perception.decode(observations["agent_0"]),
+                                         infos.get("agent_0", {}),
                                          step), step)
         if step in (5, 500):
             context = make_context(env, observations, step, inbox[: step // 10 + 1])

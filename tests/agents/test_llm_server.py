@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from memsim.agents.crafting.view import CraftingDecoder
 from memsim.agents.llm import LLMConfig, LLMPolicy
 from memsim.agents.messages import Message
 from memsim.agents.policy import AgentContext
@@ -85,7 +86,8 @@ def test_channel_messages_from_the_model_validate(llm_server: dict[str, Any]) ->
     text = env.text_observation("agent_0") + "\nTell agent_1 where the nearest tree is."
     decision = policy.decide(AgentContext(
         agent_id="agent_0", step=0, observation=observations["agent_0"], facts=[], inbox=[],
-        teammates=("agent_1",), action_names=env.action_names, observation_text=text))
+        teammates=("agent_1",), action_names=env.action_names, observation_text=text,
+        view=CraftingDecoder(env.world.rules).decode(observations["agent_0"])))
     policy.close()
     for message in decision.messages:
         parsed = Message.model_validate(message)

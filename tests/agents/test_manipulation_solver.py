@@ -13,6 +13,7 @@ import pytest
 
 from memsim.agents.manipulation.perception import ManipulationPerception, cue_place
 from memsim.agents.manipulation.solver import ManipulationSolver
+from memsim.agents.manipulation.view import ManipulationDecoder
 from memsim.agents.policy import AgentContext, Policy
 from memsim.envs.manipulation import TASKS, ManipulationConfig, load_rules, parallel_env
 from memsim.memory import PlaceRecord, Recall
@@ -34,7 +35,8 @@ FORGET_IN = {"take_it_back": "return"}
 def _context(config: ManipulationConfig, obs: dict, step: int, recall: Recall | None = None,
              agent: str = "agent_0") -> AgentContext:
     return AgentContext(agent_id=agent, step=step, observation=obs, facts=[], inbox=[],
-                        recall=recall, action_names=RULES.actions)
+                        recall=recall, action_names=RULES.actions,
+                        view=ManipulationDecoder(config).decode(obs))
 
 
 def _record(kind: str, x: int, y: int, step: int, provenance: str = "observed") -> PlaceRecord:
@@ -49,7 +51,7 @@ def test_perception_reports_items_and_cues_at_table_coordinates() -> None:
     e = parallel_env(config)
     obs, _ = e.reset(seed=0)
     perception = ManipulationPerception("agent_0", config)
-    facts = perception.perceive(obs["agent_0"], {}, 0)
+    facts = perception.perceive(perception.decode(obs["agent_0"]), {}, 0)
     cues = {f.subject: f.place for f in facts if f.kind == "seen_at"}
     shown = [RULES.colours[c - 1] for c in e.world.cue_sequence]
     assert cues == {f"cue_{c}_cube": cue_place(config, k) for k, c in enumerate(shown)}
@@ -58,7 +60,8 @@ def test_perception_reports_items_and_cues_at_table_coordinates() -> None:
     while e.world.phase() != "action":
         obs, *_ = e.step({"agent_0": ACTION["noop"]})
     obs, _, _, _, infos = e.step({"agent_0": ACTION["up"]})
-    facts = perception.perceive(obs["agent_0"], infos["agent_0"], e.world.step_count)
+    facts = perception.perceive(perception.decode(obs["agent_0"]), infos["agent_0"],
+                                e.world.step_count)
     seen = {(f.subject, f.place) for f in facts if f.kind == "seen_at"}
     gx, gy = e.world.grippers[0].x, e.world.grippers[0].y
     vw, vh = RULES.task("bunch_of_colors").view

@@ -32,7 +32,8 @@ LEVEL = 2
 def _context(config: NavigationConfig, obs: dict, step: int, agent: str = "agent_0",
              teammates: tuple[str, ...] = ()) -> AgentContext:
     return AgentContext(agent_id=agent, step=step, observation=obs, facts=[], inbox=[],
-                        teammates=teammates, action_names=RULES.actions)
+                        teammates=teammates, action_names=RULES.actions,
+                        view=NavigationPerception(agent, config).decode(obs))
 
 
 # ---- perception ---------------------------------------------------------------------
@@ -42,7 +43,8 @@ def test_perception_turns_view_cue_and_pits_into_facts() -> None:
     config = NavigationConfig(task="object_permanence")
     e = parallel_env(config)
     obs, _ = e.reset(seed=0)
-    facts = NavigationPerception("agent_0", config).perceive(obs["agent_0"], {}, 0)
+    perception = NavigationPerception("agent_0", config)
+    facts = perception.perceive(perception.decode(obs["agent_0"]), {}, 0)
     kinds = {(f.subject, f.place) for f in facts}
     door = sorted(e.world.grid.wrong | {e.world.grid.targets[0].cell})
     assert {("door", c) for c in door} <= kinds
@@ -60,7 +62,8 @@ def test_perception_turns_view_cue_and_pits_into_facts() -> None:
                            (home[0], home[1] + 1)) if c in e.world.grid.pits)
     action = RULES.moves.index((pit[0] - home[0], pit[1] - home[1]))
     obs, _, _, _, infos = e.step({"agent_0": action})
-    facts = NavigationPerception("agent_0", config).perceive(obs["agent_0"], infos["agent_0"], 1)
+    perception = NavigationPerception("agent_0", config)
+    facts = perception.perceive(perception.decode(obs["agent_0"]), infos["agent_0"], 1)
     assert ("pit", pit) in {(f.subject, f.place) for f in facts}
     event = next(f for f in facts if f.kind == "event")
     assert event.subject == RULES.actions[action] and event.outcome == "success"

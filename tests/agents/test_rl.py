@@ -12,6 +12,7 @@ import torch
 from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test
 
+from memsim.agents.crafting.view import CraftingDecoder
 from memsim.agents.policy import AgentContext, Decision
 from memsim.agents.rl import (
     FlatObservation,
@@ -30,6 +31,7 @@ from memsim.agents.rl.settings import MemoryFeatureSettings
 from memsim.envs.crafting import CrafterEnv, CraftingConfig, CraftingParallelEnv, CraftingWorld
 from memsim.envs.crafting.engine import DIRECTIONS
 from memsim.envs.crafting.observation import Observer
+from memsim.envs.crafting.rules import load_rules
 from memsim.memory import PlaceRecord, Recall
 from memsim.scenarios import train_ppo_crafter, train_ppo_team
 from memsim.sim.comm import CommConfig
@@ -69,7 +71,7 @@ def clearing(n_agents: int = 1) -> CraftingWorld:
 
 def context(obs: dict, recall: Recall | None = None, agent: str = "agent_0") -> AgentContext:
     return AgentContext(agent_id=agent, step=0, observation=obs, facts=[], inbox=[],
-                        recall=recall)
+                        recall=recall, view=CraftingDecoder(load_rules()).decode(obs))
 
 
 # ---- encoding ---------------------------------------------------------------------------
