@@ -8,10 +8,13 @@ file) gets them from the scenario table of the same name.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memsim.agents.policy import Policy
 from memsim.agents.random_policy import RandomPolicy
+
+if TYPE_CHECKING:
+    from memsim.agents.llm.prompt import WorldBrief
 
 POLICY_NAMES: tuple[str, ...] = ("random", "scripted", "rl", "llm")
 
@@ -20,9 +23,11 @@ def make_policy(
     name: str,
     scripted: Callable[[], Policy],
     settings: Mapping[str, Any] | None = None,
+    brief: WorldBrief | None = None,
 ) -> Policy:
     """A fresh policy instance for one agent. `scripted` builds the world's scripted
-    policy; `settings` is the scenario's table for this policy (if any)."""
+    policy; `settings` is the scenario's table for this policy (if any); `brief` is how the
+    world family describes itself to a language model."""
     if name == "scripted":
         return scripted()
     if name == "random":
@@ -34,5 +39,5 @@ def make_policy(
     if name == "llm":
         from memsim.agents.llm import LLMConfig, LLMPolicy  # openai loads only when used
 
-        return LLMPolicy(LLMConfig.from_sources(settings))
+        return LLMPolicy(LLMConfig.from_sources(settings), brief)
     raise ValueError(f"policy {name!r} is unknown; allowed: {', '.join(POLICY_NAMES)}")

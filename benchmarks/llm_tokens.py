@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from memsim.agents.crafting.prompt import crafting_brief
 from memsim.agents.llm import LLMConfig, LLMPolicy
 from memsim.envs.crafting import CraftingConfig
 from memsim.sim.comm import CommConfig
@@ -38,7 +39,7 @@ def llm_team(endpoint: dict[str, Any], n_agents: int, seed: int, steps: int,
     runtime, state = build_team(env_config, ["random"] * n_agents, seed, MemoryConfig(),
                                 CommConfig(), namespace="bench-llm")
     for agent_id, agent in runtime.agents.items():
-        agent.policy = LLMPolicy(config, runtime.env.world.rules)
+        agent.policy = LLMPolicy(config, crafting_brief(runtime.env.world.rules))
         agent.policy.reset(agent_id, seed, agent.action_names)
     # The first observation texts were made for the placeholder policies.
     state["observation_texts"] = observation_texts(runtime, state["live"])

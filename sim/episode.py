@@ -74,11 +74,10 @@ def build_team(
                               node_budget=max(memory_config.node_budget, 1000),
                               chunk_size=memory_config.chunk_size)
     settings = dict(policy_settings or {})
-    # LLM agents get the family's world description unless the scenario names one.
-    settings["llm"] = {"world": family.llm_world, **settings.get("llm", {})}
+    brief = family.llm_brief(env) if family.llm_brief and "llm" in policies else None
     for agent_id, policy_name in zip(agent_ids, policies, strict=True):
         policy = make_policy(policy_name, lambda: family.make_scripted(env),
-                             settings.get(policy_name))
+                             settings.get(policy_name), brief)
         policy.reset(agent_id, seed, env.action_names)
         agent_memory = None
         if memory_config.enabled:

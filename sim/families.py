@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from memsim.agents.llm.prompt import WorldBrief
 
 from memsim.agents.crafting.perception import CraftingPerception, recipe_facts
 from memsim.agents.crafting.planner import ScriptedPlanner
@@ -46,7 +49,14 @@ class WorldFamily:
     world_id: Callable[[Any, int], str]  # (config, seed) -> id of the world generated
     milestones: tuple[str, ...] = ("success",)  # team achievements reported, in order
     tasks: Callable[[], dict[str, str]] = dict  # task name -> its Gymnasium id
-    llm_world: str = "generic"  # which agents/llm/prompts/world_<name>.txt describes it
+    # (env) -> how the world describes itself to a language model (None: generically)
+    llm_brief: Callable[[Any], WorldBrief] | None = None
+
+
+def _crafting_brief(env: Any) -> WorldBrief:
+    from memsim.agents.crafting.prompt import crafting_brief  # the LLM stack loads when used
+
+    return crafting_brief(env.world.rules)
 
 
 def _crafting_world_id(config: CraftingConfig, seed: int) -> str:
@@ -63,7 +73,7 @@ CRAFTING = WorldFamily(
     world_id=_crafting_world_id,
     milestones=TEAM_MILESTONES,
     tasks=lambda: {"team_diamond": "memsim/Crafter-v0"},
-    llm_world="crafting",
+    llm_brief=lambda env: _crafting_brief(env),
 )
 
 NAVIGATION = WorldFamily(

@@ -24,10 +24,9 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
-    field_validator,
 )
 
-from memsim.agents.llm.settings import load_settings, world_names
+from memsim.agents.llm.settings import load_settings
 from memsim.agents.messages import format_validation_error
 
 ResponseFormatMode = Literal["json_schema", "json_object_schema", "json_object", "tools", "auto"]
@@ -60,19 +59,10 @@ class LLMConfig(BaseModel):
     response_format: ResponseFormatMode = _D["response_format"]
     cache_dir: str | None = None
     ttl: int = Field(default=_D["ttl"], ge=1)
-    world: str = _D["world"]
     recall_kinds: list[str] = Field(default_factory=lambda: list(_D["recall_kinds"]))
     recall_per_kind: int = Field(default=_D["recall_per_kind"], ge=1, le=32)
     recall_reports: int = Field(default=_D["recall_reports"], ge=0, le=64)
     recall_failures: int = Field(default=_D["recall_failures"], ge=0, le=64)
-
-    @field_validator("world")
-    @classmethod
-    def _known_world(cls, value: str) -> str:
-        if value not in world_names():
-            raise ValueError(f"no world description {value!r}; allowed: "
-                             f"{', '.join(world_names())} (agents/llm/prompts/world_*.txt)")
-        return value
 
     @property
     def key(self) -> str:

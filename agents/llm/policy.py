@@ -20,7 +20,14 @@ from pydantic import BaseModel, ValidationError
 
 from memsim.agents.llm.client import Completion, LLMClient, LLMUsage
 from memsim.agents.llm.config import LLMConfig
-from memsim.agents.llm.prompt import ChatMessage, GoalStack, PromptBuilder, messages_for
+from memsim.agents.llm.prompt import (
+    ChatMessage,
+    GoalStack,
+    PromptBuilder,
+    WorldBrief,
+    generic_brief,
+    messages_for,
+)
 from memsim.agents.llm.schema import (
     LLMDecisionOut,
     decision_schema,
@@ -30,7 +37,6 @@ from memsim.agents.llm.schema import (
 from memsim.agents.llm.settings import load_settings
 from memsim.agents.messages import Message, format_validation_error
 from memsim.agents.policy import AgentContext, Decision
-from memsim.envs.crafting.rules import Rules, load_rules
 from memsim.memory import RetrievalQuery
 
 FALLBACK_ACTION = "noop"
@@ -61,19 +67,16 @@ class LLMPolicy:
     name = "llm"
     wants_text = True  # the runner fills `AgentContext.observation_text`
 
-    def __init__(self, config: LLMConfig, rules: Rules | None = None,
+    def __init__(self, config: LLMConfig, brief: WorldBrief | None = None,
                  message_kinds: Sequence[str] | None = None) -> None:
-        """`rules`: the crafting recipe book for the prompt (default: the shipped rules
-        when `config.world` is "crafting"); `message_kinds`: what it may send (default:
-        every kind in defaults.toml; empty: none)."""
+        """`brief`: how the world family describes itself (its `llm_brief`; default: a
+        generic description); `message_kinds`: what it may send (default: every kind in
+        defaults.toml; empty: none)."""
         self.config = config
-        if rules is None and config.world == "crafting":
-            rules = load_rules()
-        self.rules = rules
+        self.brief = brief if brief is not None else generic_brief()
         self.message_kinds = (tuple(r.name for r in load_settings().messages)
                               if message_kinds is None else tuple(message_kinds))
-        self.prompts = PromptBuilder(rules, config.memory_tokens, config.inbox_messages,
-                                     config.world)
+        self.prompts = PromptBuilder(self.brief, config.memory_tokens, config.inbox_messages)
         self._usage = LLMUsage()
         self.client = LLMClient(config, self._usage)
         self.agent_id = ""
@@ -98,7 +101,7 @@ class LLMPolicy:
         self._usage.reset()  # the same object: the client counts into it
         names = set(self.action_names)
         self._items = tuple(sorted(
-            set(self.rules.item_names) if self.rules is not None else
+            set(self.brief.items) if self.brief.items else
             {a.removeprefix(p) for a in names for p in _ACTION_PREFIXES if a.startswith(p)},
             key=len, reverse=True))
 

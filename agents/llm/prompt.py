@@ -18,7 +18,6 @@ from typing import Any
 from memsim.agents.llm.schema import FILLED_FIELDS, PAYLOAD_MODELS
 from memsim.agents.llm.settings import PROMPTS_DIR, load_settings
 from memsim.agents.messages import Message
-from memsim.envs.crafting.rules import Rules
 from memsim.memory import Recall
 
 ChatMessage = dict[str, str]
@@ -35,21 +34,18 @@ def shorten(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: max(limit - 3, 0)] + "..."
 
 
-def manual(rules: Rules) -> str:
-    """The recipe book in a few lines: what `do` collects, what placing and making need."""
-    lines = []
-    for material, rule in rules.collect.items():
-        gets = ", ".join(f"{k} {v}" for k, v in rule.receive.items()) or "nothing"
-        needs = f" (needs {', '.join(rule.require)})" if rule.require else ""
-        lines.append(f"- do on {material} gives {gets}{needs}")
-    for name, rule in rules.place.items():
-        uses = ", ".join(f"{k} {v}" for k, v in rule.uses.items())
-        near = f", near {', '.join(rule.nearby)}" if rule.nearby else ""
-        lines.append(f"- place_{name}: uses {uses}{near}")
-    for name, rule in rules.make.items():
-        uses = ", ".join(f"{k} {v}" for k, v in rule.uses.items())
-        lines.append(f"- make_{name}: uses {uses}, near {', '.join(rule.nearby)}")
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class WorldBrief:
+    """How a world family describes itself to a model: `text` goes into the system prompt
+    (how the world works, its recipes); `items` are the item names a goal may mention."""
+
+    text: str
+    items: tuple[str, ...] = ()
+
+
+def generic_brief() -> WorldBrief:
+    """The description for a world family that gives none of its own."""
+    return WorldBrief(load_template("world").template.strip())
 
 
 @dataclass
@@ -75,10 +71,8 @@ class GoalStack:
 class PromptBuilder:
     """Builds the system and step prompts of one agent."""
 
-    def __init__(self, rules: Rules | None, memory_tokens: int, inbox_messages: int,
-                 world: str = "crafting") -> None:
-        self.rules = rules
-        self._world = load_template(f"world_{world}")
+    def __init__(self, brief: WorldBrief, memory_tokens: int, inbox_messages: int) -> None:
+        self.brief = brief
         self.memory_tokens = memory_tokens
         self.inbox_messages = inbox_messages
         self.sizes = load_settings().prompt
@@ -99,9 +93,7 @@ class PromptBuilder:
             described.append(f"{kind} ({', '.join(names)})")
         fields = "; ".join(described) or "none (do not send messages)"
         return self._system.substitute(
-            world=self._world.substitute(
-                recipes=("Recipes:\n" + manual(self.rules)) if self.rules is not None else "",
-            ).strip(),
+            world=self.brief.text,
             max_messages=out.max_messages,
             max_notes=out.max_notes,
             message_fields=fields,

@@ -63,8 +63,3 @@ def load_settings(path: Path = DEFAULTS_PATH) -> LLMSettings:
                            prompt=PromptSizes(**data["prompt"]), messages=messages)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{path}: malformed LLM settings: {exc}") from None
-
-
-def world_names() -> tuple[str, ...]:
-    """The worlds with a description for the model (`prompts/world_<name>.txt`)."""
-    return tuple(sorted(p.stem.removeprefix("world_") for p in PROMPTS_DIR.glob("world_*.txt")))

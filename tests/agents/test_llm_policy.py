@@ -23,6 +23,7 @@ import pytest
 from pydantic import ValidationError
 
 from memsim.agents.crafting.perception import CraftingPerception
+from memsim.agents.crafting.prompt import crafting_brief
 from memsim.agents.crafting.view import CraftingDecoder
 from memsim.agents.llm import (
     LLMConfig,
@@ -42,6 +43,7 @@ from memsim.agents.llm.settings import load_settings
 from memsim.agents.messages import Message
 from memsim.agents.policy import AgentContext
 from memsim.envs.crafting import CraftingConfig, CraftingParallelEnv
+from memsim.envs.crafting.rules import load_rules
 from memsim.memory import AgentMemory, approx_tokens, open_store
 from memsim.sim.output import USAGE_KEYS
 
@@ -137,7 +139,8 @@ def world() -> tuple[CraftingParallelEnv, dict[str, Any]]:
 
 def make_policy(base_url: str, env: CraftingParallelEnv, **config: Any) -> LLMPolicy:
     settings = {"backoff_s": 0.01, "backoff_cap_s": 0.05, "max_retries": 2, **config}
-    policy = LLMPolicy(LLMConfig(base_url=base_url, model="m", **settings), env.world.rules)
+    policy = LLMPolicy(LLMConfig(base_url=base_url, model="m", **settings),
+                       crafting_brief(env.world.rules))
     policy.reset("agent_0", 0, env.action_names)
     return policy
 
@@ -240,7 +243,8 @@ def test_prompt_stays_flat_as_the_episode_and_memory_grow(world: Any) -> None:
     env = CraftingParallelEnv(CraftingConfig(n_agents=2, zombies=False, skeletons=False,
                                              team_goal=None, max_steps=1000, respawn=True))
     observations, infos = env.reset(seed=1)
-    policy = LLMPolicy(LLMConfig(base_url="http://127.0.0.1:9/v1", model="m"), env.world.rules)
+    policy = LLMPolicy(LLMConfig(base_url="http://127.0.0.1:9/v1", model="m"),
+                       crafting_brief(env.world.rules))
     policy.reset("agent_0", 1, env.action_names)
     memory = AgentMemory(open_store("networkx", "flat/agent_0"), "agent_0")
     perception = CraftingPerception("agent_0", env.world.rules)
@@ -274,7 +278,7 @@ def test_prompt_stays_flat_as_the_episode_and_memory_grow(world: Any) -> None:
 
 def test_step_prompt_has_every_part_and_only_the_last_inbox_messages(world: Any) -> None:
     env, _ = world
-    builder = PromptBuilder(env.world.rules, memory_tokens=50, inbox_messages=2)
+    builder = PromptBuilder(crafting_brief(env.world.rules), memory_tokens=50, inbox_messages=2)
     inbox = [Message(sender="agent_1", kind="inform", step=s, payload={
         "type": "location", "entity": "iron", "x": s, "y": 1, "seen_step": s}) for s in range(5)]
     goals = GoalStack()
@@ -292,12 +296,12 @@ def test_step_prompt_has_every_part_and_only_the_last_inbox_messages(world: Any)
 
 
 def test_system_prompt_is_shared_by_agents_and_describes_the_configured_world() -> None:
-    crafting = LLMPolicy(LLMConfig(base_url="http://127.0.0.1:9/v1", model="m"))
+    crafting = LLMPolicy(LLMConfig(base_url="http://127.0.0.1:9/v1", model="m"),
+                         crafting_brief(load_rules()))
     text = crafting.prompts.system(None, ("text",))
     assert "Crafter" in text and "make_iron_pickaxe: uses wood 1, coal 1, iron 1" in text
     assert "agent_" not in text  # nothing agent-specific: one cached prefix for the team
-    generic = LLMPolicy(LLMConfig(base_url="http://127.0.0.1:9/v1", model="m",
-                                  world="generic"))
+    generic = LLMPolicy(LLMConfig(base_url="http://127.0.0.1:9/v1", model="m"))
     text = generic.prompts.system(None, ())
     assert "Crafter" not in text and "make_" not in text
     assert "none (do not send messages)" in text
@@ -596,7 +600,8 @@ def test_adecide_calls_of_a_team_overlap(world: Any) -> None:
 
 def test_recall_query_asks_for_places_goal_needs_reports_and_failures(world: Any) -> None:
     env, observations = world
-    policy = LLMPolicy(LLMConfig(base_url="http://127.0.0.1:9/v1", model="m"), env.world.rules)
+    policy = LLMPolicy(LLMConfig(base_url="http://127.0.0.1:9/v1", model="m"),
+                       crafting_brief(env.world.rules))
     policy.reset("agent_0", 0, env.action_names)
     context = make_context(env, observations)
     query = policy.recall_query(context)
@@ -653,8 +658,8 @@ def test_config_resolution_order() -> None:
     ({"base_url": "http://h/v1", "model": "x", "temperature": 3.0}, {}, "temperature:"),
     ({"base_url": "ftp://h", "model": "x"}, {}, "base_url: String should match pattern"),
     ({"base_url": "http://h/v1", "model": "x", "modle": "y"}, {}, "unknown field(s) ['modle']"),
-    ({"base_url": "http://h/v1", "model": "x", "world": "mars"}, {},
-     "world: no world description 'mars'; allowed: crafting, generic"),
+    ({"base_url": "http://h/v1", "model": "x", "world": "crafting"}, {},
+     "unknown field(s) ['world']"),
     ({"base_url": "http://h/v1", "model": "x"}, {"MEMSIM_LLM_TIMEOUT_S": "soon"},
      "MEMSIM_LLM_TIMEOUT_S: Input should be a valid number"),
 ])

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from memsim.agents.crafting.prompt import crafting_brief
 from memsim.agents.crafting.view import CraftingDecoder
 from memsim.agents.llm import LLMConfig, LLMPolicy
 from memsim.agents.messages import Message
@@ -39,7 +40,7 @@ def test_llm_team_plays_valid_actions_and_counts_usage(llm_server: dict[str, Any
                                 memory=MemoryConfig(), comm=CommConfig(), namespace="llm-it")
     policies: dict[str, LLMPolicy] = {}
     for agent_id, agent in runtime.agents.items():
-        policies[agent_id] = LLMPolicy(config, runtime.env.world.rules)
+        policies[agent_id] = LLMPolicy(config, crafting_brief(runtime.env.world.rules))
         policies[agent_id].reset(agent_id, 0, agent.action_names)
         agent.policy = policies[agent_id]
     state["observation_texts"] = observation_texts(runtime, state["live"])
@@ -81,7 +82,7 @@ def test_channel_messages_from_the_model_validate(llm_server: dict[str, Any]) ->
     config = LLMConfig.from_sources({**llm_server, "memory_tokens": 60, "timeout_s": 180.0})
     env = CraftingParallelEnv(CraftingConfig(n_agents=2, zombies=False, skeletons=False))
     observations, _ = env.reset(seed=3)
-    policy = LLMPolicy(config, env.world.rules, message_kinds=("text", "location"))
+    policy = LLMPolicy(config, crafting_brief(env.world.rules), message_kinds=("text", "location"))
     policy.reset("agent_0", 3, env.action_names)
     text = env.text_observation("agent_0") + "\nTell agent_1 where the nearest tree is."
     decision = policy.decide(AgentContext(
