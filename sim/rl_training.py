@@ -1,4 +1,4 @@
-"""Building blocks of the example PPO scripts (`scenarios/train_ppo_*.py`): the wrapped
+"""Building blocks of the example PPO scripts (`examples/train_ppo_*.py`): the wrapped
 training envs, the PPO model from settings, and the mean episode reward.
 
 Single agent: ``gymnasium.make("memsim/Crafter-v0")`` ▸ `FlatObservation` (or

@@ -241,7 +241,7 @@ class Scenario(BaseModel):
                                  f"{self.env.family!r}")
             if not isinstance(self.rl.get("model_path"), str):
                 raise ValueError("rl.model_path: required by policy 'rl' (a .zip from "
-                                 "scenarios/train_ppo_*.py, or a .pt torch module)")
+                                 "examples/train_ppo_*.py, or a .pt torch module)")
         if "llm" in used:
             from memsim.agents.llm.config import LLMConfig
 

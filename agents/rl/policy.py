@@ -251,5 +251,5 @@ def make_rl_policy_from_table(table: Mapping[str, Any] | None) -> RLPolicy:
         raise ValueError(f"rl: unknown keys {unknown}; allowed: {', '.join(RL_TABLE_KEYS)}")
     if "model_path" not in table:
         raise ValueError("rl.model_path: required by policy 'rl' (a .zip from "
-                         "scenarios/train_ppo_*.py, or a .pt torch module)")
+                         "examples/train_ppo_*.py, or a .pt torch module)")
     return make_rl_policy(**table)

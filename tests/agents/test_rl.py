@@ -12,6 +12,7 @@ import torch
 from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test
 
+from examples import load_example
 from memsim.agents.crafting.view import CraftingDecoder
 from memsim.agents.policy import AgentContext, Decision
 from memsim.agents.rl import (
@@ -33,7 +34,6 @@ from memsim.envs.crafting.engine import DIRECTIONS
 from memsim.envs.crafting.observation import Observer
 from memsim.envs.crafting.rules import load_rules
 from memsim.memory import PlaceRecord, Recall
-from memsim.scenarios import train_ppo_crafter, train_ppo_team
 from memsim.sim.comm import CommConfig
 from memsim.sim.episode import build_team, make_executor, run_team
 from memsim.sim.rl_training import make_team_parallel_env
@@ -334,8 +334,9 @@ def fast_settings(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def memory_model(tmp_path_factory: pytest.TempPathFactory, fast_settings: Path) -> Path:
     """A PPO trained briefly with memory features by the example script."""
     out = tmp_path_factory.mktemp("rl") / "crafter_mem.zip"
-    result = train_ppo_crafter.main(["--timesteps", "512", "--seed", "0", "--out", str(out),
-                                     "--memory-features", "--settings", str(fast_settings)])
+    result = load_example("train_ppo_crafter").main([
+        "--timesteps", "512", "--seed", "0", "--out", str(out), "--memory-features",
+        "--settings", str(fast_settings)])
     assert result.timesteps >= 512 and result.obs_size == 1220 + 36
     return out
 
@@ -401,8 +402,8 @@ def test_rl_and_scripted_agents_play_one_world_sharing_one_comm_channel(
 def test_shared_policy_team_training_runs_and_its_model_plays_with_memory_off(
         tmp_path: Path, fast_settings: Path) -> None:
     out = tmp_path / "team.zip"
-    result = train_ppo_team.main(["--timesteps", "300", "--seed", "1", "--out", str(out),
-                                  "--settings", str(fast_settings)])
+    result = load_example("train_ppo_team").main([
+        "--timesteps", "300", "--seed", "1", "--out", str(out), "--settings", str(fast_settings)])
     # One rollout is n_steps (64) x 2 worlds x 2 agents = 256 agent-steps.
     assert result.timesteps >= 300 and out.is_file() and result.obs_size == 1220
     records, _ = mixed_team(out, seed=3, memory_features=False, settings=fast_settings,

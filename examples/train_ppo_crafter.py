@@ -1,7 +1,7 @@
 """Train Stable-Baselines3 PPO on single-agent Multi-Agent Crafter (flat observations).
 
-    python scenarios/train_ppo_crafter.py --timesteps 20000 --seed 0 --out runs/ppo_crafter.zip
-    python scenarios/train_ppo_crafter.py --memory-features --out runs/ppo_crafter_mem.zip
+    python examples/train_ppo_crafter.py --timesteps 20000 --seed 0 --out runs/ppo_crafter.zip
+    python examples/train_ppo_crafter.py --memory-features --out runs/ppo_crafter_mem.zip
 
 Prints the mean episode reward of the untrained and the trained policy, acting greedily
 (as `RLPolicy` does by default) and sampling (as PPO trains), on the same evaluation
@@ -18,26 +18,20 @@ from pathlib import Path
 import torch
 
 from memsim.agents.rl.settings import load_settings
+from memsim.sim.cli import positive_int
 from memsim.sim.rl_training import TrainingResult, make_crafter_vec_env, train_ppo
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--timesteps", type=positive, default=20_000, help="environment steps")
+    p.add_argument("--timesteps", type=positive_int, default=20_000, help="environment steps")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("runs/ppo_crafter.zip"), help="model .zip")
     p.add_argument("--memory-features", action="store_true",
                    help="append memory features from a real AgentMemory to the observation")
     p.add_argument("--settings", type=Path, default=None, help="RL settings TOML")
-    p.add_argument("--eval-episodes", type=positive, default=None)
-    p.add_argument("--threads", type=positive, default=1, help="torch CPU threads")
+    p.add_argument("--eval-episodes", type=positive_int, default=None)
+    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     return p
 
 

@@ -1,6 +1,6 @@
 """Train one shared PPO policy for every agent of multi-agent Multi-Agent Crafter.
 
-    python scenarios/train_ppo_team.py --timesteps 20000 --agents 2 --out runs/ppo_team.zip
+    python examples/train_ppo_team.py --timesteps 20000 --agents 2 --out runs/ppo_team.zip
 
 The `ParallelEnv` is wrapped with flat per-agent observations (`agents.rl.FlatTeamEnv`,
 which also keeps agents that died or finished as zero observations until the episode
@@ -19,23 +19,23 @@ from pathlib import Path
 import torch
 
 from memsim.agents.rl.settings import load_settings
-from memsim.scenarios.train_ppo_crafter import positive
+from memsim.sim.cli import positive_int
 from memsim.sim.rl_training import TrainingResult, make_team_vec_env, train_ppo
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--timesteps", type=positive, default=20_000,
+    p.add_argument("--timesteps", type=positive_int, default=20_000,
                    help="agent-steps (summed over agents and worlds)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--agents", type=positive, default=None, help="agents per world")
-    p.add_argument("--worlds", type=positive, default=None, help="team worlds stepped together")
+    p.add_argument("--agents", type=positive_int, default=None, help="agents per world")
+    p.add_argument("--worlds", type=positive_int, default=None, help="team worlds stepped together")
     p.add_argument("--out", type=Path, default=Path("runs/ppo_team.zip"), help="model .zip")
     p.add_argument("--memory-features", action="store_true",
                    help="each agent keeps a real AgentMemory; append its memory features")
     p.add_argument("--settings", type=Path, default=None, help="RL settings TOML")
-    p.add_argument("--eval-episodes", type=positive, default=None)
-    p.add_argument("--threads", type=positive, default=1, help="torch CPU threads")
+    p.add_argument("--eval-episodes", type=positive_int, default=None)
+    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     return p
 
 
