@@ -38,7 +38,7 @@ from memsim.sim.episode import build_scenario_team, make_executor
 from memsim.sim.scenario import load_scenario
 from memsim.sim.team import StepRecord
 from memsim.viz import frame as frame_module
-from memsim.viz import memory_layout, panels
+from memsim.viz import memory_layout, memory_panel, panels
 from memsim.viz import viewer as viewer_module
 from memsim.viz.frame import MessageLog, frame_from_runtime
 from memsim.viz.viewer import Viewer
@@ -98,10 +98,10 @@ def main() -> None:
     _timed(panels, "read_graph", "memory read (structure)")
     _timed(memory_layout.MemoryLayout, "update", "memory layout (new nodes)")
     _timed(memory_layout.MemoryLayout, "visible", "memory collapse (visible)")
-    _timed(panels.MemoryPanel, "_draw_base", "memory draw (cached surface)")
-    _timed(panels.MemoryPanel, "_draw_highlights", "memory highlights")
+    _timed(memory_panel.MemoryPanel, "_draw_base", "memory draw (cached surface)")
+    _timed(memory_panel.MemoryPanel, "_draw_highlights", "memory highlights")
     _timed(panels.WorldMap, "draw", "world map")
-    _timed(panels.MemoryPanel, "draw", "memory panel (all)")
+    _timed(memory_panel.MemoryPanel, "draw", "memory panel (all)")
     for name in ("draw_agent_panel", "draw_why_panel", "draw_message_log", "draw_top_bar"):
         _timed(viewer_module, name, name.removeprefix("draw_").replace("_", " "))
     _timed(viewer, "draw", "draw (all panels)")

@@ -23,8 +23,8 @@ import numpy as np
 import pygame
 
 from memsim.viz.frame import TEAM_GRAPH, Frame
+from memsim.viz.memory_panel import MemoryPanel
 from memsim.viz.panels import (
-    MemoryPanel,
     TextCache,
     WorldMap,
     draw_agent_panel,

@@ -279,7 +279,7 @@ def test_retrieved_nodes_are_ringed_and_captioned(team: Team) -> None:
 
 
 def test_hierarchy_nodes_get_readable_captions() -> None:
-    from memsim.viz.panels import node_caption
+    from memsim.viz.memory_panel import node_caption
 
     chunk = {"seq": 3, "summary": "move_left x2, do x1; 3 ok, 0 failed; reward 0"}
     assert node_caption("chunk:3", "Chunk", chunk, 40) == "#3 move_left x2, do x1"
