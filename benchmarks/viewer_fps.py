@@ -95,7 +95,7 @@ def main() -> None:
     redraw_cpu = args.frames / (time.process_time() - cpu)
 
     _timed(frame_module, "world_image", "world render (env.render)")
-    _timed(panels, "read_graph", "memory read (structure)")
+    _timed(memory_panel, "read_graph", "memory read (structure)")
     _timed(memory_layout.MemoryLayout, "update", "memory layout (new nodes)")
     _timed(memory_layout.MemoryLayout, "visible", "memory collapse (visible)")
     _timed(memory_panel.MemoryPanel, "_draw_base", "memory draw (cached surface)")
