@@ -28,7 +28,13 @@ from memsim.memory.recall import (
 )
 from memsim.memory.schema import SchemaError
 from memsim.memory.shared_memory import SharedMemory
-from memsim.memory.store import EdgeRecord, GraphStore, NodeRecord, WriteBatch
+from memsim.memory.store import (
+    EdgeRecord,
+    GraphStore,
+    NodeRecord,
+    StoreCapabilities,
+    WriteBatch,
+)
 
 __all__ = [
     "FACT_KINDS",
@@ -51,6 +57,7 @@ __all__ = [
     "RetrievalQuery",
     "SchemaError",
     "SharedMemory",
+    "StoreCapabilities",
     "SummaryRecord",
     "WriteBatch",
     "approx_tokens",

@@ -30,12 +30,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
-from memsim.memory.backends.networkx_store import NetworkxStore
 from memsim.memory.facts import Fact, check_name
 from memsim.memory.recall import (
     EventRecord,
@@ -50,7 +49,7 @@ from memsim.memory.recall import (
     SummaryRecord,
 )
 from memsim.memory.schema import SchemaError, check_node
-from memsim.memory.store import EdgeRecord, GraphStore, NodeRecord, WriteBatch
+from memsim.memory.store import BatchedReads, EdgeRecord, GraphStore, NodeRecord, WriteBatch
 
 PAYLOAD_FORMAT = "memsim.memory/1"
 _RECENT_FAILS = 8
@@ -149,9 +148,8 @@ def _read_many(store: GraphStore, calls: Sequence[tuple[str, Mapping[str, Any]]]
     """Independent reads, each a `GraphStore` read method's name and keyword arguments.
     Stores that batch reads (`read_many`, the Cypher backends: one round trip) take them
     all at once; others get one call after another."""
-    batched = getattr(store, "read_many", None)
-    if batched is not None:
-        return batched(calls)
+    if store.capabilities.batched_reads:
+        return cast(BatchedReads, store).read_many(calls)
     return [getattr(store, name)(**kwargs) for name, kwargs in calls]
 
 
@@ -429,7 +427,7 @@ class AgentMemory:
         self.max_payload_bytes = max_payload_bytes
         self.sole_writer = sole_writer
         # Speculative batched reads pay off on server backends (round trips), not in process.
-        self.prefetch = not isinstance(store, NetworkxStore) if prefetch is None else prefetch
+        self.prefetch = store.capabilities.remote if prefetch is None else prefetch
         self.self_id = _agent(agent_id)
         self._pending_uses: Counter[str] = Counter()
         # Prefetch hints from the last commit: they only choose what to read early (in

@@ -52,6 +52,7 @@ from memsim.memory.store import (
     EdgeRecord,
     NodeRecord,
     Props,
+    StoreCapabilities,
     StoreShorthands,
     WriteBatch,
 )
@@ -482,6 +483,10 @@ class CypherStore(StoreShorthands, ABC):
     """`GraphStore` over Cypher. Subclasses supply a dialect and the two runners."""
 
     dialect: ClassVar[CypherDialect]
+    # Both Cypher backends are servers, and this layer gives them `read_many`.
+    capabilities: ClassVar[StoreCapabilities] = StoreCapabilities(
+        remote=True, batched_reads=True
+    )
 
     def __init__(self, namespace: str) -> None:
         self._namespace = check_namespace(namespace)
