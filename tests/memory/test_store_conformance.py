@@ -15,7 +15,7 @@ from memsim.memory import (
     StoreCapabilities,
     WriteBatch,
 )
-from memsim.memory.backends.cypher import CypherStore
+from memsim.memory.backends.cypher_store import CypherStore
 
 StoreFactory = Callable[[str], GraphStore]
 
