@@ -4,15 +4,10 @@ Start with `open_store("networkx", namespace)` and `AgentMemory(store, agent_id)
 `Fact`s with `write`, read it with `retrieve(RetrievalQuery(...))`.
 """
 
-from memsim.memory.agent_memory import (
-    AgentMemory,
-    ExportSelector,
-    ForgetPolicy,
-    PayloadTooLarge,
-    payload_to_facts,
-)
+from memsim.memory.agent_memory import AgentMemory
 from memsim.memory.backends import open_store
 from memsim.memory.facts import FACT_KINDS, Fact
+from memsim.memory.forgetting import ForgetPolicy
 from memsim.memory.recall import (
     EventRecord,
     GoalRecord,
@@ -28,7 +23,14 @@ from memsim.memory.recall import (
 )
 from memsim.memory.schema import SchemaError
 from memsim.memory.shared_memory import SharedMemory
-from memsim.memory.store import EdgeRecord, GraphStore, NodeRecord, WriteBatch
+from memsim.memory.sharing import ExportSelector, PayloadTooLarge, payload_to_facts
+from memsim.memory.store import (
+    EdgeRecord,
+    GraphStore,
+    NodeRecord,
+    StoreCapabilities,
+    WriteBatch,
+)
 
 __all__ = [
     "FACT_KINDS",
@@ -51,6 +53,7 @@ __all__ = [
     "RetrievalQuery",
     "SchemaError",
     "SharedMemory",
+    "StoreCapabilities",
     "SummaryRecord",
     "WriteBatch",
     "approx_tokens",

@@ -184,6 +184,14 @@ class Recall:
         for part, keep in zip(parts, kept, strict=True):
             part[:] = keep
 
+    def merge_team(self, team: Recall) -> None:
+        """Add the team graph's nearest places this recall lacks (same kind and cell), then
+        sort all nearest places by (distance, kind, x, y), an unknown distance as 0. The
+        other parts stay as they are."""
+        own = {(p.kind, p.x, p.y) for p in self.nearest}
+        self.nearest += [p for p in team.nearest if (p.kind, p.x, p.y) not in own]
+        self.nearest.sort(key=lambda p: (p.distance or 0, p.kind, p.x, p.y))
+
     def lines(self) -> list[str]:
         """One line per item, most decision-relevant first."""
         out: list[str] = []

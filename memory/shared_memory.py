@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from memsim.memory.agent_memory import AgentMemory, ExportSelector
+from memsim.memory.agent_memory import AgentMemory
 from memsim.memory.facts import Fact, check_name
 from memsim.memory.recall import Recall, RetrievalQuery
+from memsim.memory.sharing import ExportSelector
 from memsim.memory.store import GraphStore
 
 TEAM_AGENT_ID = "team"

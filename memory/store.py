@@ -50,6 +50,29 @@ class GraphStructure:
     edges: list[tuple[str, str, str]]
 
 
+@dataclass(frozen=True, slots=True)
+class StoreCapabilities:
+    """What a backend declares about itself, so generic code never checks its type.
+
+    `remote`: every call is a round trip to a server, so reading a few ids speculatively
+    in a round trip already being made pays off (in process a lazy read is cheaper).
+    `batched_reads`: the store has `read_many` (`BatchedReads`): several independent
+    reads in one round trip.
+    """
+
+    remote: bool
+    batched_reads: bool
+
+
+class BatchedReads(Protocol):
+    """The optional read batching of stores whose capabilities say `batched_reads`."""
+
+    def read_many(self, calls: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
+        """Each call is a read method's name and its keyword arguments; returns what each
+        method would return, in order, in one round trip."""
+        ...
+
+
 @dataclass(slots=True)
 class WriteBatch:
     """Everything one agent-step writes, applied atomically in one store round trip.
@@ -104,6 +127,10 @@ class GraphStore(Protocol):
 
     @property
     def namespace(self) -> str: ...
+
+    @property
+    def capabilities(self) -> StoreCapabilities:
+        """What this backend can do (see `StoreCapabilities`)."""
 
     def write(self, batch: WriteBatch) -> None:
         """Apply the batch atomically (one transaction / round trip)."""

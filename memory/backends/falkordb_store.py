@@ -30,7 +30,8 @@ from falkordb.query_result import QueryResult
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from memsim.memory.backends.cypher import FALKORDB, CypherStore, Statement, StoreUnavailableError
+from memsim.memory.backends.cypher import FALKORDB, Statement, StoreUnavailableError
+from memsim.memory.backends.cypher_store import CypherStore
 
 ENV_URL = "MEMSIM_FALKORDB_URL"
 _TRANSIENT: tuple[type[Exception], ...] = (

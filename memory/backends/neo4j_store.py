@@ -16,7 +16,8 @@ from typing import Any
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import AuthError, ConfigurationError, ServiceUnavailable, SessionExpired
 
-from memsim.memory.backends.cypher import NEO4J, CypherStore, Statement, StoreUnavailableError
+from memsim.memory.backends.cypher import NEO4J, Statement, StoreUnavailableError
+from memsim.memory.backends.cypher_store import CypherStore
 
 ENV_URI = "MEMSIM_NEO4J_URI"
 ENV_USER = "MEMSIM_NEO4J_USER"

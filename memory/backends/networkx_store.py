@@ -16,7 +16,7 @@ nodes".
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import networkx as nx
 
@@ -34,6 +34,7 @@ from memsim.memory.store import (
     GraphStructure,
     NodeRecord,
     Props,
+    StoreCapabilities,
     StoreShorthands,
     WriteBatch,
 )
@@ -90,6 +91,10 @@ def _normalise(value: Any) -> Any:
 
 class NetworkxStore(StoreShorthands):
     """`GraphStore` over an in-process networkx graph (see module docstring)."""
+
+    capabilities: ClassVar[StoreCapabilities] = StoreCapabilities(
+        remote=False, batched_reads=False
+    )
 
     def __init__(self, namespace: str, *, graph_registry: GraphRegistry | None = None) -> None:
         check_id(namespace, "namespace")

@@ -7,8 +7,15 @@ from collections.abc import Callable
 
 import pytest
 
-from memsim.memory import EdgeRecord, GraphStore, NodeRecord, SchemaError, WriteBatch
-from memsim.memory.backends.cypher import CypherStore
+from memsim.memory import (
+    EdgeRecord,
+    GraphStore,
+    NodeRecord,
+    SchemaError,
+    StoreCapabilities,
+    WriteBatch,
+)
+from memsim.memory.backends.cypher_store import CypherStore
 
 StoreFactory = Callable[[str], GraphStore]
 
@@ -48,6 +55,16 @@ def filled(store: GraphStore) -> GraphStore:
 def test_store_satisfies_protocol(store: GraphStore) -> None:
     assert isinstance(store, GraphStore)
     assert store.namespace.endswith("-main")
+
+
+def test_capabilities_are_declared_and_true(filled: GraphStore) -> None:
+    caps = filled.capabilities
+    assert isinstance(caps, StoreCapabilities)
+    assert caps.remote == isinstance(filled, CypherStore)
+    assert caps.batched_reads == hasattr(filled, "read_many")
+    if caps.batched_reads:  # read_many answers like the single reads
+        calls = [("get", {"node_ids": ["t1", "zz"]}), ("count", {"label": "Place"})]
+        assert filled.read_many(calls) == [filled.get(["t1", "zz"]), 2]  # type: ignore[attr-defined]
 
 
 def test_upsert_merges_properties_and_none_removes(store: GraphStore) -> None:

@@ -1,0 +1,220 @@
+"""Sharing between memories: `export_payload` sends a selected semantic subgraph as a
+JSON-serialisable payload; `check_payload` and `payload_to_facts` turn a received one
+into hearsay facts (`told_by:<sender>`) for `AgentMemory.merge`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from memsim.memory import ids
+from memsim.memory.facts import Fact
+from memsim.memory.schema import SchemaError, check_node
+from memsim.memory.store import EdgeRecord, GraphStore, NodeRecord
+
+PAYLOAD_FORMAT = "memsim.memory/1"
+# Bookkeeping props that stay local (not exported to teammates).
+_LOCAL_PROPS = ("uses", "importance", "last_step")
+
+
+class PayloadTooLarge(SchemaError):
+    """An export/merge payload exceeds the configured node or byte limit."""
+
+
+class ExportSelector(BaseModel):
+    """Which semantic subgraph `AgentMemory.export` sends.
+
+    `kinds`: located entity instances of these kinds; `recipes`: all known recipes;
+    `holders`: agent ids whose holdings to include (`"self"` means this agent);
+    `include_closed`: also send facts that are no longer valid.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kinds: tuple[str, ...] = ()
+    recipes: bool = False
+    holders: tuple[str, ...] = ()
+    include_closed: bool = False
+    max_per_kind: int = Field(default=64, ge=1, le=4096)
+
+
+def export_payload(
+    store: GraphStore,
+    agent_id: str,
+    step_base: int,
+    selector: ExportSelector | Mapping[str, Any],
+    *,
+    max_nodes: int,
+    max_bytes: int,
+) -> dict[str, Any]:
+    """The payload of the subgraph `selector` picks from agent `agent_id`'s `store`;
+    `step_base` is that memory's clock offset (so receivers can map steps back)."""
+    if not isinstance(selector, ExportSelector):
+        selector = ExportSelector.model_validate(selector)
+    self_id = ids.agent(agent_id)
+    nodes: dict[str, NodeRecord] = {}
+    edges: list[EdgeRecord] = []
+    missing = () if selector.include_closed else ("valid_to",)
+    for kind in selector.kinds:
+        for rec in store.query(
+            "Entity",
+            {"kind": kind, "instance": True},
+            missing=missing,
+            limit=selector.max_per_kind,
+        ):
+            nodes[rec.id] = rec
+    if selector.recipes:
+        for rec in store.query("Recipe"):
+            nodes[rec.id] = rec
+            for edge, other in store.neighbors(rec.id, direction="out"):
+                if edge.type in ("REQUIRES", "PRODUCES", "NEEDS_NEARBY"):
+                    nodes[other.id] = other
+                    edges.append(edge)
+    for holder in selector.holders:
+        aid = self_id if holder == "self" else ids.agent(holder)
+        got = store.get([aid])
+        if not got:
+            continue
+        nodes[aid] = got[0]
+        for edge, other in store.neighbors(aid, "HOLDS", "out"):
+            if selector.include_closed or "valid_to" not in edge.props:
+                nodes[other.id] = other
+                edges.append(edge)
+    me = store.get([self_id])
+    payload = {
+        "format": PAYLOAD_FORMAT,
+        "source": agent_id,
+        "step": me[0].props.get("last_step", 0) if me else 0,
+        "step_base": step_base,
+        "nodes": [
+            {"id": r.id, "label": r.label, "props": _public_props(r)} for r in nodes.values()
+        ],
+        "edges": [
+            {
+                "src": e.src,
+                "type": e.type,
+                "dst": e.dst,
+                "props": {k: v for k, v in e.props.items() if k not in _LOCAL_PROPS},
+            }
+            for e in edges
+        ],
+    }
+    check_size(payload, max_nodes, max_bytes)
+    return payload
+
+
+def _public_props(rec: NodeRecord) -> dict[str, Any]:
+    if rec.label == "Agent":  # never leak the cursor / bookkeeping of an Agent node
+        return {"name": rec.props.get("name", rec.id[6:])}
+    return {k: v for k, v in rec.props.items() if k not in _LOCAL_PROPS}
+
+
+def check_size(payload: Mapping[str, Any], max_nodes: int, max_bytes: int) -> None:
+    """Raise `PayloadTooLarge` past either limit (the names say which setting to raise)."""
+    n_nodes = len(payload.get("nodes", ()))
+    if n_nodes > max_nodes:
+        raise PayloadTooLarge(
+            f"payload.nodes has {n_nodes} nodes; max {max_nodes} (max_payload_nodes)"
+        )
+    size = len(json.dumps(payload, separators=(",", ":")))
+    if size > max_bytes:
+        raise PayloadTooLarge(f"payload is {size} bytes; max {max_bytes} (max_payload_bytes)")
+
+
+def check_payload(payload: Mapping[str, Any], max_nodes: int, max_bytes: int) -> None:
+    """The checks a received payload passes before any of it is read."""
+    if not isinstance(payload, Mapping) or payload.get("format") != PAYLOAD_FORMAT:
+        raise SchemaError(f"payload.format must be {PAYLOAD_FORMAT!r}")
+    for key in ("nodes", "edges"):
+        if not isinstance(payload.get(key), list):
+            raise SchemaError(f"payload.{key} must be a list")
+    check_size(payload, max_nodes, max_bytes)
+
+
+def payload_to_facts(payload: Mapping[str, Any], sender: str) -> list[Fact]:
+    """Interpret an `export` payload as hearsay facts from `sender`.
+
+    Located entities become `seen_at` (+ `gone_from` when closed), recipes become `recipe`
+    facts, HOLDS edges become `holds`; places, regions and kind nodes are implied."""
+    provenance = f"told_by:{sender}"
+    base = payload.get("step_base", 0)
+    if not isinstance(base, int) or base < 0:
+        raise SchemaError(f"payload.step_base must be a non-negative int, got {base!r}")
+
+    def local(step: Any) -> int | None:
+        # Payload steps are the sender's global clock; facts carry episode-local steps.
+        return None if step is None else max(0, int(step) - base)
+
+    nodes: dict[str, Mapping[str, Any]] = {}
+    for raw in payload["nodes"]:
+        try:
+            rec = NodeRecord(raw["id"], raw["label"], dict(raw.get("props") or {}))
+        except (KeyError, TypeError) as exc:
+            raise SchemaError(f"payload.nodes items need id, label, props: {exc!r}") from exc
+        check_node(rec)
+        nodes[rec.id] = {"label": rec.label, **rec.props}
+    out_edges: dict[str, list[Mapping[str, Any]]] = {}
+    for raw in payload["edges"]:
+        if not isinstance(raw, Mapping) or not {"src", "type", "dst"} <= raw.keys():
+            raise SchemaError("payload.edges items need src, type, dst, props")
+        out_edges.setdefault(raw["src"], []).append(raw)
+    facts: list[Fact] = []
+    for node_id, p in nodes.items():
+        label = p["label"]
+        if label == "Entity" and p.get("instance"):
+            place = (p["x"], p["y"])
+            entity_id = None
+            if node_id != f"ent:{p['kind']}@{place[0]},{place[1]}":
+                entity_id = node_id.removeprefix("ent:")
+            common = {
+                "subject": p["kind"],
+                "place": place,
+                "entity_id": entity_id,
+                "provenance": provenance,
+                "confidence": p.get("confidence", 1.0),
+            }
+            cat = p.get("category")
+            facts.append(
+                Fact(
+                    kind="seen_at", category=cat, observed_step=local(p.get("valid_from")), **common
+                )
+            )
+            if "valid_to" in p:
+                facts.append(Fact(kind="gone_from", observed_step=local(p["valid_to"]), **common))
+        elif label == "Recipe":
+            facts.append(
+                Fact(
+                    kind="recipe",
+                    subject=p["name"],
+                    object=p["produces"],
+                    count=p.get("count", 1),
+                    requires=dict(
+                        zip(p.get("requires_items", []), p.get("requires_counts", []), strict=True)
+                    ),
+                    nearby=tuple(p.get("nearby", [])),
+                    provenance=provenance,
+                    confidence=p.get("confidence", 1.0),
+                    observed_step=local(p.get("valid_from")),
+                )
+            )
+        elif label == "Agent":
+            for edge in out_edges.get(node_id, []):
+                kind_node = nodes.get(edge["dst"], {})
+                e = edge.get("props") or {}
+                if edge["type"] != "HOLDS" or "kind" not in kind_node:
+                    continue
+                facts.append(
+                    Fact(
+                        kind="holds",
+                        subject=p.get("name", node_id.removeprefix("agent:")),
+                        object=kind_node["kind"],
+                        count=0 if "valid_to" in e else e.get("count", 0),
+                        provenance=provenance,
+                        confidence=e.get("confidence", 1.0),
+                        observed_step=local(e.get("valid_to", e.get("valid_from"))),
+                    )
+                )
+    return facts
