@@ -132,10 +132,7 @@ def recall(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
         if query is not None:
             result = runtime.memory.retrieve(query, budget=runtime.retrieve_budget)
             if runtime.shared is not None:
-                team = runtime.shared.retrieve(query, budget=runtime.retrieve_budget)
-                own = {(p.kind, p.x, p.y) for p in result.nearest}
-                result.nearest += [p for p in team.nearest if (p.kind, p.x, p.y) not in own]
-                result.nearest.sort(key=lambda p: (p.distance or 0, p.kind, p.x, p.y))
+                result.merge_team(runtime.shared.retrieve(query, budget=runtime.retrieve_budget))
     state["context"].recall = result  # the context is built once, in `perceive`
     return {"recall": result, "visited": ["recall"]}
 

@@ -7,6 +7,7 @@ import ast
 import subprocess
 import sys
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 
 import networkx as nx
@@ -35,17 +36,21 @@ def memsim_modules() -> dict[str, Path]:
     return modules
 
 
-def imported(path: Path) -> set[str]:
-    """Every `memsim.*` name a module imports, at any level (function bodies and
-    TYPE_CHECKING blocks included: an import is a dependency wherever it stands)."""
+def imported(path: Path, modules: Collection[str]) -> set[str]:
+    """Every `memsim.*` module a module imports, at any level (function bodies and
+    TYPE_CHECKING blocks included: an import is a dependency wherever it stands).
+    `from package import submodule` depends on the submodule, not on the package."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{a.name}" for a in node.names)
-    return {n for n in names if n == "memsim" or n.startswith("memsim.")}
+            subs = {f"{node.module}.{a.name}" for a in node.names}
+            found = subs & set(modules)
+            names.update(found)
+            if found != subs:
+                names.add(node.module)
+    return {n for n in names if n in modules}
 
 
 def package_of(module: str) -> str:
@@ -58,8 +63,8 @@ def import_graph() -> nx.DiGraph:
     graph = nx.DiGraph()
     graph.add_nodes_from(modules)
     for name, path in modules.items():
-        for target in imported(path):
-            if target in modules and target != name:
+        for target in imported(path, modules):
+            if target != name:
                 graph.add_edge(name, target)
     return graph
 

@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from memsim.memory.backends.networkx_store import NetworkxStore
 from memsim.memory.store import GraphStore
 
 # Episodic band rows within one page (units from the page's top).
@@ -97,7 +96,7 @@ def read_graph(store: GraphStore) -> GraphData:
     revision = store.revision
     # The embedded store hands out its own property dicts when asked for all of them
     # (no copy, ~4x faster at 2,000 nodes than filtering); servers send only KEPT_PROPS.
-    props: tuple[str, ...] = () if isinstance(store, NetworkxStore) else KEPT_PROPS
+    props: tuple[str, ...] = KEPT_PROPS if store.capabilities.remote else ()
     structure = store.structure(props)
     return GraphData(structure.nodes, structure.edges, revision)
 
