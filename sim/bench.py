@@ -26,7 +26,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from memsim.sim.output import TEAM_MILESTONES, EpisodeSummary, metrics_row
+from memsim.sim.families import family_milestones, family_named
+from memsim.sim.output import EpisodeSummary, metrics_row
 from memsim.sim.scenario import validate_scenario
 from memsim.sim.suite import Suite, expand_suite, load_suite, row_key
 
@@ -48,13 +49,14 @@ TAIL_COLUMNS: tuple[str, ...] = (
 
 def summary_row(cell: Mapping[str, Any], summary: EpisodeSummary) -> dict[str, Any]:
     """The results row of a finished cell (milestones not reached are empty)."""
-    metrics = metrics_row(summary)
+    milestones = family_named(cell["family"]).milestones
+    metrics = metrics_row(summary, milestones)
     row: dict[str, Any] = {k: cell[k] for k in HEAD_COLUMNS if k in cell}
     row.update(status="ok", steps=summary.steps, goal_reached=summary.goal_reached)
     row.update({k: v for k, v in metrics.items() if k.startswith("steps_to_")})
-    # Families other than crafting have their own milestones: one column each too.
+    # Achievements beyond the family's milestones (eat_cow, ...) get a column each too.
     row.update({f"steps_to_{m}": s for m, s in summary.milestones.items()
-                if m not in TEAM_MILESTONES})
+                if m not in milestones})
     row.update({k: metrics[k] for k in TAIL_COLUMNS})
     # Model usage (LLM agents), summed over agents: zeros for policies that report none.
     row.update({k: v for k, v in metrics.items() if k.startswith("llm_")})
@@ -135,7 +137,8 @@ def csv_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     rows = list(rows)
     keys = {k for row in rows for k in row}
     seen_milestones = {k for k in keys if k.startswith("steps_to_")}
-    milestones = [f"steps_to_{m}" for m in TEAM_MILESTONES if f"steps_to_{m}" in keys]
+    milestones = list(dict.fromkeys(f"steps_to_{m}" for m in family_milestones(rows)
+                                    if f"steps_to_{m}" in keys))
     milestones += sorted(seen_milestones - set(milestones))
     llm = sorted(k for k in keys if k.startswith("llm_"))
     return [*HEAD_COLUMNS, *milestones, *TAIL_COLUMNS, *llm, "error", "config_hash"]

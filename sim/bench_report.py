@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from memsim.sim.output import TEAM_MILESTONES, mean_ci
+from memsim.sim.families import family_milestones
+from memsim.sim.output import mean_ci
 
 if TYPE_CHECKING:
     from memsim.sim.suite import Suite
@@ -174,14 +175,14 @@ def milestone_means(rows: Iterable[Mapping[str, Any]], ablation: str
 
 
 def _milestone_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The milestone columns to plot: the crafting tech tree when present (its other
+    """The milestone columns to plot: the families' milestones when present (other
     achievements, such as eat_cow, are in the table but not on the path to the goal),
     else every ``steps_to_*`` column."""
     columns: dict[str, None] = {}
     for row in rows:
         columns.update((k, None) for k in row if k.startswith("steps_to_"))
-    tech_tree = [f"steps_to_{m}" for m in TEAM_MILESTONES if f"steps_to_{m}" in columns]
-    return tech_tree or list(columns)
+    path = [f"steps_to_{m}" for m in family_milestones(rows) if f"steps_to_{m}" in columns]
+    return list(dict.fromkeys(path)) or list(columns)
 
 
 # --------------------------------------------------------------------------- text

@@ -8,7 +8,7 @@ look families up here and know nothing else about a world; a new family is one e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,6 @@ from memsim.envs.navigation import TASK_NAMES as NAVIGATION_TASKS
 from memsim.envs.navigation import NavigationConfig, NavigationParallelEnv
 from memsim.envs.navigation import register as register_navigation
 from memsim.memory import Fact
-from memsim.sim.output import TEAM_MILESTONES
 
 
 @dataclass(frozen=True)
@@ -51,6 +50,12 @@ class WorldFamily:
     tasks: Callable[[], dict[str, str]] = dict  # task name -> its Gymnasium id
     # (env) -> how the world describes itself to a language model (None: generically)
     llm_brief: Callable[[Any], WorldBrief] | None = None
+
+
+CRAFTING_MILESTONES: tuple[str, ...] = (
+    "collect_wood", "place_table", "make_wood_pickaxe", "collect_stone", "make_stone_pickaxe",
+    "collect_coal", "collect_iron", "place_furnace", "make_iron_pickaxe", "collect_diamond",
+)
 
 
 def _crafting_brief(env: Any) -> WorldBrief:
@@ -71,7 +76,7 @@ CRAFTING = WorldFamily(
     make_scripted=lambda env: ScriptedPlanner(env.world.rules),
     prior_facts=lambda env: recipe_facts(env.world.rules),
     world_id=_crafting_world_id,
-    milestones=TEAM_MILESTONES,
+    milestones=CRAFTING_MILESTONES,
     tasks=lambda: {"team_diamond": "memsim/Crafter-v0"},
     llm_brief=lambda env: _crafting_brief(env),
 )
@@ -110,6 +115,16 @@ def family_named(name: str) -> WorldFamily:
     except KeyError:
         raise ValueError(f"env family {name!r} is unknown; allowed: "
                          f"{', '.join(sorted(FAMILIES))}") from None
+
+
+def family_milestones(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The milestones of the families of these result rows (by their ``family``), in
+    order, each once; unknown families contribute none."""
+    out: dict[str, None] = {}
+    for name in dict.fromkeys(str(row.get("family", "")) for row in rows):
+        if name in FAMILIES:
+            out.update((m, None) for m in FAMILIES[name].milestones)
+    return list(out)
 
 
 def family_of(config: BaseModel) -> WorldFamily:

@@ -24,20 +24,6 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-TEAM_MILESTONES: tuple[str, ...] = (
-    "collect_wood",
-    "place_table",
-    "make_wood_pickaxe",
-    "collect_stone",
-    "make_stone_pickaxe",
-    "collect_coal",
-    "collect_iron",
-    "place_furnace",
-    "make_iron_pickaxe",
-    "collect_diamond",
-)
-"""The tech-tree steps towards a diamond, in order; metrics report the first step of each."""
-
 USAGE_KEYS: tuple[str, ...] = (
     "calls",
     "prompt_tokens",
@@ -51,7 +37,7 @@ USAGE_KEYS: tuple[str, ...] = (
 """Model-usage counters a policy may report (LLM agents); summed over agents per episode."""
 
 
-def metrics_columns(milestones: Sequence[str] = TEAM_MILESTONES) -> tuple[str, ...]:
+def metrics_columns(milestones: Sequence[str]) -> tuple[str, ...]:
     """The ``metrics.csv`` header for a world whose team milestones are `milestones`."""
     return (
         "scenario",
@@ -67,10 +53,6 @@ def metrics_columns(milestones: Sequence[str] = TEAM_MILESTONES) -> tuple[str, .
         "wall_seconds",
         *(f"llm_{k}" for k in USAGE_KEYS),
     )
-
-
-METRICS_COLUMNS: tuple[str, ...] = metrics_columns()
-"""The crafting world's ``metrics.csv`` header."""
 
 
 @dataclass
@@ -89,7 +71,7 @@ class EpisodeSummary:
     n_agents: int
     steps: int
     goal_reached: bool
-    family: str = "crafting"
+    family: str = ""
     milestones: dict[str, int] = field(default_factory=dict)
     per_agent_achievements: dict[str, dict[str, int]] = field(default_factory=dict)
     messages: dict[str, int] = field(default_factory=dict)
@@ -210,7 +192,7 @@ def read_trace(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def metrics_row(
-    summary: EpisodeSummary, milestones: Sequence[str] = TEAM_MILESTONES
+    summary: EpisodeSummary, milestones: Sequence[str]
 ) -> dict[str, Any]:
     """One ``metrics.csv`` row (keys are ``metrics_columns(milestones)``; unreached
     milestones empty)."""
@@ -236,7 +218,7 @@ def metrics_row(
 class MetricsWriter(_OutputFile):
     """``metrics.csv``: a header, then one row per episode, flushed as each is written."""
 
-    def __init__(self, path: str | Path, milestones: Sequence[str] = TEAM_MILESTONES) -> None:
+    def __init__(self, path: str | Path, milestones: Sequence[str]) -> None:
         self.path = Path(path)
         self.milestones = tuple(milestones)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -323,7 +305,7 @@ MAX_SEED_COLUMNS = 8  # more seeds: only the aggregate column (every seed is in 
 
 
 def summary_table(
-    summaries: Sequence[EpisodeSummary], milestones: Sequence[str] = TEAM_MILESTONES
+    summaries: Sequence[EpisodeSummary], milestones: Sequence[str]
 ) -> Table:
     """The summary as a rich table: one row per team milestone (and steps, goal, messages,
     memory, LLM usage when any), one column per seed (up to `MAX_SEED_COLUMNS`), and with
@@ -374,7 +356,7 @@ def summary_table(
 def print_summary(
     summaries: Sequence[EpisodeSummary],
     console: Console,
-    milestones: Sequence[str] = TEAM_MILESTONES,
+    milestones: Sequence[str],
 ) -> None:
     """Print per-seed milestone steps, messages and memory size, plus mean ± 95% CI."""
     console.print(summary_table(summaries, milestones))

@@ -266,16 +266,21 @@ def test_bench_command_runs_a_suite_and_reports_bad_ones(
         parser.parse_args(["bench", "coop-diamond", "--workers", "0"])
 
 
-def test_other_families_milestones_get_their_own_columns() -> None:
-    summary = EpisodeSummary(scenario="s", seed=0, n_agents=1, steps=30, goal_reached=True,
-                             milestones={"success": 30, "collect_wood": 4})
-    cell = {"suite": "x", "scenario": "s", "family": "navigation", "agents": 1,
-            "ablation": "full", "seed": 0, "config_hash": "h"}
-    row = summary_row(cell, summary)
-    assert (row["steps_to_success"], row["steps_to_collect_wood"]) == (30, 4)
-    assert row["steps_to_collect_diamond"] == ""  # not reached: empty
-    columns = csv_columns([row])
-    assert columns.index("steps_to_collect_diamond") < columns.index("steps_to_success")
+def test_each_family_gets_its_own_milestone_columns() -> None:
+    nav = EpisodeSummary(scenario="n", seed=0, n_agents=1, steps=30, goal_reached=True,
+                         milestones={"success": 30})
+    craft = EpisodeSummary(scenario="c", seed=0, n_agents=1, steps=90, goal_reached=False,
+                           milestones={"collect_wood": 4, "eat_cow": 50})
+    cell = {"suite": "x", "agents": 1, "ablation": "full", "seed": 0, "config_hash": "h"}
+    nav_row = summary_row({**cell, "scenario": "n", "family": "navigation"}, nav)
+    craft_row = summary_row({**cell, "scenario": "c", "family": "crafting"}, craft)
+    assert nav_row["steps_to_success"] == 30 and "steps_to_collect_wood" not in nav_row
+    assert (craft_row["steps_to_collect_wood"], craft_row["steps_to_eat_cow"]) == (4, 50)
+    assert craft_row["steps_to_collect_diamond"] == ""  # a milestone not reached: empty
+    columns = csv_columns([nav_row, craft_row])
+    # the families' milestones in their order, then other achievements
+    assert columns.index("steps_to_success") < columns.index("steps_to_collect_wood")
+    assert columns.index("steps_to_collect_diamond") < columns.index("steps_to_eat_cow")
     assert columns[-2:] == ["error", "config_hash"]
 
 

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from memsim.cli import main
-from memsim.sim.output import METRICS_COLUMNS, EpisodeSummary
+from memsim.sim.families import CRAFTING_MILESTONES
+from memsim.sim.output import EpisodeSummary, metrics_columns
 from memsim.sim.scenario import SCENARIO_DIR, Scenario, policy_names
 
 SCENARIO_TOML = """
@@ -97,7 +98,7 @@ def scenario_file(tmp_path: Path) -> Path:
 def read_metrics(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as f:
         reader = csv.DictReader(f)
-        assert tuple(reader.fieldnames or ()) == METRICS_COLUMNS
+        assert tuple(reader.fieldnames or ()) == metrics_columns(CRAFTING_MILESTONES)
         return list(reader)
 
 

@@ -11,9 +11,8 @@ import pytest
 from rich.console import Console
 
 from memsim.sim.comm import CommConfig
+from memsim.sim.families import CRAFTING_MILESTONES as TEAM_MILESTONES
 from memsim.sim.output import (
-    METRICS_COLUMNS,
-    TEAM_MILESTONES,
     USAGE_KEYS,
     EpisodeSummary,
     MetricsWriter,
@@ -25,6 +24,8 @@ from memsim.sim.output import (
     t_critical,
     trace_path,
 )
+
+METRICS_COLUMNS = metrics_columns(TEAM_MILESTONES)
 
 
 @dataclass
@@ -144,7 +145,7 @@ def test_metrics_columns() -> None:
 
 def test_metrics_csv_rows(tmp_path: Path) -> None:
     path = tmp_path / "metrics.csv"
-    with MetricsWriter(path) as metrics:
+    with MetricsWriter(path, TEAM_MILESTONES) as metrics:
         metrics.write(summary(0, {"collect_wood": 5, "collect_diamond": 90}))
         # flushed per row: readable before close
         assert len(path.read_text().splitlines()) == 2
@@ -224,7 +225,7 @@ def table_cells(line: str) -> list[str]:
 
 def render(summaries: list[EpisodeSummary]) -> str:
     console = Console(record=True, width=400, color_system=None)
-    print_summary(summaries, console)
+    print_summary(summaries, console, TEAM_MILESTONES)
     return console.export_text()
 
 
@@ -270,7 +271,7 @@ def test_llm_usage_is_summed_over_agents_in_metrics_and_shown_in_the_summary(
     usage = {"agent_0": {"calls": 5, "prompt_tokens": 1000, "parse_failures": 1},
              "agent_1": {"calls": 5, "prompt_tokens": 900, "completion_tokens": 50}}
     path = tmp_path / "metrics.csv"
-    with MetricsWriter(path) as metrics:
+    with MetricsWriter(path, TEAM_MILESTONES) as metrics:
         metrics.write(summary(0, {}, usage=usage))
         metrics.write(summary(1, {}))
     with path.open(newline="") as f:
@@ -279,11 +280,11 @@ def test_llm_usage_is_summed_over_agents_in_metrics_and_shown_in_the_summary(
     assert (with_usage["llm_completion_tokens"], with_usage["llm_parse_failures"]) == ("50", "1")
     assert without["llm_calls"] == "0"
     console = Console(record=True, width=200)
-    print_summary([summary(0, {}, usage=usage)], console)
+    print_summary([summary(0, {}, usage=usage)], console, TEAM_MILESTONES)
     text = console.export_text()
     assert "llm calls" in text and "1900" in text
     console = Console(record=True, width=200)
-    print_summary([summary(0, {})], console)
+    print_summary([summary(0, {})], console, TEAM_MILESTONES)
     assert "llm calls" not in console.export_text()
 
 
