@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import functools
 import pickle
-import tomllib
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import gymnasium as gym
@@ -178,19 +176,6 @@ class WorldParallelEnv(ParallelEnv):
 
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
-
-
-def read_rules_file(path: str | Path, error: type[Exception]) -> dict[str, Any]:
-    """The parsed TOML of a world's rules file; a missing or malformed file raises
-    `error` (the family's RulesError) naming the file."""
-    path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError as exc:
-        raise error(f"rules file {str(path)!r} does not exist") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise error(f"rules file {str(path)!r} is not valid TOML: {exc}") from exc
 
 
 def build_config(model: type[ConfigT], config: ConfigT | Mapping[str, Any] | None,
