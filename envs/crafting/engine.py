@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ import numpy as np
 from memsim.envs.crafting.config import CraftingConfig
 from memsim.envs.crafting.rules import MakeRule, PlaceRule, Rules, load_rules
 from memsim.envs.crafting.worldgen import generate_world
+from memsim.envs.world import BodyRecord, StepResult
 
 DIRECTIONS: dict[str, tuple[int, int]] = {
     "left": (-1, 0),
@@ -55,8 +56,9 @@ class Creature:
 
 
 @dataclass(slots=True)
-class Agent:
-    """One agent's body, inventory and bookkeeping."""
+class Agent(BodyRecord):
+    """One agent's body, inventory and bookkeeping (last action, events, achievements and
+    `alive` come from `BodyRecord`)."""
 
     index: int
     name: str
@@ -64,7 +66,6 @@ class Agent:
     y: int
     inventory: list[int]  # indexed like `rules.items` (vitals included)
     facing: tuple[int, int] = (0, 1)
-    alive: bool = True
     sleeping: bool = False
     hunger: float = 0.0
     thirst: float = 0.0
@@ -72,20 +73,13 @@ class Agent:
     recover: float = 0.0
     last_health: int = 9
     reward_health: int = 9  # health at the last reward computation
-    achievements: dict[str, int] = field(default_factory=dict)  # name -> first step
-    last_action: str = "noop"
-    last_ok: bool = True
-    last_reason: str = ""
-    events: list[str] = field(default_factory=list)  # what happened to it this step
     deaths: int = 0
 
 
 @dataclass(frozen=True, slots=True)
-class StepResult:
-    rewards: list[float]
-    unlocked: list[list[str]]  # per agent, achievements first reached this step
-    died: list[bool]
-    goal_reached: bool
+class CraftingStepResult(StepResult):
+    died: list[bool]  # per agent: its health reached 0 this step
+    goal_reached: bool  # someone reached `config.team_goal` this step
 
 
 class CraftingWorld:
@@ -305,7 +299,7 @@ class CraftingWorld:
 
     # ---- one step -------------------------------------------------------------------
 
-    def step(self, actions: list[int | None]) -> StepResult:
+    def step(self, actions: list[int | None]) -> CraftingStepResult:
         """Advance the world one step. `actions[i]` is agent i's action id (None: noop)."""
         n_actions = len(self.action_names)
         for agent, action in zip(self.agents, actions, strict=True):
@@ -332,7 +326,7 @@ class CraftingWorld:
             self._balance()
         return self._finish_step()
 
-    def _finish_step(self) -> StepResult:
+    def _finish_step(self) -> CraftingStepResult:
         rewards, unlocked, died = [], [], []
         step = self.step_count
         health_i = self.item_index["health"]
@@ -363,7 +357,7 @@ class CraftingWorld:
         if self.config.reward == "team":
             shared = float(len(team_new))
             rewards = [r - len(u) + shared for r, u in zip(rewards, unlocked, strict=True)]
-        return StepResult(rewards, unlocked, died, goal_reached)
+        return CraftingStepResult(rewards, unlocked, died, goal_reached)
 
     def _unlock(self, agent: Agent, name: str) -> None:
         self._pending_unlocks.setdefault(agent.index, []).append(name)
