@@ -204,7 +204,7 @@ class WorldParallelEnv(ParallelEnv):
         the family's `action_error` naming the agent, the value and the allowed range, as
         does an `actions` that is not a mapping. Every action is checked before any is
         applied: a rejected set leaves the env untouched."""
-        if not isinstance(actions, Mapping):
+        if type(actions) is not dict and not isinstance(actions, Mapping):
             raise self.action_error(
                 f"step(actions): actions must be a mapping of agent id to action index, "
                 f"got {type(actions).__name__} {actions!r}")
