@@ -312,6 +312,16 @@ def build_config(model: type[ConfigT], config: ConfigT | Mapping[str, Any] | Non
     return model(**{**dict(config or {}), **overrides})
 
 
+def register_gym_ids(entry_point: str, kwargs_by_id: Mapping[str, dict[str, Any]]) -> list[str]:
+    """Register each Gymnasium id with `entry_point` and its kwargs (idempotent: an id
+    already registered is left alone); returns the ids."""
+    for gym_id, kwargs in kwargs_by_id.items():
+        if gym_id not in gym.registry:
+            gym.register(id=gym_id, entry_point=entry_point, kwargs=kwargs,
+                         max_episode_steps=None)
+    return list(kwargs_by_id)
+
+
 class SingleAgentEnv(gym.Env):
     """One agent of a memsim world as a Gymnasium env. A family subclasses it naming its
     `ParallelEnv` class; config and keyword overrides go to that env unchanged."""
