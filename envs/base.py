@@ -5,7 +5,8 @@ PettingZoo `ParallelEnv` that also satisfies `MemsimWorld`. The runner (`sim/`) 
 nothing else, so a new family plugs in by meeting this protocol plus a family entry in
 `sim.families`.
 
-Conventions every family follows:
+Conventions every family follows (`WorldParallelEnv`, the template the families' envs
+subclass, implements them; a family supplies its engine and a few hooks):
 
 - Agent ids are ``agent_0`` .. ``agent_{n-1}``; every agent has the same `Discrete` action
   space, named by `action_names`.
@@ -14,7 +15,8 @@ Conventions every family follows:
   this step, list of str) and ``events`` (list of short strings).
 - The team goal is ``config.team_goal``; it is reached when it appears in
   `team_achievements`. The episode terminates for everyone when it is reached (or, in
-  memory tasks, failed for good) and truncates at ``config.max_steps``.
+  memory tasks, failed for good) and truncates at ``config.max_steps`` (or, where that
+  is None, the task's own length).
 - ``render()`` with ``render_mode="rgb_array"`` draws the whole world (for the viewer);
   ``state()`` is the whole world as arrays (never given to agents).
 """
@@ -357,7 +359,8 @@ class SingleAgentEnv(gym.Env):
         observations, infos = self._env.reset(seed=seed, options=options)
         return observations[self._agent], infos[self._agent]
 
-    def step(self, action: int | np.integer) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+    def step(self, action: int | np.integer | np.ndarray
+             ) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """One step of the agent. The action is an index as the ParallelEnv takes it (an
         int or a numpy integer) or, as Gymnasium's `Discrete` also contains them, a 0-d
         integer array (what SB3's `model.predict` returns for one observation)."""

@@ -109,7 +109,7 @@ class CraftingParallelEnv(WorldParallelEnv):
 
     def text_observation(self, agent_id: str) -> str:
         """The agent's current observation in plain language (for LLM agents)."""
-        return self.observer.text(self.agent_index[agent_id])
+        return self.observer.text(self._check_agent(agent_id))
 
     # ---- checkpoints ----------------------------------------------------------------
 
