@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True)
 class BodyRecord:
     """What every agent body records; the env's per-agent step info is read from it.
 
     A family's body dataclass subclasses this (the fields are keyword-only, so the
-    family's own fields keep their positions)."""
+    family's own fields keep their positions). No `__slots__` here, on purpose: the
+    fields keep class-level defaults and live in the instance dict, so snapshots pickled
+    before a family's body gained one of them (or before this class existed) still load."""
 
     last_action: str = "noop"  # name of the action applied last step
     last_ok: bool = True  # whether it worked

@@ -1,8 +1,10 @@
 """What every family's `step` takes as an action index, and what it rejects (the rule lives
-in `envs.base.WorldParallelEnv`; each family raises its own ActionError)."""
+in `envs.base.WorldParallelEnv`; each family raises its own ActionError); and that the
+shared `envs.world.BodyRecord` keeps older snapshots loadable."""
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
@@ -117,3 +119,11 @@ def test_gymnasium_envs_take_what_their_discrete_space_contains(name: str) -> No
     for bad in (1.0, True, np.array(1.0), np.array([1])):
         with pytest.raises(ValueError, match="not an action index"):
             env.step(bad)
+
+
+def test_bodies_pickled_without_a_later_field_load_with_its_default() -> None:
+    """Snapshots taken before a body had `alive` (navigation, manipulation) still restore:
+    `BodyRecord` fields keep class-level defaults."""
+    body = navigation.NavigationWorld(navigation.NavigationConfig(task="ballet")).agents[0]
+    del body.__dict__["alive"]  # as pickled by the old Body
+    assert pickle.loads(pickle.dumps(body)).alive is True
