@@ -5,7 +5,8 @@ PettingZoo `ParallelEnv` that also satisfies `MemsimWorld`. The runner (`sim/`) 
 nothing else, so a new family plugs in by meeting this protocol plus a family entry in
 `sim.families`.
 
-Conventions every family follows:
+Conventions every family follows (`WorldParallelEnv`, the template the families' envs
+subclass, implements them; a family supplies its engine and a few hooks):
 
 - Agent ids are ``agent_0`` .. ``agent_{n-1}``; every agent has the same `Discrete` action
   space, named by `action_names`.
@@ -14,7 +15,8 @@ Conventions every family follows:
   this step, list of str) and ``events`` (list of short strings).
 - The team goal is ``config.team_goal``; it is reached when it appears in
   `team_achievements`. The episode terminates for everyone when it is reached (or, in
-  memory tasks, failed for good) and truncates at ``config.max_steps``.
+  memory tasks, failed for good) and truncates at ``config.max_steps`` (or, where that
+  is None, the task's own length).
 - ``render()`` with ``render_mode="rgb_array"`` draws the whole world (for the viewer);
   ``state()`` is the whole world as arrays (never given to agents).
 """
@@ -23,9 +25,7 @@ from __future__ import annotations
 
 import functools
 import pickle
-import tomllib
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import gymnasium as gym
@@ -33,6 +33,8 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 from pydantic import BaseModel
+
+from memsim.envs.world import WorldEngine
 
 INFO_KEYS: tuple[str, ...] = ("action", "ok", "reason", "unlocked", "events")
 """Keys every world's per-agent step info carries."""
@@ -87,29 +89,153 @@ class MemsimWorld(Protocol):
 
 
 class WorldParallelEnv(ParallelEnv):
-    """What the families' `ParallelEnv`s share: agent ids and spaces, reset seeding,
-    action validation, checkpoints and the team's achievements. A family sets
-    `action_error` and, in `__init__`, calls `_setup` with its config and world."""
+    """The `ParallelEnv` of every memsim world, as a template: this class owns `reset` and
+    `step` (seeding, action validation, live agents, the rewards / terminations /
+    truncations / infos dicts, truncation at `max_steps`, termination when the team goal
+    is reached), checkpoints, agent ids and spaces. A family supplies its world:
+
+    - class attributes: `metadata` (with its "name") and `action_error` (its ActionError);
+    - `__init__`: build the config and the engine (see `envs.world.WorldEngine`: `reset`,
+      `step`, `agents` as `BodyRecord`s, `team_achievements` ...), then call `_setup`;
+    - hooks: `_observe` and `_draw` (required), `_episode_over` and `_info_extras`
+      (optional), plus `state()` and `text_observation()` of `MemsimWorld`.
+
+    Per agent, a step's info carries `INFO_KEYS` (read from the engine's `BodyRecord` and
+    `StepResult`) and then the family's `_info_extras()`."""
 
     metadata: ClassVar[dict[str, Any]] = {
         "render_modes": ["rgb_array"], "is_parallelizable": True, "render_fps": 10,
     }
     action_error: ClassVar[type[Exception]] = ValueError
 
-    def _setup(self, config: Any, render_mode: str | None, world: Any,
-               observation: spaces.Space) -> None:
+    def _setup(self, config: Any, render_mode: str | None, world: WorldEngine,
+               observation: spaces.Space, max_steps: int) -> None:
+        """Called by the family's `__init__` once its engine is built. `observation` is
+        every agent's observation space; the episode truncates at step `max_steps`."""
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode {render_mode!r} is not supported; allowed: "
                              f"{self.metadata['render_modes']} or None")
         self.config = config
         self.render_mode = render_mode
         self.world = world
+        self.max_steps = max_steps
         self.possible_agents = [f"agent_{i}" for i in range(config.n_agents)]
         self.agent_index = {name: i for i, name in enumerate(self.possible_agents)}
         self.agents: list[str] = []
         self.action_names: tuple[str, ...] = world.action_names
         self._observation = observation
         self._seed_rng = np.random.default_rng()
+
+    # ---- hooks (a family implements these) ----------------------------------------------
+
+    def _observe(self, index: int) -> Any:
+        """Agent `index`'s observation of the world as it is now (an element of its
+        observation space). Also the final observation of an agent whose episode ended."""
+        raise NotImplementedError
+
+    def _draw(self) -> np.ndarray:
+        """The whole world as an RGB image (`render()` with render_mode="rgb_array")."""
+        raise NotImplementedError
+
+    def _episode_over(self) -> bool:
+        """Whether the world has ended the episode for everyone, beyond reaching the team
+        goal (which the template checks), e.g. a memory task failed for good. Called once
+        per step, after the engine stepped. Default: never."""
+        return False
+
+    def _info_extras(self) -> dict[str, Any]:
+        """Family keys added to every agent's info at reset and after each step (after
+        `INFO_KEYS`), the same for all agents, e.g. the task phase. Default: none."""
+        return {}
+
+    # ---- episode --------------------------------------------------------------------------
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """Start an episode. Same seed, same world and same trajectory for the same actions.
+        Infos carry the world seed (and the family's `_info_extras`)."""
+        world_seed = self._reset_seed(seed)
+        self.world.reset(world_seed)
+        self.agents = list(self.possible_agents)
+        observations = {agent: self._observe(self.agent_index[agent]) for agent in self.agents}
+        extras = self._info_extras()
+        infos = {agent: {"seed": world_seed, **extras} for agent in self.agents}
+        return observations, infos
+
+    def step(
+        self, actions: Mapping[str, int]
+    ) -> tuple[dict[str, Any], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict]]:
+        """Advance every live agent one step (see `_actions_by_index` for what an action
+        is). A live agent with no action does noop. Everyone terminates when the team goal
+        is reached or `_episode_over()`; an agent alone when its body is no longer alive;
+        everyone else truncates at `max_steps`."""
+        world = self.world
+        result = world.step(self._actions_by_index(actions))
+        goal = self.config.team_goal
+        over = (goal is not None and goal in world.team_achievements) or self._episode_over()
+        truncate = world.step_count >= self.max_steps
+        extras = self._info_extras()
+        bodies, index, observe = world.agents, self.agent_index, self._observe
+        step_rewards, unlocked = result.rewards, result.unlocked
+        observations, rewards, terminations, truncations, infos = {}, {}, {}, {}, {}
+        for agent in self.agents:
+            i = index[agent]
+            body = bodies[i]
+            # A dead agent's final observation is the view from where it fell.
+            observations[agent] = observe(i)
+            rewards[agent] = step_rewards[i]
+            done = over or not body.alive
+            terminations[agent] = done
+            truncations[agent] = truncate and not done
+            info = {"action": body.last_action, "ok": body.last_ok, "reason": body.last_reason,
+                    "unlocked": unlocked[i], "events": list(body.events)}
+            if extras:
+                info.update(extras)
+            infos[agent] = info
+        self.agents = [a for a in self.agents if not (terminations[a] or truncations[a])]
+        return observations, rewards, terminations, truncations, infos
+
+    def _actions_by_index(self, actions: Mapping[str, Any]) -> list[int | None]:
+        """Validated actions in agent-index order (None: the agent did not act).
+
+        An action index is a Python `int` (not a `bool`) or a numpy integer scalar
+        (`np.integer`, e.g. the `np.int64` that `Discrete.sample()` and vectorised
+        pipelines hand out) in 0..n-1. Anything else - floats (integral or infinite),
+        bools, Fractions, Decimals, numpy arrays (0-d ones too), None, strings - raises
+        the family's `action_error` naming the agent, the value and the allowed range, as
+        does an `actions` that is not a mapping. Every action is checked before any is
+        applied: a rejected set leaves the env untouched."""
+        if type(actions) is not dict and not isinstance(actions, Mapping):
+            raise self.action_error(
+                f"step(actions): actions must be a mapping of agent id to action index, "
+                f"got {type(actions).__name__} {actions!r}")
+        if not self.agents:
+            raise RuntimeError("step() called with no live agents; call reset() first")
+        per_index: list[int | None] = [None] * len(self.possible_agents)
+        n_actions = len(self.action_names)
+        for agent, action in actions.items():
+            index = self._check_agent(agent)
+            if agent not in self.agents:
+                raise self.action_error(
+                    f"actions[{agent!r}]: the episode is over for this agent (dead or "
+                    f"finished), it cannot act; live agents: {self.agents}")
+            if type(action) is not int:
+                if isinstance(action, bool) or not isinstance(action, int | np.integer):
+                    raise self.action_error(
+                        f"actions[{agent!r}]={action!r} is not an action index (an int or "
+                        f"a numpy integer); {self._allowed_actions()}")
+                action = int(action)
+            if not 0 <= action < n_actions:
+                raise self.action_error(
+                    f"actions[{agent!r}]={action!r} is out of range; {self._allowed_actions()}")
+            per_index[index] = action
+        return per_index
+
+    def _allowed_actions(self) -> str:
+        return f"allowed 0..{len(self.action_names) - 1} ({', '.join(self.action_names)})"
+
+    # ---- agents and spaces ----------------------------------------------------------------
 
     def _check_agent(self, agent: str) -> int:
         if agent not in self.agent_index:
@@ -134,28 +260,12 @@ class WorldParallelEnv(ParallelEnv):
             return int(seed)
         return int(self._seed_rng.integers(0, 2**31 - 1))
 
-    def _actions_by_index(self, actions: Mapping[str, Any]) -> list[int | None]:
-        """Validated actions in agent-index order (None: the agent did not act)."""
-        if not self.agents:
-            raise RuntimeError("step() called with no live agents; call reset() first")
-        per_index: list[int | None] = [None] * len(self.possible_agents)
-        n_actions = len(self.action_names)
-        allowed = f"allowed 0..{n_actions - 1} ({', '.join(self.action_names)})"
-        for agent, action in actions.items():
-            index = self._check_agent(agent)
-            if agent not in self.agents:
-                raise self.action_error(
-                    f"actions[{agent!r}]: the episode is over for this agent (dead or "
-                    f"finished), it cannot act; live agents: {self.agents}")
-            try:
-                value = int(action)
-            except (TypeError, ValueError):
-                raise self.action_error(
-                    f"actions[{agent!r}]={action!r} is not an action index; {allowed}") from None
-            if not 0 <= value < n_actions or value != action:
-                raise self.action_error(f"actions[{agent!r}]={action!r} is out of range; {allowed}")
-            per_index[index] = value
-        return per_index
+    def agent_positions(self) -> dict[str, tuple[int, int]]:
+        """Each agent's grid position (the comm channel's range checks use it)."""
+        return {name: (body.x, body.y)
+                for name, body in zip(self.possible_agents, self.world.agents, strict=True)}
+
+    # ---- checkpoints ----------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
         """The whole episode state (world, live agents, seed stream), for checkpoints."""
@@ -168,8 +278,21 @@ class WorldParallelEnv(ParallelEnv):
             raise ValueError("snapshot: it was taken from an env with a different config")
         self.world, self.agents, self._seed_rng = world, agents, seed_rng
 
+    # ---- global views ---------------------------------------------------------------------
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        return self._draw()
+
     def close(self) -> None:
         pass
+
+    @property
+    def achievements(self) -> dict[str, dict[str, int]]:
+        """Per agent: achievement -> step first reached."""
+        return {name: dict(body.achievements)
+                for name, body in zip(self.possible_agents, self.world.agents, strict=True)}
 
     @property
     def team_achievements(self) -> dict[str, tuple[int, str]]:
@@ -178,19 +301,6 @@ class WorldParallelEnv(ParallelEnv):
 
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
-
-
-def read_rules_file(path: str | Path, error: type[Exception]) -> dict[str, Any]:
-    """The parsed TOML of a world's rules file; a missing or malformed file raises
-    `error` (the family's RulesError) naming the file."""
-    path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError as exc:
-        raise error(f"rules file {str(path)!r} does not exist") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise error(f"rules file {str(path)!r} is not valid TOML: {exc}") from exc
 
 
 def build_config(model: type[ConfigT], config: ConfigT | Mapping[str, Any] | None,
@@ -202,6 +312,16 @@ def build_config(model: type[ConfigT], config: ConfigT | Mapping[str, Any] | Non
             return config
         return model(**{**config.model_dump(), **overrides})
     return model(**{**dict(config or {}), **overrides})
+
+
+def register_gym_ids(entry_point: str, kwargs_by_id: Mapping[str, dict[str, Any]]) -> list[str]:
+    """Register each Gymnasium id with `entry_point` and its kwargs (idempotent: an id
+    already registered is left alone); returns the ids."""
+    for gym_id, kwargs in kwargs_by_id.items():
+        if gym_id not in gym.registry:
+            gym.register(id=gym_id, entry_point=entry_point, kwargs=kwargs,
+                         max_episode_steps=None)
+    return list(kwargs_by_id)
 
 
 class SingleAgentEnv(gym.Env):
@@ -239,7 +359,14 @@ class SingleAgentEnv(gym.Env):
         observations, infos = self._env.reset(seed=seed, options=options)
         return observations[self._agent], infos[self._agent]
 
-    def step(self, action: int | np.integer) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+    def step(self, action: int | np.integer | np.ndarray
+             ) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """One step of the agent. The action is an index as the ParallelEnv takes it (an
+        int or a numpy integer) or, as Gymnasium's `Discrete` also contains them, a 0-d
+        integer array (what SB3's `model.predict` returns for one observation)."""
+        if (isinstance(action, np.ndarray) and action.shape == ()
+                and np.issubdtype(action.dtype, np.integer)):
+            action = action[()]
         obs, rewards, terminations, truncations, infos = self._env.step({self._agent: action})
         a = self._agent
         return obs[a], rewards[a], terminations[a], truncations[a], infos[a]

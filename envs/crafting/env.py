@@ -54,7 +54,8 @@ class CraftingParallelEnv(WorldParallelEnv):
     ) -> None:
         config = make_config(config, **overrides)
         world = CraftingWorld(config)
-        self._setup(config, render_mode, world, self._mode_space(config, world))
+        self._setup(config, render_mode, world, self._mode_space(config, world),
+                    config.max_steps)
         self.observer = Observer(self.world)
         self.state_space = self._make_state_space()
 
@@ -89,18 +90,8 @@ class CraftingParallelEnv(WorldParallelEnv):
 
     # ---- episode --------------------------------------------------------------------
 
-    def reset(
-        self, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-        """Start an episode. Same seed, same world and same trajectory for the same actions."""
-        world_seed = self._reset_seed(seed)
-        self.world.reset(world_seed)
-        self.agents = list(self.possible_agents)
-        observations = {agent: self._observe(self.agent_index[agent]) for agent in self.agents}
-        infos = {agent: {"seed": world_seed} for agent in self.agents}
-        return observations, infos
-
     def _observe(self, index: int) -> Any:
+        """Per `config.obs_mode`: the symbolic dict, its text, or its pixels."""
         mode = self.config.obs_mode
         if mode == "symbolic":
             return self.observer.symbolic(index)
@@ -116,39 +107,9 @@ class CraftingParallelEnv(WorldParallelEnv):
             float(obs["daylight"][0]),
         )
 
-    def step(
-        self, actions: Mapping[str, int]
-    ) -> tuple[dict[str, Any], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict]]:
-        """Advance every live agent one step. A live agent with no action does noop."""
-        result = self.world.step(self._actions_by_index(actions))
-        truncate = self.world.step_count >= self.config.max_steps
-        observations, rewards, terminations, truncations, infos = {}, {}, {}, {}, {}
-        for agent in self.agents:
-            i = self.agent_index[agent]
-            body = self.world.agents[i]
-            # A dead agent's final observation is the view from where it fell.
-            observations[agent] = self._observe(i)
-            rewards[agent] = result.rewards[i]
-            terminations[agent] = result.goal_reached or not body.alive
-            truncations[agent] = truncate and not terminations[agent]
-            infos[agent] = {
-                "action": body.last_action,
-                "ok": body.last_ok,
-                "reason": body.last_reason,
-                "unlocked": result.unlocked[i],
-                "events": list(body.events),
-            }
-        self.agents = [a for a in self.agents if not (terminations[a] or truncations[a])]
-        return observations, rewards, terminations, truncations, infos
-
     def text_observation(self, agent_id: str) -> str:
         """The agent's current observation in plain language (for LLM agents)."""
-        return self.observer.text(self.agent_index[agent_id])
-
-    def agent_positions(self) -> dict[str, tuple[int, int]]:
-        """Each agent's grid position (the comm channel's range checks use it)."""
-        return {name: (a.x, a.y) for name, a in zip(self.possible_agents, self.world.agents,
-                                                     strict=True)}
+        return self.observer.text(self._check_agent(agent_id))
 
     # ---- checkpoints ----------------------------------------------------------------
 
@@ -173,9 +134,7 @@ class CraftingParallelEnv(WorldParallelEnv):
             "daylight": np.array((world.daylight(),), dtype=np.float32),
         }
 
-    def render(self) -> np.ndarray | None:
-        if self.render_mode != "rgb_array":
-            return None
+    def _draw(self) -> np.ndarray:
         state = self.state()
         return render_grid(
             self.world.rules,
@@ -184,12 +143,6 @@ class CraftingParallelEnv(WorldParallelEnv):
             state["agents"],
             self.config.tile_pixels,
         )
-
-    @property
-    def achievements(self) -> dict[str, dict[str, int]]:
-        """Per agent: achievement -> step first reached."""
-        return {a.name: dict(a.achievements) for a in self.world.agents}
-
 
 
 def parallel_env(

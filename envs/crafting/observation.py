@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from memsim.envs.crafting.engine import FACING_INDEX, FACING_NAMES, CraftingWorld
+from memsim.envs.crafting.bodies import FACING_INDEX, FACING_NAMES
+from memsim.envs.crafting.engine import CraftingWorld
 
 TEXT_MAX_LENGTH = 4096
 TEXT_CHARSET = string.printable

@@ -8,17 +8,22 @@ leaving an unknown material ...) and names the offending entry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-from memsim.envs.base import read_rules_file
+from memsim.envs.rules_common import check_names, need, read_rules_file, require_names
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
 
 
 class RulesError(ValueError):
     """The rules file is inconsistent; the message names the entry."""
+
+
+_need = partial(need, error=RulesError)
+_check_names = partial(check_names, error=RulesError)
+_require_names = partial(require_names, error=RulesError)
 
 
 @dataclass(frozen=True)
@@ -89,18 +94,6 @@ class Rules:
 
     def item_max(self, item: str) -> int:
         return self.items[item]["max"]
-
-
-def _need(table: dict[str, Any], key: str, where: str) -> Any:
-    if key not in table:
-        raise RulesError(f"rules: {where} is missing required key {key!r}")
-    return table[key]
-
-
-def _check_names(names: Any, allowed: Any, where: str) -> None:
-    for name in names:
-        if name not in allowed:
-            raise RulesError(f"rules: {where} names {name!r}; known: {sorted(allowed)}")
 
 
 def parse_rules(data: dict[str, Any], source: str = "<dict>") -> Rules:
@@ -180,8 +173,7 @@ def parse_rules(data: dict[str, Any], source: str = "<dict>") -> Rules:
     achievements = tuple(_need(multi, "achievements", "multi_agent")) + tuple(
         multi.get("extra_achievements", ())
     )
-    if "agent" not in objects:
-        raise RulesError("rules: objects must include 'agent'")
+    _require_names(["agent"], objects, "objects")
 
     return Rules(
         actions=actions,

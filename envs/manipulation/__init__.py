@@ -5,8 +5,7 @@ shape. Each task shows a cue, hides it, then asks the agent to act on it (see ru
 `register()` adds one Gymnasium id per task, `memsim/<Task>-v0` (e.g. memsim/ShellGame-v0).
 """
 
-import gymnasium
-
+from memsim.envs.base import register_gym_ids
 from memsim.envs.manipulation.config import TASKS, ManipulationConfig
 from memsim.envs.manipulation.engine import ActionError, ManipulationWorld
 from memsim.envs.manipulation.env import (
@@ -27,15 +26,8 @@ def gym_id(task: str) -> str:
 
 def register() -> list[str]:
     """Register `memsim/<Task>-v0` for every task (idempotent); returns the ids."""
-    ids = []
-    for task in TASKS:
-        name = gym_id(task)
-        if name not in gymnasium.registry:
-            gymnasium.register(id=name,
-                               entry_point="memsim.envs.manipulation.gym_env:ManipulationEnv",
-                               kwargs={"task": task}, max_episode_steps=None)
-        ids.append(name)
-    return ids
+    return register_gym_ids("memsim.envs.manipulation.gym_env:ManipulationEnv",
+                            {gym_id(task): {"task": task} for task in TASKS})
 
 
 __all__ = [

@@ -19,12 +19,13 @@ Agents act in agent order (grippers never block each other), then the world move
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from memsim.envs.manipulation.config import ManipulationConfig
 from memsim.envs.manipulation.rules import PHASES, Rules, TaskRules
+from memsim.envs.world import BodyRecord, StepResult
 
 # Motion codes of the observation's `moved` layer: how the item in a cell moved last step.
 MOVES: dict[tuple[int, int], int] = {(0, 0): 0, (0, -1): 1, (0, 1): 2, (-1, 0): 3, (1, 0): 4,
@@ -53,22 +54,12 @@ class Item:
 
 
 @dataclass
-class Gripper:
+class Gripper(BodyRecord):
+    """One agent's gripper (the outcome of its last action: `BodyRecord`)."""
+
     x: int
     y: int
     holding: Item | None = None
-    last_action: str = "noop"
-    last_ok: bool = True
-    last_reason: str = ""
-    events: list[str] = field(default_factory=list)
-    achievements: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class StepResult:
-    rewards: list[float]
-    unlocked: list[list[str]]
-    done: bool
 
 
 class ManipulationWorld:
@@ -230,6 +221,11 @@ class ManipulationWorld:
 
     # ---- queries --------------------------------------------------------------------------
 
+    @property
+    def agents(self) -> list[Gripper]:
+        """The grippers, under the name every world gives its agents' bodies."""
+        return self.grippers
+
     def on_table(self, x: int, y: int) -> bool:
         """Whether (x, y) is a table cell."""
         return 0 <= x < self.width and 0 <= y < self.height
@@ -321,7 +317,7 @@ class ManipulationWorld:
         rewards = [0.0] * len(self.grippers)
         if "success" in self.team_achievements and self.team_achievements["success"][0] == t:
             rewards = [self.task.reward] * len(self.grippers)
-        return StepResult(rewards, unlocked, self.outcome is not None)
+        return StepResult(rewards, unlocked)
 
     def _fail(self, gripper: Gripper, reason: str) -> None:
         gripper.last_ok, gripper.last_reason = False, reason

@@ -55,7 +55,7 @@ class ManipulationParallelEnv(WorldParallelEnv):
     ) -> None:
         config = make_config(config, **overrides)
         world = ManipulationWorld(config)
-        self._setup(config, render_mode, world, observation_space(world))
+        self._setup(config, render_mode, world, observation_space(world), config.episode_steps)
         w, h = self.world.width, self.world.height
         self.state_space = spaces.Dict({
             "colour": spaces.Box(0, len(self.world.rules.colours), (h, w), np.uint8),
@@ -66,52 +66,20 @@ class ManipulationParallelEnv(WorldParallelEnv):
 
     # ---- episode ------------------------------------------------------------------------
 
-    def reset(
-        self, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-        """Start an episode. Same seed, same layout, cue and motions."""
-        world_seed = self._reset_seed(seed)
-        self.world.reset(world_seed)
-        self.agents = list(self.possible_agents)
-        observations = {a: symbolic(self.world, self.agent_index[a]) for a in self.agents}
-        infos = {a: {"seed": world_seed, "phase": self.world.phase()} for a in self.agents}
-        return observations, infos
+    def _observe(self, index: int) -> dict[str, Any]:
+        return symbolic(self.world, index)
 
-    def step(
-        self, actions: Mapping[str, int]
-    ) -> tuple[dict[str, Any], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict]]:
-        """Advance one step. A live agent with no action does noop."""
-        result = self.world.step(self._actions_by_index(actions))
-        truncate = self.world.step_count >= self.config.episode_steps
-        observations, rewards, terminations, truncations, infos = {}, {}, {}, {}, {}
-        for agent in self.agents:
-            i = self.agent_index[agent]
-            gripper = self.world.grippers[i]
-            observations[agent] = symbolic(self.world, i)
-            rewards[agent] = result.rewards[i]
-            terminations[agent] = result.done
-            truncations[agent] = truncate and not result.done
-            infos[agent] = {
-                "action": gripper.last_action,
-                "ok": gripper.last_ok,
-                "reason": gripper.last_reason,
-                "unlocked": result.unlocked[i],
-                "events": list(gripper.events),
-                "phase": self.world.phase(),
-                "outcome": self.world.outcome,
-            }
-        self.agents = [a for a in self.agents if not (terminations[a] or truncations[a])]
-        return observations, rewards, terminations, truncations, infos
+    def _episode_over(self) -> bool:
+        """Success or the first wrong selection ends it for everyone."""
+        return self.world.outcome is not None
+
+    def _info_extras(self) -> dict[str, Any]:
+        return {"phase": self.world.phase(), "outcome": self.world.outcome}
 
     def text_observation(self, agent_id: str) -> str:
         """The agent's current observation in plain language (for LLM agents)."""
         index = self._check_agent(agent_id)
         return describe(self.world, index, symbolic(self.world, index))
-
-    def agent_positions(self) -> dict[str, tuple[int, int]]:
-        """Each gripper's table cell (the comm channel's range checks use it)."""
-        return {name: (g.x, g.y) for name, g in zip(self.possible_agents, self.world.grippers,
-                                                     strict=True)}
 
     @property
     def outcome(self) -> str | None:
@@ -135,17 +103,8 @@ class ManipulationParallelEnv(WorldParallelEnv):
             "phase": world.phase_index(),
         }
 
-    def render(self) -> np.ndarray | None:
-        if self.render_mode != "rgb_array":
-            return None
+    def _draw(self) -> np.ndarray:
         return render_world(self.world, self.config.tile_pixels)
-
-    @property
-    def achievements(self) -> dict[str, dict[str, int]]:
-        """Per agent: achievement -> step first reached."""
-        return {name: dict(g.achievements)
-                for name, g in zip(self.possible_agents, self.world.grippers, strict=True)}
-
 
 
 def parallel_env(

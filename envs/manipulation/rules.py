@@ -9,11 +9,11 @@ offending entry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-from memsim.envs.base import read_rules_file
+from memsim.envs.rules_common import check_names, need, read_rules_file, require_names
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
 ENGINES = ("shell", "select", "take_back", "colour_set", "intercept")
@@ -23,6 +23,11 @@ PHASES = ("cue", "delay", "action", "return", "over")
 
 class RulesError(ValueError):
     """The rules file is inconsistent; the message names the entry."""
+
+
+_need = partial(need, error=RulesError)
+_check_names = partial(check_names, error=RulesError)
+_require_names = partial(require_names, error=RulesError)
 
 
 @dataclass(frozen=True)
@@ -82,18 +87,6 @@ class Rules:
         if name not in self.tasks:
             raise RulesError(f"task {name!r} is unknown; allowed: {', '.join(self.tasks)}")
         return self.tasks[name]
-
-
-def _need(table: dict[str, Any], key: str, where: str) -> Any:
-    if key not in table:
-        raise RulesError(f"rules: {where} is missing required key {key!r}")
-    return table[key]
-
-
-def _check_names(names: Any, allowed: Any, where: str) -> None:
-    for name in names:
-        if name not in allowed:
-            raise RulesError(f"rules: {where} names {name!r}; known: {list(allowed)}")
 
 
 def _pair(value: Any, where: str) -> tuple[int, int]:
@@ -206,10 +199,10 @@ def parse_rules(data: dict[str, Any], source: str = "<dict>") -> Rules:
     """Build `Rules` from the parsed TOML tables, checking every cross-reference."""
     actions = tuple(_need(data, "actions", "top level"))
     required = ("noop", "up", "down", "left", "right", "touch", "pick", "place")
-    _check_names(required, actions, "actions (the engine needs each)")
+    _require_names(required, actions, "actions")
     colours = tuple(_need(data, "colours", "top level"))
     shapes = tuple(_need(data, "shapes", "top level"))
-    _check_names(("cup", "ball"), shapes, "shapes")
+    _require_names(("cup", "ball"), shapes, "shapes")
     slots = int(_need(_need(data, "display", "top level"), "slots", "display"))
     defaults = dict(data.get("defaults", {}))
     render = dict(_need(data, "render", "top level"))

@@ -4,8 +4,7 @@ mortar_mayhem, each single-agent or as a relay (one agent sees the cue, another 
 `register()` registers one Gymnasium id per task (`memsim/<Task>-v0`, from `rules.toml`).
 """
 
-import gymnasium
-
+from memsim.envs.base import register_gym_ids
 from memsim.envs.navigation.config import NavigationConfig
 from memsim.envs.navigation.engine import ActionError, NavigationWorld
 from memsim.envs.navigation.env import (
@@ -21,15 +20,9 @@ from memsim.envs.navigation.rules import TASK_NAMES, NavRules, RulesError, load_
 
 def register() -> list[str]:
     """Register `memsim/<Task>-v0` for every task (idempotent); returns the ids."""
-    ids = []
-    for task in TASK_NAMES:
-        gym_id = load_rules().tasks[task].gym_id
-        if gym_id not in gymnasium.registry:
-            gymnasium.register(id=gym_id,
-                               entry_point="memsim.envs.navigation.gym_env:NavigationGymEnv",
-                               kwargs={"task": task}, max_episode_steps=None)
-        ids.append(gym_id)
-    return ids
+    return register_gym_ids("memsim.envs.navigation.gym_env:NavigationGymEnv",
+                            {load_rules().tasks[task].gym_id: {"task": task}
+                             for task in TASK_NAMES})
 
 
 __all__ = [

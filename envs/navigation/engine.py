@@ -15,14 +15,14 @@ Agents do not block each other (several may share a cell). The relay observer ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from memsim.envs.navigation.config import NavigationConfig
 from memsim.envs.navigation.rules import NavRules, load_rules
 from memsim.envs.navigation.tasks import GENERATORS, Layout
+from memsim.envs.world import BodyRecord, StepResult
 
 CUE, DELAY, ACT = 0, 1, 2
 PHASES = ("cue", "delay", "act")
@@ -34,24 +34,13 @@ class ActionError(ValueError):
 
 
 @dataclass
-class Body:
-    """One agent's position and the outcome of its last action."""
+class Body(BodyRecord):
+    """One agent's position (the outcome of its last action: `BodyRecord`)."""
 
     name: str
     x: int
     y: int
-    reset_from: tuple[int, int] = NO_CELL
-    last_action: str = "noop"
-    last_ok: bool = True
-    last_reason: str = ""
-    events: list[str] = field(default_factory=list)
-    achievements: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class StepResult:
-    rewards: list[float]
-    unlocked: list[list[str]]
+    reset_from: tuple[int, int] = NO_CELL  # the pit it fell into this step
 
 
 class NavigationWorld:
@@ -201,8 +190,3 @@ class NavigationWorld:
         if self.outcome is None and self.phase() == ACT and self.step_count >= self.deadline:
             self._fail(f"time is up for target {self.target_index + 1}")
         return StepResult(rewards, unlocked)
-
-    def describe_action(self, index: int) -> dict[str, Any]:
-        body = self.agents[index]
-        return {"action": body.last_action, "ok": body.last_ok, "reason": body.last_reason,
-                "events": list(body.events)}

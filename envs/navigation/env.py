@@ -54,8 +54,8 @@ class NavigationParallelEnv(WorldParallelEnv):
     ) -> None:
         config = make_config(config, **overrides)
         world = NavigationWorld(config)
-        self._setup(config, render_mode, world, observation_space(world))
-        self.max_steps = self.config.max_steps or self.world.default_max_steps()
+        self._setup(config, render_mode, world, observation_space(world),
+                    config.max_steps or world.default_max_steps())
         height, width = self.world.grid.terrain.shape
         self.state_space = spaces.Dict({
             "terrain": spaces.Box(0, 2, (height, width), np.uint8),
@@ -68,42 +68,19 @@ class NavigationParallelEnv(WorldParallelEnv):
 
     # ---- episode --------------------------------------------------------------------
 
-    def reset(
-        self, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-        """Start an episode. Same seed, same layout and same trajectory for the same actions."""
-        world_seed = self._reset_seed(seed)
-        self.world.reset(world_seed)
-        self.agents = list(self.possible_agents)
-        observations = {a: observe(self.world, self.agent_index[a]) for a in self.agents}
-        return observations, {a: {"seed": world_seed} for a in self.agents}
+    def _observe(self, index: int) -> dict[str, Any]:
+        return observe(self.world, index)
 
-    def step(
-        self, actions: Mapping[str, int]
-    ) -> tuple[dict[str, Any], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict]]:
-        """Advance every live agent one step. A live agent with no action does noop."""
-        result = self.world.step(self._actions_by_index(actions))
-        done = self.world.outcome is not None
-        truncate = self.world.step_count >= self.max_steps
-        observations, rewards, terminations, truncations, infos = {}, {}, {}, {}, {}
-        for agent in self.agents:
-            i = self.agent_index[agent]
-            observations[agent] = observe(self.world, i)
-            rewards[agent] = result.rewards[i]
-            terminations[agent] = done
-            truncations[agent] = truncate and not done
-            infos[agent] = {**self.world.describe_action(i), "unlocked": result.unlocked[i],
-                            "outcome": self.world.outcome}
-        self.agents = [a for a in self.agents if not (terminations[a] or truncations[a])]
-        return observations, rewards, terminations, truncations, infos
+    def _episode_over(self) -> bool:
+        """Success or failure (a wrong choice, a time limit run out) ends it for everyone."""
+        return self.world.outcome is not None
+
+    def _info_extras(self) -> dict[str, Any]:
+        return {"outcome": self.world.outcome}
 
     def text_observation(self, agent_id: str) -> str:
         """The agent's current observation in plain language (for LLM agents)."""
         return describe(self.world, self._check_agent(agent_id))
-
-    def agent_positions(self) -> dict[str, tuple[int, int]]:
-        """Each agent's grid position (the comm channel's range checks use it)."""
-        return {b.name: (b.x, b.y) for b in self.world.agents}
 
     # ---- global views ---------------------------------------------------------------
 
@@ -121,16 +98,8 @@ class NavigationParallelEnv(WorldParallelEnv):
             "step": np.array([self.world.step_count], np.int32),
         }
 
-    def render(self) -> np.ndarray | None:
-        if self.render_mode != "rgb_array":
-            return None
+    def _draw(self) -> np.ndarray:
         return render_world(self.world, self.config.tile_pixels)
-
-    @property
-    def achievements(self) -> dict[str, dict[str, int]]:
-        """Per agent: achievement -> step first reached."""
-        return {b.name: dict(b.achievements) for b in self.world.agents}
-
 
 
 def parallel_env(

@@ -8,11 +8,11 @@ not a mark, a level without the key `n_items` overrides, an even view) and names
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from memsim.envs.base import read_rules_file
+from memsim.envs.rules_common import check_names, need, read_rules_file, require_names
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
 
@@ -39,6 +39,11 @@ _REQUIRED_MARKS = ("start", "goal", "safe", "pit", "door", "object", "dancer")
 
 class RulesError(ValueError):
     """The rules file is inconsistent; the message names the entry."""
+
+
+_need = partial(need, error=RulesError)
+_check_names = partial(check_names, error=RulesError)
+_require_names = partial(require_names, error=RulesError)
 
 
 Colour = tuple[int, int, int]
@@ -100,12 +105,6 @@ class NavRules:
         return self.marks[mark_id - 1] if mark_id > 0 else ""
 
 
-def _need(table: dict[str, Any], key: str, where: str) -> Any:
-    if key not in table:
-        raise RulesError(f"rules: {where} is missing required key {key!r}")
-    return table[key]
-
-
 def _colour(value: Any, where: str) -> Colour:
     if (not isinstance(value, list) or len(value) != 3
             or not all(isinstance(c, int) and 0 <= c <= 255 for c in value)):
@@ -132,10 +131,7 @@ def _task(name: str, spec: dict[str, Any], marks: dict[str, int]) -> TaskRules:
         for key in _LEVEL_KEYS[name]:
             _nonneg(level, key, f"{where}.levels[{i}]")
     for key in _MARK_LISTS.get(name, ()):
-        for mark in _need(spec, key, where):
-            if mark not in marks:
-                raise RulesError(f"rules: {where}.{key} names {mark!r}, which is not a mark; "
-                                 f"known marks: {sorted(marks)}")
+        _check_names(_need(spec, key, where), marks, f"{where}.{key}")
     n_key = spec.get("n_items_key", "")
     low, high = spec.get("n_items_range", [0, 0])
     if n_key and (n_key not in _LEVEL_KEYS[name] or not 1 <= low <= high):
@@ -177,10 +173,9 @@ def _check_counts(tasks: dict[str, TaskRules], marks: dict[str, int], max_shown:
                          "observation.max_shown (a relay observer is shown the whole path)")
     if most(tasks["ballet"], "dancers") > len(tasks["ballet"].params["dances"]):
         raise RulesError("rules: tasks.ballet.dances has fewer dances than dancers allowed")
-    for i in range(1, most(tasks["mortar_mayhem"], "commands") + 1):
-        if f"command_{i}" not in marks:
-            raise RulesError(f"rules: marks must include 'command_{i}' (mortar_mayhem allows "
-                             f"{most(tasks['mortar_mayhem'], 'commands')} commands)")
+    commands = most(tasks["mortar_mayhem"], "commands")
+    _require_names([f"command_{i}" for i in range(1, commands + 1)], marks,
+                   f"marks (mortar_mayhem allows {commands} commands)")
 
 
 def parse_rules(data: dict[str, Any], source: str = "<dict>") -> NavRules:
@@ -197,9 +192,7 @@ def parse_rules(data: dict[str, Any], source: str = "<dict>") -> NavRules:
         raise RulesError("rules: terrain must list 'floor' then 'wall' first")
     marks = dict(_need(data, "marks", "top level"))
     mark_ids = {m: i + 1 for i, m in enumerate(marks)}
-    for mark in _REQUIRED_MARKS:
-        if mark not in marks:
-            raise RulesError(f"rules: marks must include {mark!r}")
+    _require_names(_REQUIRED_MARKS, marks, "marks")
     tasks_table = dict(_need(data, "tasks", "top level"))
     missing = [t for t in TASK_NAMES if t not in tasks_table]
     unknown = [t for t in tasks_table if t not in TASK_NAMES]

@@ -1,0 +1,215 @@
+"""What crafting creatures do each step (cows wander, zombies chase and hit, skeletons
+shoot arrows, plants ripen and get eaten) and the per-chunk spawning balance, as in
+Crafter.
+
+`CreatureRules` is a part of `CraftingWorld` (engine.py), split off by responsibility:
+its methods use the world's grids, occupancy, rules and rng, and `CraftingWorld.step`
+calls `_update_creatures` after the agents acted and `_balance` every few steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from memsim.envs.crafting.bodies import FOUR, Agent, Creature
+
+
+class CreatureRules:
+    """The creatures' side of `CraftingWorld`: their moves, attacks and spawning."""
+
+    def _update_creatures(self) -> None:
+        live = [a for a in self.agents if a.alive]
+        if not self.creatures or not live:
+            return
+        # As in Crafter, only creatures near an agent act (L1 distance < radius).
+        radius = self.config.creature_radius
+        spots = [(a.x, a.y) for a in live]
+        cow_move = self.rules.creatures["cow"]["move_prob"]
+        rng = self.rng
+        for uid in sorted(self.creatures):
+            creature = self.creatures.get(uid)
+            if creature is None:
+                continue  # removed earlier in this loop
+            kind = creature.kind
+            if kind == "plant":
+                self._update_plant(creature)
+                continue
+            cx, cy = creature.x, creature.y
+            for ax, ay in spots:
+                if abs(ax - cx) + abs(ay - cy) < radius:
+                    break
+            else:
+                continue
+            if kind == "cow":
+                if rng.random() < cow_move:
+                    self._creature_move(creature, FOUR[rng.randrange(4)])
+            elif kind == "zombie":
+                self._update_zombie(creature, live)
+            elif kind == "skeleton":
+                self._update_skeleton(creature, live)
+            elif kind == "arrow":
+                self._update_arrow(creature)
+
+    def _creature_move(self, creature: Creature, direction: tuple[int, int]) -> bool:
+        x, y = creature.x + direction[0], creature.y + direction[1]
+        walk = self._arrow_ids if creature.kind == "arrow" else self._walk_ids
+        if self._free(x, y, walk):
+            self._move_body(creature, x, y)
+            return True
+        return False
+
+    def _nearest_agent(self, creature: Creature, live: list[Agent]) -> tuple[Agent, int]:
+        best, best_dist = live[0], 1 << 30
+        for agent in live:
+            dist = abs(agent.x - creature.x) + abs(agent.y - creature.y)
+            if dist < best_dist:
+                best, best_dist = agent, dist
+        return best, best_dist
+
+    @staticmethod
+    def _toward(creature: Creature, agent: Agent, long_axis: bool) -> tuple[int, int]:
+        dx, dy = agent.x - creature.x, agent.y - creature.y
+        sx = (dx > 0) - (dx < 0)
+        sy = (dy > 0) - (dy < 0)
+        if (abs(dx) > abs(dy)) if long_axis else (abs(dx) <= abs(dy)):
+            return (sx, 0)
+        return (0, sy)
+
+    def _update_zombie(self, zombie: Creature, live: list[Agent]) -> None:
+        spec = self.rules.creatures["zombie"]
+        rng = self.rng
+        target, dist = self._nearest_agent(zombie, live)
+        if dist <= spec["chase_distance"] and rng.random() < spec["chase_prob"]:
+            self._creature_move(zombie, self._toward(zombie, target, rng.random() < 0.8))
+        else:
+            self._creature_move(zombie, FOUR[rng.randrange(4)])
+        dist = abs(target.x - zombie.x) + abs(target.y - zombie.y)
+        if dist <= 1:
+            if zombie.cooldown:
+                zombie.cooldown -= 1
+            else:
+                damage = spec["damage_sleeping"] if target.sleeping else spec["damage"]
+                self._hurt(target, damage, "zombie")
+                zombie.cooldown = spec["attack_cooldown"]
+
+    def _update_skeleton(self, skeleton: Creature, live: list[Agent]) -> None:
+        spec = self.rules.creatures["skeleton"]
+        rng = self.rng
+        skeleton.cooldown = max(0, skeleton.cooldown - 1)
+        target, dist = self._nearest_agent(skeleton, live)
+        if dist <= spec["retreat_distance"]:
+            dx, dy = self._toward(skeleton, target, rng.random() < 0.6)
+            if self._creature_move(skeleton, (-dx, -dy)):
+                return
+        if dist <= spec["shoot_distance"] and rng.random() < spec["shoot_prob"]:
+            direction = self._toward(skeleton, target, True)
+            x, y = skeleton.x + direction[0], skeleton.y + direction[1]
+            if skeleton.cooldown == 0 and direction != (0, 0) and self._free(x, y, self._arrow_ids):
+                arrow = self._spawn("arrow", x, y)
+                arrow.facing = direction
+                skeleton.cooldown = spec["reload"]
+        elif dist <= spec["approach_distance"] and rng.random() < spec["approach_prob"]:
+            self._creature_move(skeleton, self._toward(skeleton, target, rng.random() < 0.6))
+        elif rng.random() < spec["wander_prob"]:
+            self._creature_move(skeleton, FOUR[rng.randrange(4)])
+
+    def _update_arrow(self, arrow: Creature) -> None:
+        x, y = arrow.x + arrow.facing[0], arrow.y + arrow.facing[1]
+        body = self.occupant.get((x, y))
+        damage = self.rules.creatures["arrow"]["damage"]
+        if body is not None:
+            if isinstance(body, Agent):
+                self._hurt(body, damage, "arrow")
+            else:
+                body.health -= damage
+                if body.health <= 0:
+                    self._remove(body)
+            self._remove(arrow)
+            return
+        material = self.mat[y + self.pad, x + self.pad]
+        if material not in self._arrow_ids:
+            self._remove(arrow)
+            if material in self._arrow_breaks:
+                self._set_material(x, y, "path")
+            return
+        self._move_body(arrow, x, y)
+
+    def _update_plant(self, plant: Creature) -> None:
+        # Growth is implicit (step - planted_step); zombies and skeletons next to a plant
+        # eat it, as in Crafter.
+        for dx, dy in FOUR:
+            body = self.occupant.get((plant.x + dx, plant.y + dy))
+            if isinstance(body, Creature) and body.kind in ("zombie", "skeleton"):
+                self._remove(plant)
+                return
+
+    def _hurt(self, agent: Agent, damage: int, source: str) -> None:
+        health = self.item_index["health"]
+        agent.inventory[health] = max(0, agent.inventory[health] - damage)
+        agent.events.append(f"hurt by {source} (-{damage} health)")
+
+    # ---- spawning balance -------------------------------------------------------------
+
+    def _balance(self) -> None:
+        """Spawn and despawn creatures per chunk, as Crafter's _balance_chunk does."""
+        live = [a for a in self.agents if a.alive]
+        if not live:
+            return
+        size = self.rules.balance["chunk_size"]
+        light = self.daylight()
+        rows, cols = -(-self.height // size), -(-self.width // size)
+        grid = np.zeros((rows * size, cols * size), dtype=np.uint8)
+        grid[: self.height, : self.width] = self.materials
+        blocks = grid.reshape(rows, size, cols, size)
+        by_chunk: dict[tuple[int, int], list[Creature]] = {}
+        for creature in self.creatures.values():
+            by_chunk.setdefault((creature.x // size, creature.y // size), []).append(creature)
+        for kind in ("zombie", "skeleton", "cow"):
+            if not self._kinds_on[kind]:
+                continue
+            spec = self.rules.balance[kind]
+            material_id = self.rules.material_ids[spec["material"]]
+            space = (blocks == material_id).sum(axis=(1, 3))
+            for cy in range(rows):
+                for cx in range(cols):
+                    residents = [c for c in by_chunk.get((cx, cy), ()) if c.kind == kind]
+                    self._balance_kind(
+                        cx, cy, size, kind, residents, int(space[cy, cx]), light, live
+                    )
+
+    def _balance_kind(
+        self,
+        cx: int,
+        cy: int,
+        size: int,
+        kind: str,
+        creatures: list[Creature],
+        space: int,
+        light: float,
+        live: list[Agent],
+    ) -> None:
+        spec = self.rules.balance[kind]
+        low = (
+            0.0
+            if space < spec["min_space"]
+            else spec["target_min"][0] + spec["target_min"][1] * light
+        )
+        high = spec["target_max"][0] + spec["target_max"][1] * light
+        rng = self.rng
+        if len(creatures) < int(low) and rng.random() < spec["spawn_prob"]:
+            x0, y0 = cx * size, cy * size
+            p = self.pad
+            area = self.mat[
+                y0 + p : min(y0 + size, self.height) + p, x0 + p : min(x0 + size, self.width) + p
+            ]
+            ys, xs = np.nonzero(area == self.rules.material_ids[spec["material"]])
+            i = rng.randrange(len(xs))
+            x, y = x0 + int(xs[i]), y0 + int(ys[i])
+            away = min(abs(a.x - x) + abs(a.y - y) for a in live) >= spec["spawn_dist"]
+            if away and (x, y) not in self.occupant:
+                self._spawn(kind, x, y)
+        elif len(creatures) > int(high) and rng.random() < spec["despawn_prob"]:
+            creature = creatures[rng.randrange(len(creatures))]
+            away = min(abs(a.x - creature.x) + abs(a.y - creature.y) for a in live)
+            if away >= spec["despawn_dist"]:
+                self._remove(creature)
