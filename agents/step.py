@@ -54,17 +54,16 @@ class AgentRuntime:
     # policy's memory notes (goals set / done), so each step still makes one memory write.
     pending_notes: list[Fact] = field(default_factory=list)
     # The team graph, when the scenario keeps one. Agents read it in `recall`; what they
-    # publish is written by the team's environment step, in agent order (deterministic).
+    # publish (sightings of the family's `published` kinds) is written by the team's
+    # environment step, in agent order (deterministic).
     shared: SharedMemory | None = None
+    published: frozenset[str] = frozenset()
 
-# Sightings worth publishing to the team graph: rare resources and stations, plus the
-# survey that lets the team graph close them when they are gone.
-PUBLISHED_KINDS = frozenset({"coal", "iron", "diamond", "table", "furnace"})
-
-
-def publishable(facts: list[Fact]) -> list[Fact]:
+def publishable(facts: list[Fact], kinds: frozenset[str]) -> list[Fact]:
+    """What an agent publishes to the team graph: sightings of the family's published
+    `kinds`, plus the survey that lets the team graph close them when they are gone."""
     return [f for f in facts if f.kind == "surveyed"
-            or (f.kind in ("seen_at", "gone_from") and f.subject in PUBLISHED_KINDS)]
+            or (f.kind in ("seen_at", "gone_from") and f.subject in kinds)]
 
 
 class AgentStepState(TypedDict, total=False):
@@ -153,7 +152,8 @@ def decide(runtime: AgentRuntime, state: AgentStepState,
         "facts": len(state["facts"]),
         "heard": len(state.get("heard", [])),
         "decision": decision,
-        "publish": publishable(state["facts"]) if runtime.shared is not None else [],
+        "publish": (publishable(state["facts"], runtime.published)
+                    if runtime.shared is not None else []),
     }
     return {"decision": decision, "decisions": {runtime.agent_id: record}, "visited": ["decide"]}
 

@@ -92,6 +92,7 @@ def build_team(
             retrieve_budget=memory_config.retrieve_budget,
             pending_notes=list(prior) if memory_config.enabled else [],
             shared=shared,
+            published=family.published(env),
         )
     channel = CommChannel(agent_ids, comm, seed=seed)
     runtime = TeamRuntime(env=env, agents=runtimes, comm=channel, shared=shared, on_step=on_step)

@@ -25,7 +25,7 @@ from memsim.agents.navigation.perception import NavigationPerception
 from memsim.agents.navigation.solver import NavigationSolver
 from memsim.agents.policy import Policy
 from memsim.envs.base import MemsimWorld
-from memsim.envs.crafting import CraftingConfig, CraftingParallelEnv
+from memsim.envs.crafting import CraftingConfig, CraftingParallelEnv, load_rules
 from memsim.envs.manipulation import TASKS as MANIPULATION_TASKS
 from memsim.envs.manipulation import ManipulationConfig, ManipulationParallelEnv
 from memsim.envs.manipulation import register as register_manipulation
@@ -48,14 +48,13 @@ class WorldFamily:
     world_id: Callable[[Any, int], str]  # (config, seed) -> id of the world generated
     milestones: tuple[str, ...] = ("success",)  # team achievements reported, in order
     tasks: Callable[[], dict[str, str]] = dict  # task name -> its Gymnasium id
+    # (env) -> the kinds agents publish to a team graph (memory.shared)
+    published: Callable[[Any], frozenset[str]] = lambda env: frozenset()
     # (env) -> how the world describes itself to a language model (None: generically)
     llm_brief: Callable[[Any], WorldBrief] | None = None
 
 
-CRAFTING_MILESTONES: tuple[str, ...] = (
-    "collect_wood", "place_table", "make_wood_pickaxe", "collect_stone", "make_stone_pickaxe",
-    "collect_coal", "collect_iron", "place_furnace", "make_iron_pickaxe", "collect_diamond",
-)
+CRAFTING_MILESTONES: tuple[str, ...] = load_rules().milestones
 
 
 def _crafting_brief(env: Any) -> WorldBrief:
@@ -79,6 +78,7 @@ CRAFTING = WorldFamily(
     milestones=CRAFTING_MILESTONES,
     tasks=lambda: {"team_diamond": "memsim/Crafter-v0"},
     llm_brief=lambda env: _crafting_brief(env),
+    published=lambda env: env.world.rules.published,
 )
 
 NAVIGATION = WorldFamily(

@@ -76,6 +76,8 @@ class Rules:
     survival: dict[str, int]
     balance: dict[str, Any]
     worldgen: dict[str, Any]
+    milestones: tuple[str, ...] = ()  # the team's way to its goal: achievements, in order
+    published: frozenset[str] = frozenset()  # what agents publish to a team graph
     source: str = ""
     material_ids: dict[str, int] = field(init=False)
     object_ids: dict[str, int] = field(init=False)
@@ -174,6 +176,11 @@ def parse_rules(data: dict[str, Any], source: str = "<dict>") -> Rules:
         multi.get("extra_achievements", ())
     )
     _require_names(["agent"], objects, "objects")
+    team = _need(data, "team", "top level")
+    milestones = tuple(_need(team, "milestones", "team"))
+    _check_names(milestones, achievements, "team.milestones")
+    published = frozenset(team.get("published", ()))
+    _check_names(published, (*materials, *objects), "team.published")
 
     return Rules(
         actions=actions,
@@ -195,6 +202,8 @@ def parse_rules(data: dict[str, Any], source: str = "<dict>") -> Rules:
         survival=dict(_need(data, "survival", "top level")),
         balance=dict(_need(data, "balance", "top level")),
         worldgen=dict(_need(data, "worldgen", "top level")),
+        milestones=milestones,
+        published=published,
         source=source,
     )
 

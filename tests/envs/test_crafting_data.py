@@ -95,6 +95,9 @@ def test_a_new_recipe_is_one_line_of_data(tmp_path: Path) -> None:
         (lambda d: d["place"]["table"].update(type="gas"), "place.table.type must be"),
         (lambda d: d["multi_agent"].update(giveable=["health"]), "multi_agent.giveable"),
         (lambda d: d.pop("survival"), "missing required key 'survival'"),
+        (lambda d: d["team"].update(milestones=["collect_gold"]), "team.milestones names"),
+        (lambda d: d["team"].update(published=["unicorn"]), "team.published names"),
+        (lambda d: d.pop("team"), "missing required key 'team'"),
     ],
 )
 def test_inconsistent_rules_are_rejected_with_the_entry_named(edit, message: str) -> None:
