@@ -10,6 +10,7 @@ messages; it knows nothing of what they say.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -25,6 +26,7 @@ from pydantic import (
 )
 
 from memsim.memory import Fact, payload_to_facts
+from memsim.memory.working import TEAMMATE_KIND
 
 # Bounds on payload contents. They keep a single message from carrying an unbounded blob;
 # the channel's byte budgets then bound the traffic per step.
@@ -60,6 +62,15 @@ class _Payload(BaseModel):
         """What a receiver's memory stores from this payload, sent by `sender` and read
         at `step`: hearsay facts with provenance `told_by:<sender>`."""
         raise NotImplementedError
+
+
+_TARGET = re.compile(r"^([A-Za-z][A-Za-z0-9_]{0,63})@(-?\d{1,9}),(-?\d{1,9})$")
+_CLAIM_STATUS = {"claim": "set", "release": "released", "done": "completed"}
+
+
+def claim_goal(kind: str, x: int, y: int) -> str:
+    """The goal text of a claim on a located target, as `GoalClaimPayload.target` reads it."""
+    return f"{kind}@{x},{y}"
 
 
 def _report(sender: str, text: str, about: str | None = None) -> list[Fact]:
@@ -121,6 +132,19 @@ class ItemRequestPayload(_Payload):
         return _report(sender, f"requests {self.count} {self.item}", self.item)
 
 
+class RecipeRequestPayload(_Payload):
+    """A question: how is ``item`` made (or collected)? Answered with a memory export."""
+
+    type: Literal["recipe_request"] = "recipe_request"
+    item: _Name
+
+    def summary(self) -> str:
+        return f"asks how to get {self.item}"
+
+    def facts(self, sender: str, step: int) -> list[Fact]:
+        return _report(sender, f"asks how to get {self.item}", self.item)
+
+
 class LocationPayload(_Payload):
     """Where ``entity`` was seen, and when."""
 
@@ -134,9 +158,13 @@ class LocationPayload(_Payload):
         return f"{self.entity} at ({self.x},{self.y}) seen step {self.seen_step}"
 
     def facts(self, sender: str, step: int) -> list[Fact]:
+        told, when = f"told_by:{sender}", min(self.seen_step, step)
+        if self.entity == sender:  # where the sender itself is: a teammate's position
+            return [Fact(kind="seen_at", subject=TEAMMATE_KIND, entity_id=sender,
+                         place=(self.x, self.y), category="agent", provenance=told,
+                         observed_step=when)]
         return [Fact(kind="seen_at", subject=self.entity, place=(self.x, self.y),
-                     category="resource", provenance=f"told_by:{sender}",
-                     observed_step=min(self.seen_step, step))]
+                     category="resource", provenance=told, observed_step=when)]
 
 
 class GoalClaimPayload(_Payload):
@@ -149,8 +177,20 @@ class GoalClaimPayload(_Payload):
     def summary(self) -> str:
         return f"{self.status} {self.goal}"
 
+    def target(self) -> tuple[str, int, int] | None:
+        """(kind, x, y) when the goal names a located target as `<kind>@<x>,<y>`."""
+        found = _TARGET.match(self.goal)
+        return None if found is None else (found[1], int(found[2]), int(found[3]))
+
     def facts(self, sender: str, step: int) -> list[Fact]:
-        return _report(sender, f"{self.status} {self.goal}", self.goal)
+        facts = _report(sender, f"{self.status} {self.goal}", self.goal)
+        target = self.target()
+        if target is not None:
+            kind, x, y = target
+            facts.append(Fact(kind="claim", subject=kind, place=(x, y), agent=sender,
+                              status=_CLAIM_STATUS[self.status],
+                              provenance=f"told_by:{sender}"))
+        return facts
 
 
 class PlanPayload(_Payload):
@@ -185,6 +225,7 @@ Payload = Annotated[
     MemoryExportPayload
     | ItemOfferPayload
     | ItemRequestPayload
+    | RecipeRequestPayload
     | LocationPayload
     | GoalClaimPayload
     | PlanPayload
@@ -196,7 +237,7 @@ Payload = Annotated[
 # plan or a goal claim; inform is for facts, accept/ack refer back to a trade or a goal.
 ALLOWED_PAYLOADS: dict[MessageKind, frozenset[str]] = {
     MessageKind.INFORM: frozenset({"memory_export", "location", "goal_claim", "text"}),
-    MessageKind.REQUEST: frozenset({"item_request", "location", "text"}),
+    MessageKind.REQUEST: frozenset({"item_request", "recipe_request", "location", "text"}),
     MessageKind.OFFER: frozenset({"item_offer"}),
     MessageKind.ACCEPT: frozenset({"item_offer", "item_request", "goal_claim"}),
     MessageKind.ACK: frozenset({"item_offer", "item_request", "goal_claim", "text"}),

@@ -9,16 +9,18 @@ from memsim.memory import RetrievalQuery
 
 
 class RandomPolicy:
-    """Picks a uniformly random action each step; seeded per agent."""
+    """Picks a uniformly random action each step, drawn from (seed, agent, step): it
+    carries no generator state from one step to the next."""
 
     name = "random"
 
     def reset(self, agent_id: str, seed: int, action_names: tuple[str, ...]) -> None:
-        self.rng = random.Random(f"{seed}:{agent_id}")
+        self.key = f"{seed}:{agent_id}"
         self.n_actions = len(action_names)
 
     def recall_query(self, context: AgentContext) -> RetrievalQuery | None:
         return None
 
     def decide(self, context: AgentContext) -> Decision:
-        return Decision(self.rng.randrange(self.n_actions), reason="random")
+        rng = random.Random(f"{self.key}:{context.step}")
+        return Decision(rng.randrange(self.n_actions), reason="random")

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
+from pydantic import ValidationError
 
-from memsim.agents.messages import Message
+from memsim.agents.messages import MemoryExportPayload, Message
 from memsim.agents.policy import AgentContext, Decision, Perception, Policy
-from memsim.memory import AgentMemory, Fact, Recall, SharedMemory
+from memsim.memory import AgentMemory, Fact, Recall, SchemaError, SharedMemory
 
 NODE_ORDER = ("perceive", "read_inbox", "remember", "recall", "decide")
 
@@ -136,10 +137,34 @@ def recall(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
     return {"recall": result, "visited": ["recall"]}
 
 
+def with_exports(messages: list[Any], memory: AgentMemory | None) -> list[Any]:
+    """A decision's messages with each export request (a message dict with `export`: an
+    `ExportSelector`) replaced by a memory export payload from the agent's own memory.
+    Without memory, or when the selection is empty or too large, the message is dropped."""
+    out: list[Any] = []
+    for message in messages:
+        if not (isinstance(message, Mapping) and "export" in message):
+            out.append(message)
+            continue
+        if memory is None:
+            continue
+        try:
+            export = memory.export(message["export"])
+        except (SchemaError, ValidationError):  # a bad selector or a payload too large
+            continue
+        if export["nodes"]:
+            payload = MemoryExportPayload.from_export(export).model_dump()
+            out.append({**{k: v for k, v in message.items() if k != "export"},
+                        "payload": payload})
+    return out
+
+
 def decide(runtime: AgentRuntime, state: AgentStepState,
            decision: Decision | None = None) -> dict[str, Any]:
     if decision is None:
         decision = runtime.policy.decide(state["context"])
+    if any(isinstance(m, Mapping) and "export" in m for m in decision.messages):
+        decision.messages = with_exports(decision.messages, runtime.memory)
     if decision.memory_notes and runtime.memory is not None:
         runtime.pending_notes.extend(decision.memory_notes)
     result = state.get("recall")

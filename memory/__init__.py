@@ -9,6 +9,10 @@ from memsim.memory.backends import open_store
 from memsim.memory.facts import FACT_KINDS, Fact
 from memsim.memory.forgetting import ForgetPolicy
 from memsim.memory.recall import (
+    TRAIL_LENGTH,
+    AvoidRecord,
+    ClaimRecord,
+    CommitmentRecord,
     EventRecord,
     GoalRecord,
     HolderRecord,
@@ -16,9 +20,11 @@ from memsim.memory.recall import (
     PlaceRecord,
     Recall,
     RecipeRecord,
+    RegionRecord,
     ReportRecord,
     RetrievalQuery,
     SummaryRecord,
+    TeammateRecord,
     approx_tokens,
 )
 from memsim.memory.schema import SchemaError
@@ -34,7 +40,11 @@ from memsim.memory.store import (
 
 __all__ = [
     "FACT_KINDS",
+    "TRAIL_LENGTH",
     "AgentMemory",
+    "AvoidRecord",
+    "ClaimRecord",
+    "CommitmentRecord",
     "EdgeRecord",
     "EventRecord",
     "ExportSelector",
@@ -49,12 +59,14 @@ __all__ = [
     "PlaceRecord",
     "Recall",
     "RecipeRecord",
+    "RegionRecord",
     "ReportRecord",
     "RetrievalQuery",
     "SchemaError",
     "SharedMemory",
     "StoreCapabilities",
     "SummaryRecord",
+    "TeammateRecord",
     "WriteBatch",
     "approx_tokens",
     "open_store",

@@ -36,6 +36,7 @@ from memsim.memory.sharing import ExportSelector, check_payload, export_payload,
 from memsim.memory.spatial import SpatialIndex
 from memsim.memory.store import GraphStore, NodeRecord
 from memsim.memory.transaction import Hints, Tx
+from memsim.memory.working import WorkingWriter
 
 _USE_FLUSH = 256  # pending use-count bumps that force a flush into the next write
 
@@ -87,10 +88,14 @@ class AgentMemory:
         self.prefetch = store.capabilities.remote if prefetch is None else prefetch
         self.self_id = ids.agent(agent_id)
         self._pending_uses: Counter[str] = Counter()
+        # re-sightings' steps not yet written (sole writers; see SemanticWriter)
+        self._pending_seen: dict[str, int] = {}
         self._hints = Hints()
         self._spatial = SpatialIndex(max(2, region_size // 2)) if sole_writer else None
-        self._semantic = SemanticWriter(self.self_id, region_size, self._spatial)
+        self._semantic = SemanticWriter(self.self_id, region_size, self._spatial,
+                                        self._pending_seen if sole_writer else None)
         self._episodes = Episodes(self.self_id, chunk_size)
+        self._working = WorkingWriter(self.self_id, self._semantic, lambda: self._base)
         self._retriever = Retriever(store, self.self_id, region_size, self._spatial)
         # fact kind -> writer; `surveyed` runs after the rest (see `write`)
         self._writers: dict[str, Callable[[Tx, Fact, int], None]] = {
@@ -102,6 +107,9 @@ class AgentMemory:
             "goal": self._episodes.goal,
             "subgoal": self._episodes.subgoal,
             "report": self._episodes.report,
+            "claim": self._working.claim,
+            "commitment": self._working.commitment,
+            "avoid": self._working.avoid,
         }
         if not store.get([self.self_id]):
             store.upsert_nodes([NodeRecord(self.self_id, "Agent", agent_props(agent_id, True))])
@@ -115,6 +123,7 @@ class AgentMemory:
         """Re-read what is kept in process from the store (open, restore, new episode)."""
         self._count = self.store.count()
         self._base = base
+        self._retriever.forget_recipes()
         if self._spatial is not None:
             self._spatial.rebuild(self.store)
 
@@ -175,6 +184,8 @@ class AgentMemory:
             if full and f.place is not None and not self._resighting(f):
                 x, y = f.place
                 out += [ids.place(x, y), ids.region(*ids.region_of(x, y, self.region_size))]
+            if f.kind == "seen_at" and self._semantic.resighting(f, ids.instance(f)):
+                continue  # written without reading (see SemanticWriter.resighting)
             if f.kind in ("seen_at", "gone_from"):
                 out.append(ids.instance(f))
                 if full:
@@ -188,6 +199,13 @@ class AgentMemory:
                 out.append(ids.event(self._time(f, step), tx.digest(f)))
             elif f.kind == "report":
                 out += [ids.message(self._time(f, step), tx.digest(f)), ids.agent(f.subject)]
+            elif f.kind == "claim" and f.place is not None:
+                out += [ids.claim(f.subject, *f.place), ids.agent(f.agent or "")]
+            elif f.kind == "commitment":
+                out += [ids.commitment(f.object or "", f.subject, f.agent or ""),
+                        ids.agent(f.agent or "")]
+            elif f.kind == "avoid" and f.place is not None:
+                out.append(ids.avoid(*f.place))
             if f.teller is not None:
                 out.append(ids.agent(f.teller))
         return out
@@ -213,28 +231,47 @@ class AgentMemory:
         # the node count once tx is written (flushing use counts creates no node)
         projected = 0 if policy is None else self._node_count() + len(tx.created)
         over = policy is not None and projected > policy.node_budget
-        flushing = flush or over or len(self._pending_uses) >= _USE_FLUSH
+        flushing = (flush or over or len(self._pending_uses) >= _USE_FLUSH
+                    or len(self._pending_seen) >= _USE_FLUSH)
         if flushing:
-            tx.load(self._pending_uses)
-            for node_id, n in self._pending_uses.items():
-                props = tx.node(node_id)
-                if props is not None:
-                    tx.put(node_id, tx.labels[node_id], {"uses": props.get("uses", 0) + n})
+            self._flush(tx)
         evicted = 0
         if policy is not None:
             evicted = evict(tx, self.store, self.self_id, policy, projected, step)
         self.store.write(tx.batch())
         if flushing:
             self._pending_uses.clear()
+            self._pending_seen.clear()
         self._count += len(tx.created) - len(tx.delete_nodes)
         self._hints.keep(tx, self.self_id)
         if self._spatial is not None:
             for node_id in tx.nodes:
-                if tx.labels.get(node_id) == "Entity":
+                label = tx.labels.get(node_id)
+                if label == "Entity":
                     self._spatial.sync(node_id, tx.view.get(node_id))
+                elif label == "Region":
+                    self._spatial.sync_region(tx.view.get(node_id))
             for node_id in tx.delete_nodes:
                 self._spatial.remove(node_id)
+                if node_id.startswith("region:"):
+                    self._spatial.forget_region(node_id)
+        if any(tx.labels.get(i) == "Recipe" for i in tx.nodes) or any(
+                i.startswith("recipe:") for i in tx.delete_nodes):
+            self._retriever.forget_recipes()
         return evicted
+
+    def _flush(self, tx: Tx) -> None:
+        """Put the pending use counts and re-sighting steps into `tx` (eviction reads
+        both; checkpoints and exports must see them)."""
+        tx.load([*self._pending_uses, *self._pending_seen])
+        for node_id, n in self._pending_uses.items():
+            props = tx.node(node_id)
+            if props is not None:
+                tx.put(node_id, tx.labels[node_id], {"uses": props.get("uses", 0) + n})
+        for node_id, t in self._pending_seen.items():
+            props = tx.node(node_id)
+            if props is not None and "valid_to" not in props and props.get("last_step", -1) < t:
+                tx.put(node_id, "Entity", {"last_step": t})
 
     def consolidate(self) -> str | None:
         """Summarise the open chunk now (and evict if over budget); one store write.
@@ -287,13 +324,16 @@ class AgentMemory:
 
     def snapshot(self) -> dict[str, Any]:
         """An exact, JSON-serialisable checkpoint of this memory."""
-        return persistence.snapshot(self.agent_id, self.store, self._pending_uses)
+        return persistence.snapshot(self.agent_id, self.store, self._pending_uses,
+                                    self._pending_seen)
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         """Replace the memory's contents with a `snapshot()`."""
         persistence.check_owner(snapshot, self.agent_id)
         self.store.restore(snapshot["store"])
         self._pending_uses = Counter(snapshot.get("pending_uses", {}))
+        self._pending_seen.clear()  # the same dict: the semantic writer holds it
+        self._pending_seen.update(snapshot.get("pending_seen", {}))
         self._reload(self._read_base())
 
     def to_json(self, path: str | Path) -> None:
@@ -313,6 +353,9 @@ class AgentMemory:
         holdings; drop map facts (places, regions, located entities) unless `world_id`
         equals the previous episode's world. One store write."""
         tx = Tx(self.store)
+        self._flush(tx)
+        self._pending_uses.clear()
+        self._pending_seen.clear()
         me = tx.node(self.self_id) or {}
         t = me.get("last_step", 0)
         if me.get("current_goal") is not None:

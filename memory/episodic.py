@@ -15,10 +15,12 @@ from typing import Any
 from memsim.memory import ids
 from memsim.memory.facts import Fact
 from memsim.memory.forgetting import IMPORTANCE
+from memsim.memory.recall import TRAIL_LENGTH
 from memsim.memory.semantic import ensure_agent, ensure_kind, note_told
 from memsim.memory.transaction import Tx
 
 _RECENT_FAILS = 8
+_RECENT_SUBGOALS = 8
 
 
 class Episodes:
@@ -199,15 +201,28 @@ class Episodes:
         if failed:
             fails = [c for c in self._me(tx).get("recent_fails", []) if c != cid]
             tx.put(self.self_id, "Agent", {"recent_fails": [cid, *fails][:_RECENT_FAILS]})
+        if f.place is not None and f.teller is None:  # where the agent stood: its trail
+            old = self._me(tx).get("trail", [])
+            tx.put(self.self_id, "Agent", {"trail": [*f.place, *old][: 2 * TRAIL_LENGTH]})
         if n >= self.chunk_size:
             self.consolidate_chunk(tx, cid)
 
     def end_subgoal(self, tx: Tx, t: int, status: str) -> None:
+        """Close the current subgoal with `status` and a one-line summary of it."""
         me = self._me(tx)
         self.consolidate_chunk(tx, me.get("current_chunk"))
         sid = me.get("current_subgoal")
-        if sid is not None and tx.node(sid) is not None:
-            tx.put(sid, "Subgoal", {"status": status, "valid_to": t, "last_step": t})
+        node = tx.node(sid)
+        if sid is not None and node is not None:
+            since = node.get("valid_from", t)
+            summary = f"{node.get('name', '')}: {status} after {t - since} steps ({since}-{t})"
+            if "target_x" in node:
+                summary += f", target ({node['target_x']},{node['target_y']})"
+            tx.put(sid, "Subgoal", {"status": status, "valid_to": t, "last_step": t,
+                                    "summary": summary})
+            recent = [i for i in me.get("recent_subgoals", []) if i != sid]
+            tx.put(self.self_id, "Agent",
+                   {"recent_subgoals": [sid, *recent][:_RECENT_SUBGOALS]})
         tx.put(self.self_id, "Agent", {"current_subgoal": None})
 
     def end_goal(self, tx: Tx, t: int, status: str) -> None:
@@ -238,8 +253,12 @@ class Episodes:
             if same:
                 self.end_subgoal(tx, t, f.status or "completed")
             return
+        target = ({"target_x": f.place[0], "target_y": f.place[1], "target_since": t}
+                  if f.place else {})
         if same and sid is not None:
-            tx.put(sid, "Subgoal", {"needs": list(f.needs)})
+            if target and (current.get("target_x"), current.get("target_y")) == f.place:
+                target = {}  # the same target: keep when it was first aimed at
+            tx.put(sid, "Subgoal", {"needs": list(f.needs), **target})
             return
         if current is not None:
             self.end_subgoal(tx, t, "replaced")
@@ -254,6 +273,7 @@ class Episodes:
                 "name": f.subject,
                 "status": "active",
                 "needs": list(f.needs),
+                **target,
                 "valid_from": t,
                 "provenance": f.provenance,
                 "confidence": f.confidence,

@@ -10,10 +10,20 @@ Facts are world-agnostic: memory never interprets an observation, only these sta
 - `holds`: agent `subject` holds `count` (0 = none) of item `object`.
 - `recipe`: skill `subject` makes `count` x `object` from `requires` {item: n}, near the
   `nearby` stations.
-- `event`: action `subject` was taken with `outcome` (optional `reward`, target `object`).
-- `goal` / `subgoal`: `subject` was set / completed / failed (`status`); a subgoal may list
-  the items it still `needs`.
+- `event`: action `subject` was taken with `outcome` (optional `reward`, target `object`,
+  and `place`: where the agent stood, which extends its trail).
+- `goal` / `subgoal`: `subject` was set / completed / failed / interrupted (`status`); a
+  subgoal may list the items it still `needs` and the `place` it is going for.
 - `report`: teammate `subject` said `text` (optionally `object`: what it is about).
+
+Working memory (what an agent is doing with others, and has set aside):
+
+- `claim`: `agent` goes for the `subject` at `place` (`status` set), or no longer does
+  (`released`, `completed`), so teammates pick another target.
+- `commitment`: this agent will `give` (`object`) `count` `subject` items to `agent`, or
+  will `receive` them from it, until step `until` (`status` set / completed / failed /
+  released).
+- `avoid`: the target `subject` at `place` is set aside until step `until` (`text`: why).
 
 `provenance` is `observed`, `inferred` or `told_by:<agent>`; `observed_step` is when the
 fact was true if that differs from the step it is written at (e.g. a teammate's report of
@@ -37,15 +47,18 @@ from pydantic import (
 from memsim.memory.schema import SchemaError
 
 FactKind = Literal[
-    "seen_at", "gone_from", "surveyed", "holds", "recipe", "event", "goal", "subgoal", "report"
+    "seen_at", "gone_from", "surveyed", "holds", "recipe", "event", "goal", "subgoal", "report",
+    "claim", "commitment", "avoid",
 ]
 Category = Literal["resource", "item", "station", "creature", "agent", "other"]
 Outcome = Literal["success", "failure"]
-Status = Literal["set", "completed", "failed"]
+Status = Literal["set", "completed", "failed", "interrupted", "released"]
+Direction = Literal["give", "receive"]
 Scalar = str | int | float | bool
 Side = Annotated[int, Field(ge=1, le=256)]  # a surveyed rectangle's width or height
 
 FACT_KINDS: tuple[str, ...] = get_args(FactKind)
+_DIRECTIONS: tuple[str, ...] = get_args(Direction)
 _PROVENANCE = re.compile(r"^(observed|inferred|told_by:[A-Za-z0-9_.\-]+)$")
 _NAME = re.compile(r"^[^\s@:][^@:]{0,127}$")
 
@@ -60,6 +73,9 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "goal": ("status",),
     "subgoal": ("status",),
     "report": ("text",),
+    "claim": ("place", "agent", "status"),
+    "commitment": ("object", "agent", "count", "until", "status"),
+    "avoid": ("place", "until"),
 }
 
 
@@ -103,11 +119,13 @@ class Fact(BaseModel):
     reward: float | None = None
     status: Status | None = None
     text: str | None = Field(default=None, max_length=1024)
+    agent: str | None = Field(default=None, min_length=1, max_length=128)  # another agent
+    until: int | None = Field(default=None, ge=0)  # working memory: the step it lasts to
     provenance: str = "observed"
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
     observed_step: int | None = Field(default=None, ge=0)
 
-    @field_validator("subject", "object", "entity_id")
+    @field_validator("subject", "object", "entity_id", "agent")
     @classmethod
     def _name_shape(cls, value: str | None, info: ValidationInfo) -> str | None:
         # A report's object is only what it is about (free text, never part of an id).
@@ -142,6 +160,9 @@ class Fact(BaseModel):
                 f"fact kind {self.kind!r} requires field(s) {missing}; "
                 f"required for {self.kind!r}: subject, {', '.join(_REQUIRED[self.kind])}"
             )
+        if self.kind == "commitment" and self.object not in _DIRECTIONS:
+            raise ValueError(f"commitment object {self.object!r} is not allowed; allowed: "
+                             f"{', '.join(_DIRECTIONS)}")
         return self
 
     @property

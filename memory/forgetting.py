@@ -25,6 +25,9 @@ IMPORTANCE = {
     "Place": 0.2,
     "Event": 0.1,
     "Event!": 0.3,
+    "Claim": 0.6,
+    "Commitment": 0.6,
+    "Avoid": 0.4,
 }
 
 
@@ -84,7 +87,9 @@ def evict(
         p = rec.props
         if rec.label == "Event" and p.get("chunk") == current_chunk:
             continue
-        if rec.label == "Event" or (rec.label == "Entity" and "valid_to" in p):
+        if rec.label == "Event" or (
+                rec.label in ("Entity", "Claim", "Commitment") and "valid_to" in p) or (
+                rec.label == "Avoid" and p.get("until", 0) < step):
             tier = 0
         elif rec.label in ("Recipe", "Agent") or (
             rec.label == "Entity" and not p.get("instance")

@@ -63,6 +63,18 @@ def chunk(seq: int) -> str:
     return f"chunk:{seq}"
 
 
+def claim(kind: str, x: int, y: int) -> str:
+    return f"claim:{kind}@{x},{y}"
+
+
+def commitment(direction: str, item: str, agent: str) -> str:
+    return f"commit:{direction}:{item}:{agent}"
+
+
+def avoid(x: int, y: int) -> str:
+    return f"avoid:{x},{y}"
+
+
 def digest(fact: Fact) -> str:
     """A stable short hash of a fact: event / message ids, so replays are idempotent."""
     return hashlib.blake2b(fact.model_dump_json().encode(), digest_size=6).hexdigest()

@@ -14,13 +14,15 @@ from memsim.memory.schema import SchemaError
 from memsim.memory.store import GraphStore
 
 
-def snapshot(agent_id: str, store: GraphStore, pending_uses: Mapping[str, int]) -> dict[str, Any]:
-    """An exact, JSON-serialisable checkpoint: the store plus the use counts not yet
-    written to it."""
+def snapshot(agent_id: str, store: GraphStore, pending_uses: Mapping[str, int],
+             pending_seen: Mapping[str, int]) -> dict[str, Any]:
+    """An exact, JSON-serialisable checkpoint: the store plus the use counts and the
+    re-sighting steps not yet written to it."""
     return {
         "agent_id": agent_id,
         "store": store.snapshot(),
         "pending_uses": dict(sorted(pending_uses.items())),
+        "pending_seen": dict(sorted(pending_seen.items())),
     }
 
 

@@ -13,6 +13,9 @@ from itertools import zip_longest
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+TRAIL_LENGTH = 32
+"""How many of its last positions an agent's memory keeps (its trail)."""
+
 
 def approx_tokens(text: str) -> int:
     """Approximate token count: ceil(characters / 4)."""
@@ -28,6 +31,17 @@ class RetrievalQuery(BaseModel):
     - `recent_failures`: the n most recent failed events (searched via chunk summaries).
     - `teammate_reports`: the n most recent facts learned from teammates (told_by).
     - `recent_summaries`: the n most recent consolidated chunk summaries.
+    - `subgoals`: the n most recently ended subgoals, with their outcome and summary.
+
+    Working memory (not capped by the retrieval budget: a policy acts on all of it):
+
+    - `recipes`: every recipe the agent knows (the recipe book as learned so far).
+    - `teammates`: every teammate's last known position.
+    - `claims`, `commitments`, `avoid`: the open claims on targets (own and teammates'),
+      the open item promises, the targets set aside.
+    - `trail`: the agent's last n positions, newest first.
+    - `frontier` + `position` + `bounds`: the n unexplored regions next to explored ones
+      nearest the agent, inside a world of `bounds` (width, height) cells.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -40,11 +54,22 @@ class RetrievalQuery(BaseModel):
     teammate_reports: int = Field(default=0, ge=0, le=64)
     recent_summaries: int = Field(default=0, ge=0, le=64)
     per_kind: int = Field(default=3, ge=1, le=32)
+    subgoals: int = Field(default=0, ge=0, le=32)
+    recipes: bool = False
+    teammates: bool = False
+    claims: bool = False
+    commitments: bool = False
+    avoid: bool = False
+    trail: int = Field(default=0, ge=0, le=TRAIL_LENGTH)
+    frontier: int = Field(default=0, ge=0, le=64)
+    bounds: tuple[int, int] | None = None
 
     @model_validator(mode="after")
     def _position_for_nearest(self) -> RetrievalQuery:
         if self.nearest and self.position is None:
             raise ValueError("position is required when nearest is given (the agent's (x, y))")
+        if self.frontier and (self.position is None or self.bounds is None):
+            raise ValueError("position and bounds are required when frontier is given")
         return self
 
 
@@ -56,6 +81,10 @@ class GoalRecord:
     status: str
     since: int
     needs: tuple[str, ...] = ()
+    target: tuple[int, int] | None = None  # the place a subgoal goes for
+    target_since: int = 0  # since when it goes for that place
+    until: int | None = None  # when it ended
+    summary: str = ""  # how it went (ended subgoals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +161,59 @@ class SummaryRecord:
     summary: str
 
 
+@dataclass(frozen=True, slots=True)
+class TeammateRecord:
+    node_id: str
+    agent: str
+    x: int
+    y: int
+    step: int  # when it was there
+    provenance: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRecord:
+    node_id: str
+    kind: str
+    x: int
+    y: int
+    agent: str  # who claims it
+    step: int
+    provenance: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommitmentRecord:
+    node_id: str
+    item: str
+    direction: str  # "give": this agent gives to `agent`; "receive": it receives from it
+    agent: str
+    count: int
+    until: int
+    step: int
+    provenance: str
+
+
+@dataclass(frozen=True, slots=True)
+class AvoidRecord:
+    node_id: str
+    kind: str
+    x: int
+    y: int
+    until: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RegionRecord:
+    node_id: str  # the region's id (it may not exist yet: nothing seen there)
+    rx: int
+    ry: int
+    x: int  # its centre cell
+    y: int
+    distance: int
+
+
 @dataclass
 class Recall:
     """Typed retrieval result; `render` makes prompt text within a token budget."""
@@ -144,13 +226,23 @@ class Recall:
     failures: list[EventRecord] = field(default_factory=list)
     reports: list[ReportRecord] = field(default_factory=list)
     summaries: list[SummaryRecord] = field(default_factory=list)
+    subgoals: list[GoalRecord] = field(default_factory=list)
+    # working memory
+    recipes: list[RecipeRecord] = field(default_factory=list)
+    teammates: list[TeammateRecord] = field(default_factory=list)
+    claims: list[ClaimRecord] = field(default_factory=list)
+    commitments: list[CommitmentRecord] = field(default_factory=list)
+    avoid: list[AvoidRecord] = field(default_factory=list)
+    trail: list[tuple[int, int]] = field(default_factory=list)
+    frontier: list[RegionRecord] = field(default_factory=list)
 
     def node_ids(self) -> list[str]:
         """Every node id this recall refers to (used to bump use counts)."""
         ids = [g.node_id for g in (self.goal, self.subgoal) if g is not None]
         for need in self.needs:
             ids.extend(need.node_ids)
-        for part in (self.nearest, self.holders, self.failures, self.reports, self.summaries):
+        for part in (self.nearest, self.holders, self.failures, self.reports, self.summaries,
+                     self.subgoals, self.claims, self.commitments, self.avoid):
             ids.extend(r.node_id for r in part)
         return ids
 
@@ -228,6 +320,14 @@ class Recall:
         )
         out.extend(f"{r.provenance}@{r.step}: {r.summary}" for r in self.reports)
         out.extend(f"steps {s.step_from}-{s.step_to}: {s.summary}" for s in self.summaries)
+        out.extend(f"subgoal {g.summary or g.name + ' ' + g.status}" for g in self.subgoals)
+        out.extend(f"{c.agent} claims {c.kind} at ({c.x},{c.y}) [{c.provenance}@{c.step}]"
+                   for c in self.claims)
+        out.extend(f"{'give' if c.direction == 'give' else 'receive'} {c.count} {c.item} "
+                   f"{'to' if c.direction == 'give' else 'from'} {c.agent} until step {c.until}"
+                   for c in self.commitments)
+        out.extend(f"{t.agent} at ({t.x},{t.y}) [{t.provenance}@{t.step}]"
+                   for t in self.teammates)
         return out
 
     def render(self, max_tokens: int) -> str:

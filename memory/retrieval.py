@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from memsim.memory import ids
+from memsim.memory import ids, working
 from memsim.memory.recall import (
     EventRecord,
     GoalRecord,
@@ -39,6 +39,8 @@ def pointed(
     chunks = me.get("recent_fails", [])[: query.recent_failures]
     out += chunks
     out += me.get("recent_told", [])[: query.teammate_reports]
+    out += me.get("recent_subgoals", [])[: query.subgoals]
+    out += working.pointed(me, query.claims, query.commitments, query.avoid)
     if fails is not None:
         total = 0
         for cid in chunks:
@@ -47,6 +49,16 @@ def pointed(
             out += fails[cid]
             total += len(fails[cid])
     return out
+
+def goal_record(rec: NodeRecord) -> GoalRecord:
+    """A Goal or Subgoal node as a record."""
+    p = rec.props
+    target = (p["target_x"], p["target_y"]) if "target_x" in p else None
+    return GoalRecord(rec.id, rec.label.lower(), p.get("name", ""), p.get("status", ""),
+                      p.get("valid_from", 0), tuple(p.get("needs", ())), target,
+                      p.get("target_since", p.get("valid_from", 0)), p.get("valid_to"),
+                      p.get("summary", ""))
+
 
 def recipes_of(rows: list[tuple[EdgeRecord, NodeRecord]]) -> list[RecipeRecord]:
     """Recipe records from a kind node's incoming PRODUCES edges."""
@@ -100,6 +112,12 @@ class Retriever:
         self.self_id = self_id
         self.region_size = region_size
         self.spatial = spatial
+        # The recipe book changes rarely: a sole writer keeps it here between recalls
+        # (`forget_recipes` when a write touches a recipe).
+        self._recipes: list[RecipeRecord] | None = None
+
+    def forget_recipes(self) -> None:
+        self._recipes = None
 
     def retrieve(
         self, query: RetrievalQuery | Mapping[str, Any], budget: int, hints: Hints | None
@@ -122,23 +140,31 @@ class Retriever:
             ]:
                 hits[(kind, k)] = self.spatial.nearest(kind, x0, y0, k)
         items = list(dict.fromkeys((*query.needs, *query.who_holds)))
+        mates: list[str] = []
+        if query.teammates and self.spatial is not None:
+            mates = sorted(self.spatial.members(working.TEAMMATE_KIND))
         # One batched read (one round trip on a server) for: the agent node, what the last
         # commit's hint says it points at, every located entity the spatial index picks,
         # and the holders and recipes asked about.
         guess = pointed(hints.me, query, hints.fails) if hints is not None else []
         first = list(
             dict.fromkeys(
-                [self.self_id, *guess, *(h[3] for found in hits.values() for h in found)]
+                [self.self_id, *guess, *(h[3] for found in hits.values() for h in found),
+                 *mates]
             )
         )
+        extra = self._extra_reads(query)
         got = read_many(
             self.store,
             [
                 ("get", {"node_ids": first}),
                 *(("neighbors", edges_at(ids.kind(i), "HOLDS", "in")) for i in items),
                 *(("neighbors", edges_at(ids.kind(i), "PRODUCES", "in")) for i in query.needs),
+                *extra.values(),
             ],
         )
+        extras = dict(zip(extra, got[len(got) - len(extra):], strict=True))
+        got = got[: len(got) - len(extra)]
         reader.fill(first, got[0])
         me_rec = reader.recs[self.self_id]
         me = me_rec.props if me_rec is not None else {}
@@ -146,15 +172,7 @@ class Retriever:
         reader.fetch(pointed(me, query))
         path_ids = [i for i in (me.get("current_goal"), me.get("current_subgoal")) if i]
         for rec in reader.many(path_ids):
-            p = rec.props
-            record = GoalRecord(
-                rec.id,
-                rec.label.lower(),
-                p.get("name", ""),
-                p.get("status", ""),
-                p.get("valid_from", 0),
-                tuple(p.get("needs", ())),
-            )
+            record = goal_record(rec)
             if rec.label == "Goal":
                 recall.goal = record
             else:
@@ -184,7 +202,57 @@ class Retriever:
         if query.recent_summaries:
             recall.summaries = self._summaries(me, query.recent_summaries)
         recall.cap(budget)
+        self._working(query, me, reader, mates, extras, recall)
         return recall
+
+    def _extra_reads(self, query: RetrievalQuery) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Store reads the working-memory parts need beyond the agent node's pointers,
+        batched with the first read: the recipe book, and what a memory without a spatial
+        index finds by query (teammates, explored regions)."""
+        reads: dict[str, tuple[str, dict[str, Any]]] = {}
+        if query.recipes and (self._recipes is None or self.spatial is None):
+            reads["recipes"] = ("query", {"label": "Recipe"})
+        if self.spatial is None and query.teammates:
+            reads["teammates"] = ("query", {
+                "label": "Entity", "where": {"kind": working.TEAMMATE_KIND, "instance": True},
+                "missing": ["valid_to"]})
+        if self.spatial is None and query.frontier:
+            reads["explored"] = ("query", {"label": "Region", "where": {"explored": True}})
+        return reads
+
+    def _working(self, query: RetrievalQuery, me: Mapping[str, Any], reader: Reader,
+                 mates: list[str], extras: Mapping[str, Any], recall: Recall) -> None:
+        """The working-memory parts (uncapped: a policy acts on all of it)."""
+        now = me.get("last_step", 0)
+        if query.subgoals:
+            recall.subgoals = [goal_record(r) for r in
+                               reader.many(me.get("recent_subgoals", [])[: query.subgoals])]
+        if query.recipes:
+            if "recipes" in extras:
+                recipes = recipes_of([(None, r) for r in extras["recipes"]])  # type: ignore[misc]
+                self._recipes = recipes if self.spatial is not None else None
+            else:
+                recipes = self._recipes or []
+            recall.recipes = list(recipes)
+        if query.teammates:
+            recs = extras["teammates"] if "teammates" in extras else reader.many(mates)
+            name = self.self_id.removeprefix("agent:")
+            recall.teammates = working.teammate_records(recs, name)
+        opened = reader.many(working.pointed(me, query.claims, query.commitments, query.avoid))
+        if query.claims:
+            recall.claims = working.claim_records(opened)
+        if query.commitments:
+            recall.commitments = working.commitment_records(opened, now)
+        if query.avoid:
+            recall.avoid = working.avoid_records(opened, now)
+        if query.trail:
+            recall.trail = working.trail(me, query.trail)
+        if query.frontier:
+            assert query.position is not None and query.bounds is not None
+            explored = (self.spatial.explored if self.spatial is not None
+                        else working.explored_regions(extras["explored"]))
+            recall.frontier = working.frontier(explored, query.position, query.bounds,
+                                               self.region_size, query.frontier)
 
     def _nearest(
         self,

@@ -24,6 +24,10 @@ NODE_LABELS: frozenset[str] = frozenset(
         "Recipe",  # a skill / recipe learned
         "Agent",  # self or a teammate
         "Message",  # a received communication, for provenance
+        # working memory
+        "Claim",  # who goes for a target
+        "Commitment",  # an item promised to or by a teammate
+        "Avoid",  # a target set aside for a while
     }
 )
 
@@ -44,6 +48,7 @@ EDGE_TYPES: frozenset[str] = frozenset(
         "ABOUT",
         "CLAIMED_BY",
         "FAILED",
+        "WITH",  # a commitment's other agent
     }
 )
 

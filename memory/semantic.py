@@ -77,12 +77,59 @@ def stale(existing: Mapping[str, Any], t: int, fact: Fact) -> bool:
 class SemanticWriter:
     """Applies semantic facts of the agent `self_id` to a `Tx`; each writer takes the
     fact and its global time `t`. `spatial` (sole writers only) answers `surveyed`
-    without a store query per region."""
+    without a store query per region.
 
-    def __init__(self, self_id: str, region_size: int, spatial: SpatialIndex | None) -> None:
+    `pending_seen` (sole writers only): when the agent sees again, at the same cell,
+    something it already holds as observed there, only the sighting's step changes; that
+    step is kept here (instance id -> step) instead of rewriting the node every step, and
+    the memory writes them in batches. Every staleness check reads through it."""
+
+    def __init__(self, self_id: str, region_size: int, spatial: SpatialIndex | None,
+                 pending_seen: dict[str, int] | None = None) -> None:
         self.self_id = self_id
         self.region_size = region_size
         self.spatial = spatial
+        self.pending_seen = pending_seen
+
+    def resighting(self, f: Fact, iid: str) -> bool:
+        """An own sighting of a static thing the index holds as observed at that cell."""
+        spatial = self.spatial
+        return (self.pending_seen is not None and spatial is not None and f.teller is None
+                and f.entity_id is None and f.observed_step is None and f.place is not None
+                and iid in spatial.observed and spatial.position(iid) == tuple(f.place))
+
+    def _seen(self, iid: str, inst: Mapping[str, Any]) -> Mapping[str, Any]:
+        """`inst` with its latest sighting step (a pending one included)."""
+        pending = self.pending_seen.get(iid) if self.pending_seen is not None else None
+        if pending is None or pending <= inst.get("last_step", -1):
+            return inst
+        return {**inst, "last_step": pending}
+
+    def ensure_region(self, tx: Tx, rx: int, ry: int, step: int) -> str:
+        rid = ids.region(rx, ry)
+        if tx.node(rid) is None:
+            tx.put(
+                rid,
+                "Region",
+                {
+                    "rx": rx,
+                    "ry": ry,
+                    "size": self.region_size,
+                    "last_step": step,
+                    "importance": IMPORTANCE["Region"],
+                    "uses": 0,
+                },
+            )
+            # the agent node keeps the bounds of the known regions (for ring searches)
+            me = tx.node(self.self_id) or {}
+            bounds = {
+                "rx_min": min(rx, me.get("rx_min", rx)),
+                "rx_max": max(rx, me.get("rx_max", rx)),
+                "ry_min": min(ry, me.get("ry_min", ry)),
+                "ry_max": max(ry, me.get("ry_max", ry)),
+            }
+            tx.put(self.self_id, "Agent", bounds)
+        return rid
 
     def ensure_place(self, tx: Tx, x: int, y: int, step: int) -> str:
         pid = ids.place(x, y)
@@ -100,31 +147,25 @@ class SemanticWriter:
                     "uses": 0,
                 },
             )
-            rid = ids.region(rx, ry)
-            if tx.node(rid) is None:
-                tx.put(
-                    rid,
-                    "Region",
-                    {
-                        "rx": rx,
-                        "ry": ry,
-                        "size": self.region_size,
-                        "last_step": step,
-                        "importance": IMPORTANCE["Region"],
-                        "uses": 0,
-                    },
-                )
-                # the agent node keeps the bounds of the known regions (for ring searches)
-                me = tx.node(self.self_id) or {}
-                bounds = {
-                    "rx_min": min(rx, me.get("rx_min", rx)),
-                    "rx_max": max(rx, me.get("rx_max", rx)),
-                    "ry_min": min(ry, me.get("ry_min", ry)),
-                    "ry_max": max(ry, me.get("ry_max", ry)),
-                }
-                tx.put(self.self_id, "Agent", bounds)
-            tx.edge(pid, "PART_OF", rid)
+            tx.edge(pid, "PART_OF", self.ensure_region(tx, rx, ry, step))
         return pid
+
+    def mark_explored(self, tx: Tx, x0: int, y0: int, x1: int, y1: int, t: int) -> None:
+        """Mark the regions a survey saw at least a quarter of as explored (what the
+        exploration frontier grows from)."""
+        size = self.region_size
+        known = self.spatial.explored if self.spatial is not None else set()
+        for rx in range(x0 // size, x1 // size + 1):
+            for ry in range(y0 // size, y1 // size + 1):
+                if (rx, ry) in known:
+                    continue
+                wide = min(x1, rx * size + size - 1) - max(x0, rx * size) + 1
+                high = min(y1, ry * size + size - 1) - max(y0, ry * size) + 1
+                if 4 * wide * high < size * size:
+                    continue
+                rid = self.ensure_region(tx, rx, ry, t)
+                if not (tx.node(rid) or {}).get("explored"):
+                    tx.put(rid, "Region", {"explored": True})
 
     def source_edge(self, tx: Tx, node_id: str, fact: Fact, step: int) -> None:
         if fact.teller is None:
@@ -137,12 +178,25 @@ class SemanticWriter:
         assert f.place is not None
         x, y = f.place
         iid = ids.instance(f)
+        if self.resighting(f, iid):
+            # Seen again where it is indexed as seen by this agent: only the step changes,
+            # and own observations are never stale, so no read is needed.
+            assert self.pending_seen is not None and self.spatial is not None
+            if t > max(self.spatial.observed[iid], self.pending_seen.get(iid, -1)):
+                self.pending_seen[iid] = t
+            return
         inst = tx.node(iid)
-        if inst is not None and stale(inst, t, f):
+        if inst is not None and stale(self._seen(iid, inst), t, f):
             return
         if inst is not None and "valid_to" not in inst and (inst["x"], inst["y"]) == (x, y):
+            upgrade = f.teller is None and inst.get("provenance") != "observed"
+            if (self.pending_seen is not None and not upgrade and f.teller is None
+                    and f.entity_id is None):
+                if t > max(inst.get("last_step", -1), self.pending_seen.get(iid, -1)):
+                    self.pending_seen[iid] = t
+                return
             update: dict[str, Any] = {"last_step": max(t, inst.get("last_step", t))}
-            if f.teller is None and inst.get("provenance") != "observed":
+            if upgrade:
                 update.update(provenance=f.provenance, confidence=f.confidence)
             tx.put(iid, "Entity", update)
             return
@@ -197,13 +251,15 @@ class SemanticWriter:
         inst = tx.node(iid)
         if inst is None or "valid_to" in inst or (inst["x"], inst["y"]) != tuple(f.place):
             return
-        if stale(inst, t, f):
+        if stale(self._seen(iid, inst), t, f):
             return
         self.close(tx, iid, inst, t, f)
 
     def close(self, tx: Tx, iid: str, inst: Mapping[str, Any], t: int, f: Fact) -> None:
         """Close a located entity's validity at `t` (the node and its history stay)."""
         tx.put(iid, "Entity", {"valid_to": t, "last_step": t, "closed_by": f.provenance})
+        if self.pending_seen is not None:
+            self.pending_seen.pop(iid, None)
         kid = ids.kind(inst["kind"])
         kind_node = tx.node(kid)
         if kind_node is not None and kind_node.get("n_valid", 0) > 0:
@@ -220,6 +276,7 @@ class SemanticWriter:
         assert f.place is not None and f.extent is not None
         x0, y0 = f.place
         x1, y1 = x0 + f.extent[0] - 1, y0 + f.extent[1] - 1
+        self.mark_explored(tx, x0, y0, x1, y1, t)
         if self.spatial is not None:
             candidates = [i for i in self.spatial.within(x0, y0, x1, y1) if i not in seen]
             tx.load(candidates)
@@ -241,7 +298,7 @@ class SemanticWriter:
                 continue
             if not (x0 <= inst["x"] <= x1 and y0 <= inst["y"] <= y1):
                 continue
-            if not stale(inst, t, f):
+            if not stale(self._seen(iid, inst), t, f):
                 self.close(tx, iid, inst, t, f)
 
     def holds(self, tx: Tx, f: Fact, t: int) -> None:

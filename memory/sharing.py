@@ -27,14 +27,17 @@ class PayloadTooLarge(SchemaError):
 class ExportSelector(BaseModel):
     """Which semantic subgraph `AgentMemory.export` sends.
 
-    `kinds`: located entity instances of these kinds; `recipes`: all known recipes;
-    `holders`: agent ids whose holdings to include (`"self"` means this agent);
-    `include_closed`: also send facts that are no longer valid.
+    `kinds`: located entity instances of these kinds; `since`: only those valid from this
+    global step on (what is new); `observed_only`: only what this agent saw itself (not
+    hearsay); `recipes`: all known recipes; `holders`: agent ids whose holdings to include
+    (`"self"` means this agent); `include_closed`: also send facts that are no longer valid.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kinds: tuple[str, ...] = ()
+    since: int | None = Field(default=None, ge=0)
+    observed_only: bool = False
     recipes: bool = False
     holders: tuple[str, ...] = ()
     include_closed: bool = False
@@ -58,14 +61,24 @@ def export_payload(
     nodes: dict[str, NodeRecord] = {}
     edges: list[EdgeRecord] = []
     missing = () if selector.include_closed else ("valid_to",)
+    new_only = selector.since is not None or selector.observed_only
     for kind in selector.kinds:
+        taken = 0
         for rec in store.query(
             "Entity",
             {"kind": kind, "instance": True},
             missing=missing,
-            limit=selector.max_per_kind,
+            limit=None if new_only else selector.max_per_kind,
         ):
+            p = rec.props
+            if selector.since is not None and p.get("valid_from", -1) < selector.since:
+                continue
+            if selector.observed_only and p.get("provenance") != "observed":
+                continue
             nodes[rec.id] = rec
+            taken += 1
+            if taken >= selector.max_per_kind:
+                break
     if selector.recipes:
         for rec in store.query("Recipe"):
             nodes[rec.id] = rec

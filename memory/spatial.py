@@ -21,12 +21,30 @@ class SpatialIndex:
         # per-kind block bounds; never shrunk on removal (only limits the ring search)
         self.bounds: dict[str, list[int]] = {}
         self.cells: dict[tuple[int, int], dict[str, tuple[int, int]]] = {}
+        self.explored: set[tuple[int, int]] = set()  # (rx, ry) of explored regions
+        # indexed entities the agent saw itself -> the sighting step the store holds
+        self.observed: dict[str, int] = {}
 
     def rebuild(self, store: GraphStore) -> None:
-        """Index exactly the store's valid located entities."""
+        """Index exactly the store's valid located entities and explored regions."""
         self.kinds, self.where, self.bounds, self.cells = {}, {}, {}, {}
+        self.observed = {}
         for rec in store.query("Entity", {"instance": True}, missing=["valid_to"]):
             self.add(rec.id, rec.props["kind"], rec.props["x"], rec.props["y"])
+            if rec.props.get("provenance") == "observed":
+                self.observed[rec.id] = rec.props.get("last_step", -1)
+        self.explored = {(r.props["rx"], r.props["ry"])
+                         for r in store.query("Region", {"explored": True})}
+
+    def sync_region(self, props: Mapping[str, Any] | None) -> None:
+        """Mirror one Region node's current state (None = deleted: no-op, see `forget`)."""
+        if props is not None and props.get("explored"):
+            self.explored.add((props["rx"], props["ry"]))
+
+    def forget_region(self, node_id: str) -> None:
+        """A Region node was deleted (evicted or a new world): it is unexplored again."""
+        rx, _, ry = node_id.removeprefix("region:").partition(",")
+        self.explored.discard((int(rx), int(ry)))
 
     def add(self, node_id: str, kind: str, x: int, y: int) -> None:
         self.remove(node_id)
@@ -39,6 +57,7 @@ class SpatialIndex:
 
     def remove(self, node_id: str) -> None:
         found = self.where.pop(node_id, None)
+        self.observed.pop(node_id, None)
         if found is None:
             return
         kind, key = found
@@ -49,6 +68,10 @@ class SpatialIndex:
         del self.cells[key][node_id]
         if not self.cells[key]:
             del self.cells[key]
+
+    def members(self, kind: str) -> list[str]:
+        """Ids of every valid located entity of `kind`."""
+        return [nid for members in self.kinds.get(kind, {}).values() for nid in members]
 
     def position(self, node_id: str) -> tuple[int, int] | None:
         """The cell of a valid located entity, or None if the index does not hold it."""
@@ -65,6 +88,10 @@ class SpatialIndex:
         # most syncs are re-sightings of something already indexed at the same cell
         if found is None or self.cells[found[1]][node_id] != (x, y):
             self.add(node_id, props["kind"], x, y)
+        if props.get("provenance") == "observed":
+            self.observed[node_id] = props.get("last_step", -1)
+        else:
+            self.observed.pop(node_id, None)
 
     def within(self, x0: int, y0: int, x1: int, y1: int) -> list[str]:
         """Ids of valid located entities inside the rectangle (corners inclusive)."""

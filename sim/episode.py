@@ -76,7 +76,7 @@ def build_team(
     settings = dict(policy_settings or {})
     brief = family.llm_brief(env) if family.llm_brief and "llm" in policies else None
     for agent_id, policy_name in zip(agent_ids, policies, strict=True):
-        policy = make_policy(policy_name, lambda: family.make_scripted(env),
+        policy = make_policy(policy_name, lambda a=agent_id: family.make_scripted(env, a),
                              settings.get(policy_name), brief)
         policy.reset(agent_id, seed, env.action_names)
         agent_memory = None

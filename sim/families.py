@@ -17,6 +17,7 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from memsim.agents.llm.prompt import WorldBrief
 
+from memsim.agents.crafting.beliefs import Recipe
 from memsim.agents.crafting.perception import CraftingPerception, recipe_facts
 from memsim.agents.crafting.planner import ScriptedPlanner
 from memsim.agents.manipulation.perception import ManipulationPerception
@@ -43,7 +44,8 @@ class WorldFamily:
     config_model: type[BaseModel]  # the world config; a scenario's [env] table validates here
     make_env: Callable[[Any], MemsimWorld]
     make_perception: Callable[[str, Any], Any]  # (agent_id, env) -> perception adapter
-    make_scripted: Callable[[Any], Policy]  # (env) -> the family's scripted policy
+    # (env, agent_id) -> the family's scripted policy for that agent
+    make_scripted: Callable[[Any, str], Policy]
     prior_facts: Callable[[Any], list[Fact]]  # (env) -> what every agent knows at step 0
     world_id: Callable[[Any, int], str]  # (config, seed) -> id of the world generated
     milestones: tuple[str, ...] = ("success",)  # team achievements reported, in order
@@ -55,6 +57,13 @@ class WorldFamily:
 
 
 CRAFTING_MILESTONES: tuple[str, ...] = load_rules().milestones
+
+
+def _crafting_planner(env: Any, agent_id: str) -> ScriptedPlanner:
+    """The planner of one agent: the recipes it is born knowing, the world's size."""
+    manual = [Recipe.of_fact(f) for f in recipe_facts(env.world.rules)]
+    return ScriptedPlanner(env.world.rules, manual,
+                           bounds=(env.config.width, env.config.height))
 
 
 def _crafting_brief(env: Any) -> WorldBrief:
@@ -72,7 +81,7 @@ CRAFTING = WorldFamily(
     config_model=CraftingConfig,
     make_env=CraftingParallelEnv,
     make_perception=lambda agent_id, env: CraftingPerception(agent_id, env.world.rules),
-    make_scripted=lambda env: ScriptedPlanner(env.world.rules),
+    make_scripted=lambda env, agent_id: _crafting_planner(env, agent_id),
     prior_facts=lambda env: recipe_facts(env.world.rules),
     world_id=_crafting_world_id,
     milestones=CRAFTING_MILESTONES,
@@ -86,7 +95,7 @@ NAVIGATION = WorldFamily(
     config_model=NavigationConfig,
     make_env=NavigationParallelEnv,
     make_perception=lambda agent_id, env: NavigationPerception(agent_id, env.config),
-    make_scripted=lambda env: NavigationSolver(env.config),
+    make_scripted=lambda env, agent_id: NavigationSolver(env.config),
     prior_facts=lambda env: [],
     world_id=lambda config, seed: f"navigation:{config.task}:d{config.difficulty}:seed{seed}",
     tasks=lambda: dict(zip(NAVIGATION_TASKS, register_navigation(), strict=True)),
@@ -97,7 +106,7 @@ MANIPULATION = WorldFamily(
     config_model=ManipulationConfig,
     make_env=ManipulationParallelEnv,
     make_perception=lambda agent_id, env: ManipulationPerception(agent_id, env.config),
-    make_scripted=lambda env: ManipulationSolver(env.config),
+    make_scripted=lambda env, agent_id: ManipulationSolver(env.config),
     prior_facts=lambda env: [],
     world_id=lambda config, seed: f"manipulation:{config.task}:d{config.level}:seed{seed}",
     tasks=lambda: dict(zip(MANIPULATION_TASKS, register_manipulation(), strict=True)),

@@ -66,7 +66,7 @@ class CraftingPerception:
         if info.get("action"):
             outcome = "success" if info.get("ok", True) else "failure"
             facts.append(Fact(kind="event", subject=info["action"], outcome=outcome,
-                              text=(info.get("reason") or None)))
+                              text=(info.get("reason") or None), place=view.position))
         return facts
 
     def _survey(self, left: int, top: int, cols: int, rows: int) -> Fact:

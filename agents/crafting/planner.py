@@ -1,603 +1,556 @@
-"""A scripted cooperative planner for the crafting world: the embedded default agent.
+"""The scripted cooperative planner of the crafting world: the embedded default agent.
 
-It plays without an oracle. What it knows of the world is its current view and, when its
-memory is on, what its memory recalls (its own observations and what teammates told it).
-Each step it:
+It keeps nothing between steps. What it knows across steps lives in its knowledge graph
+and comes back through recall (`beliefs.gather`): remembered places, the recipe book,
+teammates' positions, claims, promises, targets set aside, its trail, its current
+subgoal and the exploration frontier. What it decides to remember it hands back as
+memory notes (subgoals with their targets, claims, commitments, targets to avoid). A
+planner rebuilt from scratch every step with the same memory acts the same; with memory
+off it knows this step's view, this step's inbox and the manual it was born with.
 
-1. resolves the recipe book (the rules file, the game manual) from the team goal down to
-   the first thing it can do now: collect X, make X, place a station, or reach one;
-2. looks for the nearest known source of what that task needs (view first, then recall),
-   or explores along its own heading when nothing is known (teammates start on different
-   headings so the team spreads out);
-3. walks there by breadth-first search over the cells it can see, cutting through trees
-   and (with a pickaxe) stone, never onto lava;
-4. talks: broadcasts where it saw rare things (iron, diamond, coal, stations), claims the
-   diamond it is going for so teammates pick another, asks for items it cannot find and
-   offers and gives spare items to a teammate who asked.
-
-Switches for ablations: `memory=off` is decided by the runner (no recall is given, so the
-planner knows only its current view); `comm=off` is the channel's (nothing arrives).
+Each step, in order: answer teammates (offers for requests it can serve, recipes it
+knows, acceptances), tell the team what new rare things it sees, keep its promises (give
+an item, or walk to a teammate's gift), survive (sleep, drink, eat), then work down the
+recipe book from the team goal to the first thing it can do now: collect, make, place or
+reach a station; ask the team for an item its role cannot get or it cannot find, and
+for a recipe it does not know; explore the frontier of what it has seen otherwise.
+Settings are data (`planner.toml`).
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections import deque
+import tomllib
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from memsim.agents.crafting.view import DIRECTIONS, CraftingView
+from memsim.agents.crafting.beliefs import Beliefs, Cell, Recipe, gather
+from memsim.agents.crafting.perception import recipe_facts
+from memsim.agents.crafting.routes import Terrain, first_step, step_into
+from memsim.agents.crafting.view import DIRECTIONS
+from memsim.agents.messages import claim_goal
 from memsim.agents.policy import AgentContext, Decision
 from memsim.envs.crafting.rules import Rules
 from memsim.memory import Fact, RetrievalQuery
 
-_DIRS = DIRECTIONS
-_SHARE = ("diamond", "iron", "coal", "table", "furnace")  # worth a message when first seen
-_SURVEY = ("tree", "stone", "coal", "iron", "diamond", "water", "table", "furnace")
-STATION_REACH = 24  # walk to a known station within this many cells instead of building one
+SETTINGS_PATH = Path(__file__).with_name("planner.toml")
+MAX_DEPTH = 8  # recipe resolution depth
+
+
+def load_settings(path: Path = SETTINGS_PATH) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
 
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    verb: str  # collect | make | place | station | explore | drink | eat | sleep
+    verb: str  # collect | make | place | station | ask | learn | explore | drink | eat | sleep
     what: str = ""
+    item: str = ""  # what it yields, as achievements name it
+    near: tuple[str, ...] = ()  # place: stations to stay next to while building
+
+    @property
+    def subgoal(self) -> str:
+        return f"{self.verb}_{self.item or self.what}" if (self.item or self.what) else self.verb
 
 
 @dataclass
-class _Offer:
-    item: str
-    to: str
-    until: int
+class _Turn:
+    """One decision in the making: beliefs, and what to say and remember."""
 
+    b: Beliefs
+    rng: random.Random
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[Fact] = field(default_factory=list)
+    target: Cell | None = None  # where the chosen task goes (for the subgoal note)
+    claim: tuple[str, int, int] | None = None  # what it claims this step
 
-@dataclass
-class PlannerState:
-    """The planner's working state for one episode (short-term, not long-term memory)."""
+    def say(self, kind: str, payload: dict[str, Any], to: str | None = None) -> None:
+        self.messages.append({"sender": self.b.agent_id, "recipients": [to] if to else None,
+                              "kind": kind, "ttl": 2, "step": self.b.step, "payload": payload})
 
-    heading: float = 0.0
-    explore_target: tuple[int, int] | None = None
-    recent: deque = field(default_factory=lambda: deque(maxlen=24))
-    shared: set = field(default_factory=set)
-    claims: dict[str, str] = field(default_factory=dict)  # target -> agent
-    my_claim: str | None = None
-    blocked: dict[tuple[int, int], int] = field(default_factory=dict)  # cell -> until step
-    progress: tuple[int, int] = (1 << 30, 0)  # (best distance to target, step it was reached)
-    target: tuple[int, int] | None = None
-    requested: dict[str, int] = field(default_factory=dict)  # item -> step asked
-    searching: tuple[str, int] | None = None  # (material, since step) while none is known
-    offer: _Offer | None = None  # an item this agent promised to give
-    pickup: _Offer | None = None  # an item a teammate promised to this agent
-    teammate_pos: dict[str, tuple[int, int, int]] = field(default_factory=dict)
-    # What this agent has told its memory about its goal stack (so notes are written on
-    # change only); the goal stack itself lives in memory.
-    goal_noted: bool = False
-    subgoal_noted: str | None = None
+    def note(self, **fact: Any) -> None:
+        self.notes.append(Fact(provenance="inferred", **fact))
+
+    def where_am_i(self, to: str | None) -> None:
+        b = self.b
+        self.say("inform", {"type": "location", "entity": b.agent_id, "x": b.view.x,
+                            "y": b.view.y, "seen_step": b.step}, to)
 
 
 class ScriptedPlanner:
-    """Cooperative, memory-using, oracle-free planner for Multi-Agent Crafter."""
+    """Cooperative, memory-driven, oracle-free planner for Multi-Agent Crafter.
+
+    `manual`: the recipes the agent is born knowing (memory holds them too when on;
+    default: the rules' whole recipe book);
+    `cannot`: operations its role may not do (`collect_<material>`, `make_<item>`,
+    `place_<thing>`); `bounds`: the world's (width, height), which the agent knows."""
 
     name = "scripted"
 
-    def __init__(self, rules: Rules, goal_item: str = "diamond") -> None:
+    def __init__(self, rules: Rules, manual: Iterable[Recipe] | None = None,
+                 cannot: Iterable[str] = (), bounds: tuple[int, int] = (64, 64),
+                 goal_item: str = "diamond", settings: dict[str, Any] | None = None) -> None:
         self.rules = rules
+        if manual is None:
+            manual = (Recipe.of_fact(f) for f in recipe_facts(rules))
+        self.manual = tuple(manual)
+        self.cannot = frozenset(cannot)
+        self.bounds = bounds
         self.goal_item = goal_item
-        self._walkable = set(rules.walkable)
+        self.cfg = settings if settings is not None else load_settings()
+        self.terrain = Terrain(rules, self.cannot)
         self.agent_id = ""
-        self.state = PlannerState()
+        self.seed = 0
 
     # ---- Policy protocol ------------------------------------------------------------
 
     def reset(self, agent_id: str, seed: int, action_names: tuple[str, ...]) -> None:
         self.agent_id = agent_id
-        self.action_names = action_names
+        self.seed = seed
         self.action_index = {name: i for i, name in enumerate(action_names)}
-        self.rng = random.Random(f"{seed}:{agent_id}")
-        number = int(agent_id.rsplit("_", 1)[-1]) if agent_id[-1].isdigit() else 0
-        self.state = PlannerState(heading=number * 2.39996 + self.rng.random())  # golden angle
+        tail = agent_id.rsplit("_", 1)[-1]
+        self.number = int(tail) if tail.isdigit() else 0
 
     def recall_query(self, context: AgentContext) -> RetrievalQuery | None:
-        x, y = context.view.position
-        kinds = _SURVEY
-        if context.view.vitals["food"] <= 7:
-            kinds = (*_SURVEY, "cow")
-        return RetrievalQuery(nearest=kinds, position=(x, y), per_kind=2)
+        view, cfg = context.view, self.cfg
+        kinds = tuple(cfg["recall"])
+        if view.vitals["food"] <= cfg["vitals"]["eat_in_view"]:
+            kinds = (*kinds, "cow")
+        return RetrievalQuery(
+            nearest=kinds, position=view.position, per_kind=cfg["recall_per_kind"],
+            recipes=True, teammates=True, claims=True, commitments=True, avoid=True,
+            trail=cfg["stuck_steps"] + 1, frontier=cfg["exploration"]["frontier"],
+            bounds=self.bounds)
 
     def decide(self, context: AgentContext) -> Decision:
-        view = context.view
-        st = self.state
-        st.recent.append((view.x, view.y))
-        known = self._known_places(view, context)
-        messages: list[dict[str, Any]] = []
-        self._read_inbox(context, view, messages)
-        messages += self._share_sightings(view, context.step)
-        if view.sleeping:
-            return Decision(self._act("noop"), messages, reason="asleep")
-        gift = self._give_if_possible(view, context.step)
-        if gift is not None:
-            return Decision(self._act(gift), messages, reason="giving an offered item")
-        if st.offer is not None and any(t == st.offer.to for t in view.objects.values()):
-            return Decision(self._act("noop"), messages,
-                            reason=f"waiting for {st.offer.to} to collect {st.offer.item}")
-        pickup = self._go_to_pickup(view, context.step)
-        if pickup is not None:
-            return Decision(self._act(pickup), messages, reason="walking to a teammate's gift")
-        task = self._choose_task(view, known, context.step)
-        notes = self._goal_notes(task, context.info.get("unlocked", ()))
-        action, why = self._execute(task, view, known, context.step, messages)
-        if task.verb == "collect" and task.what not in known:
-            if st.searching is None or st.searching[0] != task.what:
-                st.searching = (task.what, context.step)
-            elif context.step - st.searching[1] >= 40:
-                self._maybe_request(task.what, view, context.step, messages)
-        else:
-            st.searching = None
-        return Decision(self._act(action), messages, notes,
-                        reason=f"{task.verb} {task.what}: {why}")
+        b = gather(context, self.manual, self.cfg["recall"])
+        turn = _Turn(b, random.Random(f"{self.seed}:{self.agent_id}:{context.step}"))
+        self._answer(turn)
+        self._share_sightings(turn)
+        action, why = self._act(turn, context.info.get("unlocked", ()))
+        self._claims(turn)
+        return Decision(self.action_index[action], turn.messages, turn.notes, why)
 
-    def _goal_notes(self, task: Task, unlocked: Any) -> list[Fact]:
-        """Goal-stack facts for memory when they change: the team goal once, then a
-        subgoal per tech-tree step (collect / make / place X), completed when the step's
-        achievement unlocks, else replaced by the next one."""
-        st, notes = self.state, []
-        if not st.goal_noted:
-            notes.append(Fact(kind="goal", subject=f"collect_{self.goal_item}", status="set",
-                              provenance="inferred"))
-            st.goal_noted = True
-        if st.subgoal_noted is not None and st.subgoal_noted in unlocked:
-            notes.append(Fact(kind="subgoal", subject=st.subgoal_noted, status="completed",
-                              provenance="inferred"))
-            st.subgoal_noted = None
-        if task.verb in ("collect", "make", "place") and task.what:
-            name = f"{task.verb}_{self._achievement_item(task)}"
-            if name != st.subgoal_noted:
-                notes.append(Fact(kind="subgoal", subject=name, status="set",
-                                  provenance="inferred"))
-                st.subgoal_noted = name
-        return notes
+    # ---- what to do -------------------------------------------------------------------
 
-    def _achievement_item(self, task: Task) -> str:
-        """What a task yields, as achievements name it (collecting `tree` yields wood)."""
-        if task.verb == "collect":
-            rule = self.rules.collect.get(task.what)
-            if rule is not None and rule.receive:
-                return next(iter(rule.receive))
-        return task.what
+    def _act(self, turn: _Turn, unlocked: Iterable[str]) -> tuple[str, str]:
+        b = turn.b
+        if b.view.sleeping:
+            return "noop", "asleep"
+        kept = self._keep_promises(turn)
+        if kept is not None:
+            return kept
+        task = self._survive(b) or self._obtain(self.goal_item, b, 0)
+        action, why = self._execute(task, turn)
+        self._subgoal_notes(turn, task, unlocked)
+        return action, f"{task.verb} {task.what}: {why}".replace("  ", " ")
 
-    # ---- perception helpers -----------------------------------------------------------
-
-    def _known_places(self, view: CraftingView, context: AgentContext
-                      ) -> dict[str, list[tuple[int, int]]]:
-        """Kind -> known cells, nearest first: the view (truth) plus recalled places not
-        contradicted by the view."""
-        known: dict[str, list[tuple[int, int]]] = {}
-        for cell, material in view.materials.items():
-            known.setdefault(material, []).append(cell)
-        for cell, thing in view.objects.items():
-            known.setdefault(thing, []).append(cell)
-        if context.recall is not None:
-            for place in context.recall.nearest:
-                cell = (place.x, place.y)
-                if cell in view.materials:
-                    # The view shows what is there now; a memory it contradicts is set
-                    # aside (memory itself closes it through the `surveyed` fact).
-                    if view.materials[cell] != place.kind and view.objects.get(cell) != place.kind:
-                        self.state.blocked[cell] = context.step + 300
-                    continue
-                if st_ok(self.state, cell, context.step):
-                    known.setdefault(place.kind, []).append(cell)
-        for cells in known.values():
-            cells.sort(key=lambda c: (abs(c[0] - view.x) + abs(c[1] - view.y), c))
-        return known
-
-    # ---- choosing what to do ------------------------------------------------------------
-
-    def _choose_task(self, view: CraftingView, known: dict[str, list], step: int) -> Task:
-        v = view.vitals
-        urgent = v["food"] <= 2 or v["drink"] <= 2
-        if v["energy"] <= 2 and not urgent:
+    def _survive(self, b: Beliefs) -> Task | None:
+        v, cfg = b.view.vitals, self.cfg["vitals"]
+        urgent = v["food"] <= cfg["urgent"] or v["drink"] <= cfg["urgent"]
+        if v["energy"] <= cfg["sleep_energy"] and not urgent:
             return Task("sleep")  # hunger and thirst first: sleeping does not feed
-        # Once at the water, drink until full (one sip each step) rather than walking back
-        # and forth for single sips.
-        at_water = any(view.materials.get((view.x + dx, view.y + dy)) == "water"
-                       for dx, dy in _DIRS.values())
-        full = self.rules.item_max("drink")
-        if (v["drink"] <= 4 and "water" in known) or (at_water and v["drink"] < full - 1):
-            return Task("drink", "water")
-        cow_in_view = any(thing == "cow" for thing in view.objects.values())
-        # A cow feeds for ~150 steps and they are scarce away from grassland: eat early.
-        cow_near = any(_dist(c, view) <= 20 for c in known.get("cow", []))
-        if (v["food"] <= 7 and cow_in_view) or (v["food"] <= 6 and cow_near) or (
-                v["food"] <= 4 and "cow" in known):
-            return Task("eat", "cow")
-        if v["food"] <= 4 and "tree" in known:
-            return Task("graze", "tree")  # trees mark grassland, where cows live
+        at_water = any(b.view.materials.get((b.view.x + dx, b.view.y + dy)) == "water"
+                       for dx, dy in DIRECTIONS.values())
+        full = b.view.vital_max["drink"]
+        # Once at the water, drink until full rather than walking back for single sips.
+        if (v["drink"] <= cfg["drink_below"] and "water" in b.known) or (
+                at_water and v["drink"] < full - 1):
+            return Task("drink", "water", "drink")
+        cows = b.known.get("cow", [])
+        in_view = any(thing == "cow" for thing in b.view.objects.values())
+        near = any(b.dist(c) <= cfg["cow_reach"] for c in cows)
+        if (v["food"] <= cfg["eat_in_view"] and in_view) or (
+                v["food"] <= cfg["eat_near"] and near) or (v["food"] <= cfg["eat_known"] and cows):
+            return Task("eat", "cow", "eat_cow")
         if urgent:
-            return Task("explore", "food")  # look for cows / water before anything else
-        if view.inventory.get(self.goal_item, 0) >= 1:
-            return Task("explore", "")  # done; wander (the team goal ends the episode)
-        return self._obtain(self.goal_item, view, known, depth=0)
+            return Task("explore", "food")
+        if b.view.inventory.get(self.goal_item, 0) >= 1:
+            return Task("explore", "")  # done; the team goal ends the episode
+        return None
 
-    def _obtain(self, item: str, view: CraftingView, known: dict[str, list], depth: int) -> Task:
-        """The first primitive task towards holding one more `item` (recipe resolution)."""
-        inv = view.inventory
-        if depth > 8:
+    def _op(self, recipe: Recipe) -> str:
+        return (f"collect_{recipe.material}" if recipe.verb == "collect"
+                else f"{recipe.verb}_{recipe.produces}")
+
+    def _obtain(self, item: str, b: Beliefs, depth: int, near: tuple[str, ...] = ()) -> Task:
+        """The first task towards holding one more `item` (recipe resolution); `near`:
+        stations to stay next to if it ends up building `item` here."""
+        if depth > MAX_DEPTH:
             return Task("explore")
-        if item in self.rules.make:
-            rule = self.rules.make[item]
-            for need, n in rule.uses.items():
-                if inv.get(need, 0) < n:
-                    return self._obtain(need, view, known, depth + 1)
-            station_task = self._stations(rule.nearby, view, known, depth)
-            return station_task or Task("make", item)
-        sources = [m for m, r in self.rules.collect.items() if item in r.receive]
-        if not sources:
-            return Task("explore", item)
-        material = min(sources, key=lambda m: -self.rules.collect[m].probability)
-        for tool, n in self.rules.collect[material].require.items():
-            if inv.get(tool, 0) < n:
-                return self._obtain(tool, view, known, depth + 1)
-        return Task("collect", material)
+        recipes = b.recipes.get(item, [])
+        if not recipes:
+            return Task("learn", item)
+        doable = [r for r in recipes if self._op(r) not in self.cannot]
+        if not doable:
+            return Task("ask", item, item, ("wait",))  # only a teammate can get it
+        inv = b.view.inventory
+        recipe = next((r for r in doable if r.verb == "collect" and r.material in b.known),
+                      doable[0])
+        if recipe.verb == "collect":
+            for tool in recipe.tools:
+                if inv.get(tool, 0) < 1:
+                    return self._obtain(tool, b, depth + 1)
+            if recipe.material not in b.known and self._searched_long(b, item):
+                return Task("ask", item, item)  # and keep searching
+            return Task("collect", recipe.material, item)
+        for need, n in recipe.uses.items():
+            if inv.get(need, 0) < n:
+                return self._obtain(need, b, depth + 1)
+        return self._stations(recipe.stations, b, depth) or Task(
+            recipe.verb, item, item, near if recipe.verb == "place" else ())
 
-    def _stations(self, stations: tuple[str, ...], view: CraftingView, known: dict[str, list],
-                  depth: int) -> Task | None:
-        """None if every station is within reach of the agent now; else what to do."""
-        missing = [s for s in stations if not self._adjacent_station(view, s)]
+    def _searched_long(self, b: Beliefs, item: str) -> bool:
+        """Its current subgoal has been to collect `item` for a while, source unknown."""
+        sub = b.subgoal
+        return (sub is not None and sub.name == f"collect_{item}"
+                and b.step - sub.since >= self.cfg["search_before_request"])
+
+    def _stations(self, stations: tuple[str, ...], b: Beliefs, depth: int) -> Task | None:
+        """None if every station is within reach now; else what to do about it: go to a
+        known spot next to all of them, else build the missing ones next to those at
+        hand, else go to a known one, else build one (cheapest to build first)."""
+        missing = [s for s in stations if not self._adjacent(b, s)]
         if not missing:
             return None
-        anchor = stations[0]
-        if anchor in missing:
-            cells = [c for c in known.get(anchor, []) if _dist(c, view) <= STATION_REACH]
-            if cells:
-                return Task("station", anchor)
-            return self._place_task(anchor, view, known, depth)
-        # At the anchor: stand next to both if a pair is known close together, else build.
-        other = missing[0]
-        for cell in known.get(other, []):
-            if _dist(cell, view) <= STATION_REACH and any(
-                max(abs(cell[0] - a[0]), abs(cell[1] - a[1])) <= 2 for a in known.get(anchor, [])
-            ):
-                return Task("station", f"{anchor}+{other}")
-        return self._place_task(other, view, known, depth)
+        if self._spots(list(stations), b):
+            return Task("station", "+".join(stations))
+        missing.sort(key=lambda s: (self._build_cost(s, b), s))
+        present = tuple(s for s in stations if s not in missing)
+        if present:
+            return self._obtain(missing[0], b, depth + 1, near=present)
+        reach = self.cfg["station_reach"]
+        for station in missing:
+            if any(b.dist(c) <= reach and c not in b.avoid for c in b.known.get(station, [])):
+                return Task("station", station)
+        return self._obtain(missing[0], b, depth + 1)
 
-    def _place_task(self, station: str, view: CraftingView, known: dict[str, list],
-                    depth: int) -> Task:
-        rule = self.rules.place[station]
-        for need, n in rule.uses.items():
-            if view.inventory.get(need, 0) < n:
-                return self._obtain(need, view, known, depth + 1)
-        return Task("place", station)
+    def _build_cost(self, station: str, b: Beliefs) -> int:
+        """Units a known recipe for `station` consumes (unknown: very many)."""
+        costs = [sum(r.uses.values()) for r in b.recipes.get(station, [])]
+        return min(costs, default=1 << 20)
 
-    def _adjacent_station(self, view: CraftingView, station: str) -> bool:
+    def _spots(self, stations: list[str], b: Beliefs) -> set[Cell]:
+        """Cells within reach next to a known instance of every station (at most three
+        candidates of the first are tried)."""
+        reach = self.cfg["station_reach"]
         d = self.rules.station_distance
-        return any(
-            view.materials.get((view.x + dx, view.y + dy)) == station
-            for dx in range(-d, d + 1) for dy in range(-d, d + 1)
-        )
+        spots: set[Cell] = set()
+        for a in [c for c in b.known.get(stations[0], []) if c not in b.avoid][:3]:
+            if b.dist(a) > reach:
+                continue
+            around = {(a[0] + dx, a[1] + dy) for dx in range(-d, d + 1)
+                      for dy in range(-d, d + 1)}
+            for other in stations[1:]:
+                around &= {(o[0] + dx, o[1] + dy) for o in b.known.get(other, [])
+                           for dx in range(-d, d + 1) for dy in range(-d, d + 1)}
+            spots |= around
+        return spots
 
-    # ---- doing it -----------------------------------------------------------------------
+    def _adjacent(self, b: Beliefs, station: str) -> bool:
+        d = self.rules.station_distance
+        v = b.view
+        return any(v.materials.get((v.x + dx, v.y + dy)) == station
+                   for dx in range(-d, d + 1) for dy in range(-d, d + 1))
 
-    def _execute(self, task: Task, view: CraftingView, known: dict[str, list], step: int,
-                 messages: list[dict[str, Any]]) -> tuple[str, str]:
+    # ---- doing it ---------------------------------------------------------------------
+
+    def _execute(self, task: Task, turn: _Turn) -> tuple[str, str]:
+        b = turn.b
         if task.verb == "sleep":
             return "sleep", "energy low"
         if task.verb == "make":
             return f"make_{task.what}", "stations at hand"
         if task.verb == "place":
-            return self._place(task.what, view)
+            return self._place(task.what, task.near, b, turn)
         if task.verb == "station":
-            return self._go_to_stations(task.what.split("+"), view, known, step)
+            return self._go_to_stations(task.what.split("+"), turn)
         if task.verb in ("collect", "drink", "eat"):
-            return self._collect(task.what, view, known, step, messages)
-        if task.verb == "graze":
-            # Walk from remembered tree to remembered tree (grassland) looking for cows;
-            # a tree reached is set aside so the walk moves on.
-            for cell in known.get("tree", []):
-                if _dist(cell, view) <= 3:
-                    self.state.blocked[cell] = step + 200
-            far = [c for c in known.get("tree", []) if st_ok(self.state, c, step)]
-            if far:
-                return self._navigate(view, {far[0]}, far[0], step, (view.x, view.y),
-                                      exploring=True)
-        return self._explore(view, step)
+            return self._collect(task.what, turn)
+        if task.verb == "ask":
+            return self._ask(task, turn)
+        if task.verb == "learn":
+            self._ask_recipe(task.what, turn)
+        return self._explore(turn)
 
-    def _collect(self, kind: str, view: CraftingView, known: dict[str, list], step: int,
-                 messages: list[dict[str, Any]]) -> tuple[str, str]:
-        here = (view.x, view.y)
-        for name, (dx, dy) in _DIRS.items():
-            cell = (view.x + dx, view.y + dy)
-            if view.materials.get(cell) == kind or view.objects.get(cell) == kind:
-                if view.facing == (dx, dy):
+    def _collect(self, kind: str, turn: _Turn) -> tuple[str, str]:
+        b = turn.b
+        for name, (dx, dy) in DIRECTIONS.items():
+            cell = (b.view.x + dx, b.view.y + dy)
+            if b.view.materials.get(cell) == kind or b.view.objects.get(cell) == kind:
+                if kind in self.cfg["claimed"]:
+                    turn.claim = (kind, *cell)
+                if b.view.facing == (dx, dy):
                     return "do", f"facing {kind}"
                 return f"move_{name}", f"turn to {kind}"
-        targets = [c for c in known.get(kind, []) if st_ok(self.state, c, step)]
-        if kind == "diamond":
-            free = [c for c in targets if self.state.claims.get(_key(c), self.agent_id)
-                    == self.agent_id]
-            targets = free or targets
-        if not targets:
-            return self._explore(view, step)
-        target = targets[0]
-        if kind == "diamond" and self.state.my_claim != _key(target):
-            self.state.my_claim = _key(target)
-            messages.append(_claim(self.agent_id, step, f"diamond@{target[0]},{target[1]}",
-                                   "claim"))
-        goals = {(target[0] + dx, target[1] + dy) for dx, dy in _DIRS.values()}
-        return self._navigate(view, goals, target, step, here)
-
-    def _go_to_stations(self, stations: list[str], view: CraftingView, known: dict[str, list],
-                        step: int) -> tuple[str, str]:
-        anchors = [c for c in known.get(stations[0], []) if st_ok(self.state, c, step)]
-        if not anchors:
-            return self._explore(view, step)
-        goals: set[tuple[int, int]] = set()
-        for a in anchors[:3]:
-            around = {(a[0] + dx, a[1] + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
-            for other in stations[1:]:
-                near_other: set[tuple[int, int]] = set()
-                for o in known.get(other, []):
-                    near_other |= {(o[0] + dx, o[1] + dy) for dx in (-1, 0, 1)
-                                   for dy in (-1, 0, 1)}
-                around &= near_other
-            goals |= around
-        if not goals:
-            return self._explore(view, step)
-        target = min(goals, key=lambda c: (_dist(c, view), c))
-        return self._navigate(view, goals, target, step, (view.x, view.y))
-
-    def _place(self, station: str, view: CraftingView) -> tuple[str, str]:
-        rule = self.rules.place[station]
-        fx, fy = view.x + view.facing[0], view.y + view.facing[1]
-        if view.materials.get((fx, fy)) in rule.where and (fx, fy) not in view.objects:
-            return f"place_{station}", "facing a free cell"
-        anchors = [s for s in ("table",) if station != "table" and self._adjacent_station(view, s)]
-        options = []
-        for name, (dx, dy) in _DIRS.items():
-            nxt = (view.x + dx, view.y + dy)
-            front = (nxt[0] + dx, nxt[1] + dy)
-            if not self._passable(view, nxt):
+        targets = [c for c in b.known.get(kind, []) if c not in b.avoid]
+        if kind in self.cfg["claimed"]:
+            targets = [c for c in targets if b.free(kind, c)] or targets
+        for target in targets[:3]:
+            if self._stuck(turn, target):
                 continue
-            keeps = all(self._near_material(view, nxt, a) for a in anchors)
-            good_front = view.materials.get(front) in rule.where and front not in view.objects
-            options.append((not keeps, not good_front, name))
-        if options:
-            options.sort()
-            return f"move_{options[0][2]}", "looking for a free cell to build on"
-        return f"move_{self.rng.choice(list(_DIRS))}", "boxed in"
+            if kind in self.cfg["claimed"]:
+                turn.claim = (kind, *target)
+            goals = {(target[0] + dx, target[1] + dy) for dx, dy in DIRECTIONS.values()}
+            return self._go(turn, goals, target, f"to {kind} at {target}")
+        return self._explore(turn)
 
-    def _near_material(self, view: CraftingView, cell: tuple[int, int], material: str) -> bool:
-        return any(view.materials.get((cell[0] + dx, cell[1] + dy)) == material
+    def _place(self, thing: str, near: tuple[str, ...], b: Beliefs,
+               turn: _Turn) -> tuple[str, str]:
+        rule = self.rules.place[thing]
+        v = b.view
+        front = (v.x + v.facing[0], v.y + v.facing[1])
+        if v.materials.get(front) in rule.where and front not in v.objects:
+            return f"place_{thing}", "facing a free cell"
+        near = [s for s in (*rule.nearby, *near) if self._adjacent(b, s)]
+        options = []
+        for name, (dx, dy) in DIRECTIONS.items():
+            nxt = (v.x + dx, v.y + dy)
+            if self.terrain.cost(v, nxt) != 1:
+                continue
+            keeps = all(self._near(v.materials, nxt, s) for s in near)
+            after = (nxt[0] + dx, nxt[1] + dy)
+            good = v.materials.get(after) in rule.where and after not in v.objects
+            options.append((not keeps, not good, name))
+        if options:
+            return f"move_{min(options)[2]}", "looking for a free cell to build on"
+        return f"move_{turn.rng.choice(list(DIRECTIONS))}", "boxed in"
+
+    @staticmethod
+    def _near(materials: dict[Cell, str], cell: Cell, material: str) -> bool:
+        return any(materials.get((cell[0] + dx, cell[1] + dy)) == material
                    for dx in (-1, 0, 1) for dy in (-1, 0, 1))
 
-    def _explore(self, view: CraftingView, step: int) -> tuple[str, str]:
-        st = self.state
-        target = st.explore_target
-        at_edge = target is not None and any(
-            m == "outside" and _dist(c, view) <= 4 and
-            (c[0] - view.x) * (target[0] - view.x) + (c[1] - view.y) * (target[1] - view.y) > 0
-            for c, m in view.materials.items())
-        if target is None or at_edge or _dist(target, view) <= 2 or not st_ok(st, target, step):
-            # Sweep the map along long straight headings, turning at edges and obstacles.
-            st.heading += math.pi / 2 * (0.75 + 0.5 * self.rng.random())
-            reach = 40
-            tx = max(0, view.x + round(math.cos(st.heading) * reach))
-            ty = max(0, view.y + round(math.sin(st.heading) * reach))
-            st.explore_target = target = (tx, ty)
-            st.progress = (1 << 30, step)
-        return self._navigate(view, {target}, target, step, (view.x, view.y), exploring=True)
+    def _go_to_stations(self, stations: list[str], turn: _Turn) -> tuple[str, str]:
+        b = turn.b
+        goals = self._spots(stations, b)
+        if not goals:
+            return self._explore(turn)
+        target = min(goals, key=lambda c: (b.dist(c), c))
+        if self._stuck(turn, target):
+            return self._explore(turn)
+        return self._go(turn, goals, target, f"to the {'+'.join(stations)}")
 
-    # ---- movement ----------------------------------------------------------------------------
+    # ---- moving -----------------------------------------------------------------------
 
-    def _passable(self, view: CraftingView, cell: tuple[int, int]) -> bool:
-        return view.materials.get(cell) in self._walkable and cell not in view.objects
-
-    def _step_cost(self, view: CraftingView, cell: tuple[int, int]) -> int | None:
-        """Cost to enter a visible cell: 1 walkable, 2 removable (tree; stone with a
-        pickaxe), None impassable. Unknown cells beyond the view are not searched."""
-        if cell in view.objects:
-            return None
-        material = view.materials.get(cell)
-        if material in self._walkable:
-            return 1
-        if material == "tree":
-            return 2
-        if material in ("stone", "coal") and view.inventory.get("wood_pickaxe", 0):
-            return 2
-        if material == "iron" and view.inventory.get("stone_pickaxe", 0):
-            return 2
-        if material == "water" and view.inventory.get("stone", 0) and view.inventory.get(
-                "wood_pickaxe", 0):
-            return 4  # bridge: place stone, mine it back to a path, step on
-        return None
-
-    def _navigate(self, view: CraftingView, goals: set[tuple[int, int]], target: tuple[int, int],
-                  step: int, here: tuple[int, int], exploring: bool = False) -> tuple[str, str]:
-        st = self.state
-        if st.target != target:
-            st.target, st.progress = target, (1 << 30, step)
-        dist = min(abs(g[0] - here[0]) + abs(g[1] - here[1]) for g in goals)
-        if dist < st.progress[0]:
-            st.progress = (dist, step)
-        elif step - st.progress[1] > 25:
-            # No progress for a while: give up on this target for a time.
-            st.blocked[target] = step + 150
-            st.explore_target = None
-            st.progress = (1 << 30, step)
-            return f"move_{self.rng.choice(list(_DIRS))}", "stuck; trying elsewhere"
-        # Dijkstra over the visible cells; pick the cell that minimises cost + distance left.
-        frontier = [(0, here)]
-        cost = {here: 0}
-        first: dict[tuple[int, int], tuple[int, int]] = {here: (0, 0)}
-        best, best_score = None, None
-        recent_count: dict[tuple[int, int], int] = {}
-        for cell in st.recent:
-            recent_count[cell] = recent_count.get(cell, 0) + 1
-        while frontier:
-            frontier.sort()
-            c, cell = frontier.pop(0)
-            if c > cost[cell]:
-                continue
-            left = min(abs(g[0] - cell[0]) + abs(g[1] - cell[1]) for g in goals)
-            score = c + 1.2 * left + (3.0 * recent_count.get(cell, 0) if cell != here else 0)
-            if cell != here and (best_score is None or score < best_score):
-                best, best_score = cell, score
-            if cell in goals and cell != here:
-                best = cell
-                break
-            for dx, dy in _DIRS.values():
-                nxt = (cell[0] + dx, cell[1] + dy)
-                step_cost = self._step_cost(view, nxt)
-                if step_cost is None:
-                    continue
-                nc = c + step_cost
-                if nc < cost.get(nxt, 1 << 30):
-                    cost[nxt] = nc
-                    first[nxt] = first[cell] if cell != here else (dx, dy)
-                    frontier.append((nc, nxt))
-        if here in goals:
+    def _go(self, turn: _Turn, goals: set[Cell], target: Cell, why: str) -> tuple[str, str]:
+        b = turn.b
+        turn.target = target
+        if b.view.position in goals:
             return "noop", "arrived"
-        if best is None:
-            st.blocked[target] = step + 100
-            st.explore_target = None
-            return f"move_{self.rng.choice(list(_DIRS))}", "no visible way"
-        dx, dy = first[best]
-        nxt = (here[0] + dx, here[1] + dy)
-        name = next(n for n, d in _DIRS.items() if d == (dx, dy))
-        if view.materials.get(nxt) not in self._walkable:
-            # A tree or stone in the way: face it, then take it. Water: bridge with stone.
-            if view.facing != (dx, dy):
-                return f"move_{name}", "turning to clear the way"
-            if view.materials.get(nxt) == "water":
-                return "place_stone", "bridging water"
-            return "do", f"clearing {view.materials.get(nxt)} on the way"
-        return f"move_{name}", ("exploring" if exploring else f"heading to {target}")
+        nxt, _ = first_step(self.terrain, b.view, goals, Counter(b.trail))
+        if nxt is None:
+            return f"move_{turn.rng.choice(list(DIRECTIONS))}", "no visible way"
+        action, how = step_into(self.terrain, b.view, nxt)
+        return action, f"{why}: {how}"
 
-    # ---- talking and giving ------------------------------------------------------------------
+    def _stuck(self, turn: _Turn, target: Cell) -> bool:
+        """No progress towards `target` for `stuck_steps` while its subgoal aimed at it:
+        set it aside (an `avoid` note) and say so."""
+        b, n = turn.b, self.cfg["stuck_steps"]
+        sub = b.subgoal
+        if (sub is None or sub.target != target or b.step - sub.target_since < n
+                or len(b.trail) < n):
+            return False
+        then = abs(b.trail[n - 1][0] - target[0]) + abs(b.trail[n - 1][1] - target[1])
+        closest = min(abs(x - target[0]) + abs(y - target[1]) for x, y in b.trail[: n - 1])
+        if closest < then:
+            return False
+        turn.note(kind="avoid", subject=sub.name, place=target,
+                  until=b.step + self.cfg["avoid_steps"], text="no progress")
+        b.avoid.add(target)
+        return True
 
-    def _share_sightings(self, view: CraftingView, step: int) -> list[dict[str, Any]]:
-        out = []
-        for cell, material in view.materials.items():
-            if material in _SHARE and (material, cell) not in self.state.shared:
-                self.state.shared.add((material, cell))
-                if len(out) < 4:
-                    out.append({
-                        "sender": self.agent_id, "recipients": None, "kind": "inform",
-                        "step": step, "ttl": 2,
-                        "payload": {"type": "location", "entity": material, "x": cell[0],
-                                    "y": cell[1], "seen_step": step},
-                    })
-        return out
+    def _explore(self, turn: _Turn) -> tuple[str, str]:
+        b, cfg = turn.b, self.cfg["exploration"]
+        target = self._explore_target(turn)
+        if target is None:
+            return f"move_{turn.rng.choice(list(DIRECTIONS))}", "nowhere left to explore"
+        if cfg["region_claims"] and b.memory:
+            turn.claim = ("region", *target)
+        return self._go(turn, {target}, target, f"exploring towards {target}")
 
-    def _read_inbox(self, context: AgentContext, view: CraftingView, messages: list[dict[str, Any]]
-                    ) -> None:
-        st = self.state
-        for message in context.inbox:  # positions first: a request comes with one
-            payload = message.payload
-            if payload.type == "location" and payload.entity == message.sender:
-                st.teammate_pos[message.sender] = (payload.x, payload.y, payload.seen_step)
-        for message in context.inbox:
-            payload = message.payload
-            if payload.type == "goal_claim":
-                if payload.status == "claim":
-                    st.claims.setdefault(payload.goal.removeprefix("diamond@"), message.sender)
-                else:
-                    st.claims.pop(payload.goal.removeprefix("diamond@"), None)
-            elif payload.type == "item_request" and st.offer is None:
-                where = st.teammate_pos.get(message.sender)
-                close = where is not None and _dist(where[:2], view) <= 15
-                if close and self._spare(payload.item, view) > 0:
-                    st.offer = _Offer(payload.item, message.sender, context.step + 30)
-                    messages.append({
-                        "sender": self.agent_id, "recipients": [message.sender], "kind": "offer",
-                        "step": context.step, "ttl": 2,
-                        "payload": {"type": "item_offer", "item": payload.item, "count": 1},
-                    })
-                    messages.append(self._where_am_i(view, context.step, [message.sender]))
-            elif payload.type == "item_offer" and st.pickup is None:
-                st.pickup = _Offer(payload.item, message.sender, context.step + 40)
-                messages.append({
-                    "sender": self.agent_id, "recipients": [message.sender], "kind": "accept",
-                    "step": context.step, "ttl": 2,
-                    "payload": {"type": "item_offer", "item": payload.item, "count": 1},
-                })
-        if st.offer is not None and context.step > st.offer.until:
-            st.offer = None
-        if st.pickup is not None and (context.step > st.pickup.until
-                                      or view.inventory.get(st.pickup.item, 0) > 0):
-            st.pickup = None
+    def _explore_target(self, turn: _Turn) -> Cell | None:
+        """The frontier region it was heading for if still good, else the nearest one no
+        teammate claims; without memory, a point along a heading kept for a while."""
+        b, cfg = turn.b, self.cfg["exploration"]
+        sub = b.subgoal
+        regions = [(r.x, r.y) for r in b.frontier]
+        if sub is not None and sub.name.startswith("explore") and sub.target in regions:
+            target = sub.target
+            if target not in b.avoid and b.dist(target) > 2 and not self._stuck(turn, target):
+                return target
+        free = [c for c in regions if c not in b.avoid and b.free("region", c)]
+        if free or regions:
+            return (free or regions)[0]
+        window = b.step // cfg["heading_steps"]
+        heading = self.number * 2.39996 + random.Random(
+            f"{self.seed}:{self.agent_id}:h{window}").random() * 2 * math.pi
+        w, h = self.bounds
+        x = min(max(0, b.view.x + round(math.cos(heading) * cfg["reach"])), w - 1)
+        y = min(max(0, b.view.y + round(math.sin(heading) * cfg["reach"])), h - 1)
+        return (x, y) if (x, y) != b.view.position else None
 
-    def _spare(self, item: str, view: CraftingView) -> int:
-        """Units of `item` this agent can give away without slowing its own plan."""
-        held = view.inventory.get(item, 0)
-        keep = 1 if item in ("wood", "stone", "coal", "iron") else held
-        if view.inventory.get("iron_pickaxe", 0) and item in ("wood", "stone", "coal", "iron"):
-            keep = 0
-        return max(0, held - keep)
+    # ---- working with the team ----------------------------------------------------------
 
-    def _give_if_possible(self, view: CraftingView, step: int) -> str | None:
-        offer = self.state.offer
-        if offer is None or self._spare(offer.item, view) < 1:
-            return None
-        for name, (dx, dy) in _DIRS.items():
-            if view.objects.get((view.x + dx, view.y + dy)) == offer.to:
-                if view.facing == (dx, dy):
-                    self.state.offer = None
-                    return f"give_{offer.item}"
-                return f"move_{name}"
+    def _spare(self, item: str, b: Beliefs) -> int:
+        """Units of `item` it can give away without slowing its own plan: none of the
+        goal item; one kept of what it can use (consume in a recipe it may do, or hold
+        as a tool for a collect it may do); everything else."""
+        held = b.view.inventory.get(item, 0)
+        if item == self.goal_item:
+            return 0
+        uses = any(self._op(r) not in self.cannot and (item in r.uses or item in r.tools)
+                   for recipes in b.recipes.values() for r in recipes)
+        return max(0, held - (1 if uses else 0))
+
+    def _answer(self, turn: _Turn) -> None:
+        """Serve teammates' requests it can serve, and take up offers made to it."""
+        b = turn.b
+        giving = b.commitment("give") is not None
+        receiving = b.commitment("receive") is not None
+        for m in b.inbox:
+            p = m.payload
+            if p.type == "item_request" and not giving:
+                where = b.teammates.get(m.sender)
+                close = where is not None and b.dist(where[:2]) <= self.cfg["teammate_reach"]
+                if close and self._spare(p.item, b) > 0:
+                    turn.say("offer", {"type": "item_offer", "item": p.item, "count": 1},
+                             m.sender)
+                    turn.where_am_i(m.sender)
+                    turn.note(kind="commitment", subject=p.item, object="give",
+                              agent=m.sender, count=1, status="set",
+                              until=b.step + self.cfg["offer_steps"])
+                    giving = True  # one promise at a time
+            elif p.type == "item_offer" and m.kind.value == "offer" and not receiving:
+                turn.say("accept", {"type": "item_offer", "item": p.item, "count": 1}, m.sender)
+                turn.note(kind="commitment", subject=p.item, object="receive", agent=m.sender,
+                          count=1, status="set", until=b.step + self.cfg["pickup_steps"])
+                asked = b.asked(p.item)
+                if asked is not None:
+                    turn.note(kind="commitment", subject=p.item, object="receive", agent="team",
+                              count=1, status="completed", until=asked.until)
+                receiving = True
+            elif p.type == "recipe_request" and p.item in b.recipes:
+                turn.messages.append({"sender": b.agent_id, "recipients": [m.sender],
+                                      "kind": "inform", "ttl": 2, "step": b.step,
+                                      "export": {"recipes": True}})
+
+    def _keep_promises(self, turn: _Turn) -> tuple[str, str] | None:
+        """Give a promised item to a teammate at hand, or walk to meet it."""
+        b = turn.b
+        for c in (b.commitment("give"), b.commitment("receive")):
+            if c is None:
+                continue
+            if c.direction == "give" and self._spare(c.item, b) < 1:
+                turn.note(kind="commitment", subject=c.item, object="give", agent=c.agent,
+                          count=c.count, until=c.until, status="failed")
+                continue
+            if c.direction == "receive" and b.view.inventory.get(c.item, 0) >= 1:
+                turn.note(kind="commitment", subject=c.item, object="receive", agent=c.agent,
+                          count=c.count, until=c.until, status="completed")
+                continue
+            turn.where_am_i(c.agent)
+            for name, (dx, dy) in DIRECTIONS.items():
+                if b.view.objects.get((b.view.x + dx, b.view.y + dy)) == c.agent:
+                    if c.direction == "receive":
+                        return "noop", f"waiting for {c.agent} to hand over {c.item}"
+                    if b.view.facing != (dx, dy):
+                        return f"move_{name}", f"turning to {c.agent} to give {c.item}"
+                    turn.note(kind="commitment", subject=c.item, object="give", agent=c.agent,
+                              count=c.count, until=c.until, status="completed")
+                    return f"give_{c.item}", f"giving {c.item} to {c.agent}"
+            where = b.teammates.get(c.agent)
+            if where is None:
+                continue
+            goals = {(where[0] + dx, where[1] + dy) for dx, dy in DIRECTIONS.values()}
+            return self._go(turn, goals, where[:2], f"meeting {c.agent} for {c.item}")
         return None
 
-    def _go_to_pickup(self, view: CraftingView, step: int) -> str | None:
-        pickup = self.state.pickup
-        if pickup is None or pickup.to not in self.state.teammate_pos:
-            return None
-        x, y, _ = self.state.teammate_pos[pickup.to]
-        for (dx, dy) in _DIRS.values():
-            if view.objects.get((view.x + dx, view.y + dy)) == pickup.to:
-                return "noop"  # next to the giver: wait for the hand-over
-        goals = {(x + dx, y + dy) for dx, dy in _DIRS.values()}
-        action, _ = self._navigate(view, goals, (x, y), step, (view.x, view.y))
-        return action
+    def _ask(self, task: Task, turn: _Turn) -> tuple[str, str]:
+        """Ask the team for the item (not more often than `request_every`); then keep
+        searching, or, if only a teammate can get it, wait by the nearest teammate."""
+        b, item = turn.b, task.what
+        if b.asked(item) is None and b.commitment("receive") is None:
+            turn.say("request", {"type": "item_request", "item": item, "count": 1})
+            turn.where_am_i(None)
+            turn.note(kind="commitment", subject=item, object="receive", agent="team", count=1,
+                      status="set", until=b.step + self.cfg["request_every"])
+        if "wait" not in task.near:
+            return self._explore(turn)
+        mates = sorted((b.dist(p[:2]), name, p[:2]) for name, p in b.teammates.items())
+        if mates and mates[0][0] > 2:
+            _, name, cell = mates[0]
+            goals = {(cell[0] + dx, cell[1] + dy) for dx, dy in DIRECTIONS.values()}
+            return self._go(turn, goals, cell, f"asked for {item}; going to {name}")
+        if mates:
+            return "noop", f"asked for {item}; waiting by {mates[0][1]}"
+        return self._explore(turn)
 
-    def _maybe_request(self, material: str, view: CraftingView, step: int,
-                       messages: list[dict[str, Any]]) -> None:
-        """Ask the team for an item after searching for its source in vain; say where."""
-        items = [i for i, n in self.rules.collect[material].receive.items() if n]
-        for item in items:
-            if item in self.rules.giveable and step - self.state.requested.get(item, -999) > 80:
-                self.state.requested[item] = step
-                messages.append({
-                    "sender": self.agent_id, "recipients": None, "kind": "request", "step": step,
-                    "ttl": 2, "payload": {"type": "item_request", "item": item, "count": 1},
-                })
-                messages.append(self._where_am_i(view, step, None))
+    def _ask_recipe(self, item: str, turn: _Turn) -> None:
+        b = turn.b
+        key = f"recipe_{item}"
+        if b.asked(key) is None:
+            turn.say("request", {"type": "recipe_request", "item": item})
+            turn.note(kind="commitment", subject=key, object="receive", agent="team", count=1,
+                      status="set", until=b.step + self.cfg["recipe_request_every"])
 
-    def _where_am_i(self, view: CraftingView, step: int, to: list[str] | None) -> dict[str, Any]:
-        return {
-            "sender": self.agent_id, "recipients": to, "kind": "inform", "step": step, "ttl": 2,
-            "payload": {"type": "location", "entity": self.agent_id, "x": view.x, "y": view.y,
-                        "seen_step": step},
-        }
+    def _share_sightings(self, turn: _Turn) -> None:
+        """Tell the team about rare things first seen this step: one memory export of them
+        (memory on), or a location message per kind in view (memory off: it cannot know
+        what is new)."""
+        b = turn.b
+        share = self.cfg["share"]
+        seen = sorted({m for m in b.view.materials.values() if m in share})
+        if not seen:
+            return
+        if b.memory:
+            turn.messages.append({"sender": b.agent_id, "recipients": None, "kind": "inform",
+                                  "ttl": 2, "step": b.step, "export": {
+                                      "kinds": seen, "since": b.step, "observed_only": True}})
+            return
+        for kind in seen[:2]:
+            cell = min((c for c, m in b.view.materials.items() if m == kind),
+                       key=lambda c: (b.dist(c), c))
+            turn.say("inform", {"type": "location", "entity": kind, "x": cell[0], "y": cell[1],
+                                "seen_step": b.step})
 
-    def _act(self, name: str) -> int:
-        return self.action_index[name]
+    def _claims(self, turn: _Turn) -> None:
+        """Claim this step's target if it is a contested kind; release older claims."""
+        b = turn.b
+        for kind, x, y in b.my_claims():
+            if (kind, x, y) == turn.claim:
+                continue
+            done = kind == self.goal_item and b.view.inventory.get(kind, 0) >= 1
+            turn.say("plan", {"type": "goal_claim", "goal": claim_goal(kind, x, y),
+                              "status": "done" if done else "release"})
+            turn.note(kind="claim", subject=kind, place=(x, y), agent=b.agent_id,
+                      status="completed" if done else "released")
+        if turn.claim is not None and b.claims.get(turn.claim) != b.agent_id:
+            kind, x, y = turn.claim
+            turn.say("plan", {"type": "goal_claim", "goal": claim_goal(kind, x, y),
+                              "status": "claim"})
+            turn.note(kind="claim", subject=kind, place=(x, y), agent=b.agent_id, status="set")
 
-
-def _dist(cell: tuple[int, int], view: CraftingView) -> int:
-    return abs(cell[0] - view.x) + abs(cell[1] - view.y)
-
-
-def _key(cell: tuple[int, int]) -> str:
-    return f"{cell[0]},{cell[1]}"
-
-
-def st_ok(state: PlannerState, cell: tuple[int, int], step: int) -> bool:
-    """False while a target is set aside after getting stuck on it."""
-    return state.blocked.get(cell, -1) < step
-
-
-def _claim(agent_id: str, step: int, goal: str, status: str) -> dict[str, Any]:
-    return {
-        "sender": agent_id, "recipients": None, "kind": "plan", "step": step, "ttl": 2,
-        "payload": {"type": "goal_claim", "goal": goal, "status": status},
-    }
+    def _subgoal_notes(self, turn: _Turn, task: Task, unlocked: Iterable[str]) -> None:
+        """The goal once, then one subgoal per task (with its target), completed when its
+        achievement unlocks, else replaced by the next one."""
+        b = turn.b
+        if not b.memory:
+            return
+        goal = f"collect_{self.goal_item}"
+        if b.goal != goal:
+            turn.note(kind="goal", subject=goal, status="set")
+        sub = b.subgoal
+        if sub is not None and sub.name in unlocked:
+            turn.note(kind="subgoal", subject=sub.name, status="completed")
+            sub = None
+        name = task.subgoal
+        if sub is None or sub.name != name or (turn.target is not None
+                                                and sub.target != turn.target):
+            turn.note(kind="subgoal", subject=name, status="set", place=turn.target)

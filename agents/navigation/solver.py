@@ -80,8 +80,9 @@ class NavigationSolver:
         self.agent_id = agent_id
         index = int(agent_id.rsplit("_", 1)[-1])
         self.is_observer = self.config.relay and index == self.rules.observer
-        self.rng = np.random.default_rng([seed, index])
-        self.guess = int(self.rng.integers(1 << 30))  # fixed per episode: guesses stay put
+        self.seed, self.index = seed, index
+        # fixed per episode: guesses stay put
+        self.guess = int(np.random.default_rng([seed, index]).integers(1 << 30))
         moves = dict(zip(self.rules.actions, self.rules.moves, strict=True))
         self.move_actions = {moves[name]: i for i, name in enumerate(action_names)
                              if moves.get(name, (0, 0)) != (0, 0)}
@@ -120,8 +121,8 @@ class NavigationSolver:
         if obs.phase != ACT:
             return Decision(self.noop, reason="waiting for the act phase")
         if self.task == "mystery_path":
-            return self._mystery(obs, context.recall)
-        return self._reach(obs, context.recall)
+            return self._mystery(obs, context.recall, context.step)
+        return self._reach(obs, context.recall, context.step)
 
     def _relay(self, context: AgentContext) -> Decision:
         """Send the cue rows shown now to the actors (a rotating window per step)."""
@@ -143,13 +144,16 @@ class NavigationSolver:
     def _move_to(self, position: Cell, nxt: Cell) -> int:
         return self.move_actions[(nxt[0] - position[0], nxt[1] - position[1])]
 
-    def _random_move(self, obs: NavigationView, position: Cell, reason: str) -> Decision:
+    def _random_move(self, obs: NavigationView, position: Cell, reason: str,
+                     step: int) -> Decision:
         walls = {c for c, _ in obs.cells("terrain", WALL)}
         options = [d for d in sorted(self.move_actions)
                    if (position[0] + d[0], position[1] + d[1]) not in walls]
         if not options:
             return Decision(self.noop, reason=reason)
-        dx, dy = options[int(self.rng.integers(len(options)))]
+        # drawn from (seed, agent, step): no generator state carried between steps
+        rng = np.random.default_rng([self.seed, self.index, step])
+        dx, dy = options[int(rng.integers(len(options)))]
         return Decision(self.move_actions[(dx, dy)], reason=reason)
 
     def _locate(self, obs: NavigationView, recall: Recall | None, target: str) -> Cell | None:
@@ -180,7 +184,7 @@ class NavigationSolver:
 
         return min(candidates, key=rank) if candidates else None
 
-    def _reach(self, obs: NavigationView, recall: Recall | None) -> Decision:
+    def _reach(self, obs: NavigationView, recall: Recall | None, step: int) -> Decision:
         position = obs.position
         target = obs.target
         goal = self._locate(obs, recall, target)
@@ -188,7 +192,7 @@ class NavigationSolver:
         if goal is None:
             goal = self._guess(obs, position)
         if goal is None:
-            return self._random_move(obs, position, f"{target}: not known; exploring")
+            return self._random_move(obs, position, f"{target}: not known; exploring", step)
         walls = {c for c, _ in obs.cells("terrain", WALL)}
         walls |= set(self._recalled(recall, "wall"))
         avoid: set[Cell] = set()
@@ -207,15 +211,15 @@ class NavigationSolver:
 
         nxt = first_step(bfs(position, passable), goal)
         if nxt is None:
-            return self._random_move(obs, position, f"{target} at {goal}: no route known")
+            return self._random_move(obs, position, f"{target} at {goal}: no route known", step)
         return Decision(self._move_to(position, nxt),
                         reason=f"{target} at {goal} (from {source}); next {nxt}")
 
-    def _mystery(self, obs: NavigationView, recall: Recall | None) -> Decision:
+    def _mystery(self, obs: NavigationView, recall: Recall | None, step: int) -> Decision:
         position = obs.position
         goal = self._locate(obs, recall, "goal")
         if recall is None or goal is None:
-            return self._random_move(obs, position, "no memory of the path: random step")
+            return self._random_move(obs, position, "no memory of the path: random step", step)
         safe = {*self._recalled(recall, "safe"), position}
         pits = set(self._recalled(recall, "pit"))
         walls = {c for c, _ in obs.cells("terrain", WALL)}
@@ -232,7 +236,7 @@ class NavigationSolver:
                         and obs.in_view(probe)):
                     frontier.append((_manhattan(probe, goal), probe[1], probe[0], probe, cell))
         if not frontier:
-            return self._random_move(obs, position, "no untried cell next to the known path")
+            return self._random_move(obs, position, "no untried cell next to the known path", step)
         *_, probe, edge = min(frontier)
         nxt = probe if edge == position else first_step(parents, edge)
         assert nxt is not None

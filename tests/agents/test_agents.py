@@ -8,14 +8,14 @@ from memsim.agents.crafting.perception import CraftingPerception, recipe_facts
 from memsim.agents.crafting.planner import ScriptedPlanner
 from memsim.agents.crafting.view import CraftingDecoder
 from memsim.agents.messages import MemoryExportPayload, Message
-from memsim.agents.policy import AgentContext
+from memsim.agents.policy import AgentContext, Decision
 from memsim.agents.random_policy import RandomPolicy
 from memsim.agents.registry import POLICY_NAMES, make_policy
-from memsim.agents.step import inbox_facts
+from memsim.agents.step import AgentRuntime, inbox_facts, run_agent_step
 from memsim.envs.crafting import CraftingConfig, CraftingWorld
 from memsim.envs.crafting.engine import DIRECTIONS
 from memsim.envs.crafting.observation import Observer
-from memsim.memory import AgentMemory, Fact, PlaceRecord, Recall, RetrievalQuery, open_store
+from memsim.memory import AgentMemory, Fact, Recall, RetrievalQuery, open_store
 from memsim.sim.comm import CommChannel, CommConfig
 
 
@@ -84,8 +84,11 @@ def test_inbox_messages_become_hearsay_facts() -> None:
     facts = inbox_facts(inbox, 4)
     assert [(f.kind, f.provenance) for f in facts] == [
         ("seen_at", "told_by:agent_1"), ("report", "told_by:agent_2"),
-        ("report", "told_by:agent_2")]
+        ("claim", "told_by:agent_2"), ("report", "told_by:agent_2")]
     assert facts[0].place == (5, 6) and facts[0].observed_step == 2
+    claim = facts[2]  # a claim on a located target is working memory too
+    assert (claim.subject, claim.place, claim.agent, claim.status) == (
+        "diamond", (1, 2), "agent_2", "set")
 
 
 def test_planner_starts_the_tech_tree_with_wood() -> None:
@@ -116,32 +119,72 @@ def test_planner_places_a_table_then_makes_a_pickaxe() -> None:
     assert world.action_names[decision.action] == "make_wood_pickaxe"
 
 
+class Agent:
+    """One crafting agent run through the real agent step (perceive, read inbox,
+    remember, recall, decide) on a hand-built world, with memory on or off."""
+
+    def __init__(self, world: CraftingWorld, index: int = 0, memory: bool = True) -> None:
+        self.world, self.index = world, index
+        self.id = f"agent_{index}"
+        self.policy = planner(world, index)
+        store = open_store("networkx", f"test/{self.id}", graph_registry={})
+        n = len(world.agents)
+        self.runtime = AgentRuntime(
+            agent_id=self.id, policy=self.policy,
+            perception=CraftingPerception(self.id, world.rules),
+            memory=AgentMemory(store, self.id) if memory else None,
+            teammates=tuple(f"agent_{i}" for i in range(n) if i != index),
+            action_names=world.action_names,
+            pending_notes=list(recipe_facts(world.rules)) if memory else [])
+
+    def step(self, step: int, inbox: list[Message] | None = None) -> Decision:
+        state = run_agent_step(self.runtime, {
+            "agent_id": self.id, "step": step, "observation": Observer(self.world).symbolic(
+                self.index), "info": {}, "inbox": inbox or []})
+        return state["decision"]
+
+    def act(self, decision: Decision) -> str:
+        actions = [0] * len(self.world.agents)
+        actions[self.index] = decision.action
+        self.world.step(actions)
+        return self.world.action_names[decision.action]
+
+
 def test_planner_walks_to_a_remembered_resource_it_cannot_see() -> None:
     world = clearing()
     a0 = world.agents[0]
     # Everything for an iron pickaxe but the iron: the next need is iron.
     world.give_items(0, wood_pickaxe=1, stone_pickaxe=1, stone=9, wood=5, coal=1)
     far = (a0.x + 20, a0.y)
-    recall = Recall(nearest=[PlaceRecord("ent:iron@far", "iron", far[0], far[1], 20,
-                                         "told_by:agent_1", 1.0, 0)])
-    decision = planner(world).decide(context(world, recall=recall))
+    agent = Agent(world)
+    agent.runtime.pending_notes.append(Fact(kind="seen_at", subject="iron", place=far,
+                                            category="resource", provenance="told_by:agent_1"))
+    decision = agent.step(0)
     assert world.action_names[decision.action] == "move_right"
-    assert "heading to" in decision.reason
-    # Without the recall (memory off) it has to explore instead.
-    decision = planner(world).decide(context(world))
-    assert "exploring" in decision.reason
+    assert f"to iron at {far}" in decision.reason
+    # Without memory it has to explore instead.
+    decision = Agent(world, memory=False).step(0)
+    assert decision.reason.startswith("collect iron") and "exploring" in decision.reason
 
 
-def test_planner_shares_rare_sightings_once() -> None:
+def test_planner_shares_what_it_first_sees_in_one_memory_export() -> None:
     world = clearing()
     a0 = world.agents[0]
     world.set_material(a0.x + 3, a0.y + 1, "diamond")
-    policy = planner(world)
-    first = policy.decide(context(world))
-    shared = [m for m in first.messages if m["payload"]["type"] == "location"]
-    assert [(m["payload"]["entity"], m["payload"]["x"]) for m in shared] == [("diamond", a0.x + 3)]
-    again = policy.decide(context(world, step=1))
-    assert not [m for m in again.messages if m["payload"]["type"] == "location"]
+    world.set_material(a0.x - 2, a0.y - 1, "iron")
+    agent = Agent(world)
+    first = [m for m in agent.step(0).messages if m["payload"]["type"] == "memory_export"]
+    assert len(first) == 1
+    kinds = {n["props"].get("kind") for n in first[0]["payload"]["nodes"]}
+    assert {"diamond", "iron"} <= kinds
+    # Seen before: nothing new to tell.
+    assert not [m for m in agent.step(1).messages if m["payload"]["type"] == "memory_export"]
+    # Memory off: it cannot know what it told before, and has no memory to export from.
+    blind = Agent(world, memory=False)
+    for step in (0, 1):
+        told = [m["payload"]["entity"] for m in blind.step(step).messages
+                if m["payload"]["type"] == "location"]
+        assert told == ["diamond", "iron"]
 
 
 def test_planner_offers_a_spare_item_on_request_and_gives_it() -> None:
@@ -154,34 +197,53 @@ def test_planner_offers_a_spare_item_on_request_and_gives_it() -> None:
     where = Message(sender="agent_1", recipients=None, kind="inform", step=0,
                     payload={"type": "location", "entity": "agent_1", "x": a0.x + 1, "y": a0.y,
                              "seen_step": 0})
-    policy = planner(world)
-    decision = policy.decide(context(world, inbox=[request, where]))
-    assert world.action_names[decision.action] == "give_wood"
+    agent = Agent(world)
+    decision = agent.step(0, [request, where])
     assert "offer" in {m["kind"] for m in decision.messages}
+    assert [(n.kind, n.object, n.agent) for n in decision.memory_notes
+            if n.kind == "commitment"] == [("commitment", "give", "agent_1")]
+    actions = [agent.act(decision)]
+    for step in range(1, 4):  # the promise comes back from memory: face agent_1, give
+        actions.append(agent.act(agent.step(step)))
+    assert "give_wood" in actions
+    assert world.agents[1].inventory[world.item_index["wood"]] == 1
 
 
 def test_planner_offers_nothing_to_a_far_requester() -> None:
     world = clearing(2)
     a0 = world.agents[0]
+    world.teleport(1, a0.x + 30, a0.y)
     world.give_items(0, wood=5)
     request = Message(sender="agent_1", recipients=None, kind="request", step=0,
                       payload={"type": "item_request", "item": "wood", "count": 1})
     where = Message(sender="agent_1", recipients=None, kind="inform", step=0,
                     payload={"type": "location", "entity": "agent_1", "x": a0.x + 30,
                              "y": a0.y, "seen_step": 0})
-    decision = planner(world).decide(context(world, inbox=[request, where]))
+    decision = Agent(world).step(0, [request, where])
     assert "offer" not in {m["kind"] for m in decision.messages}
 
 
 def test_planner_asks_for_an_item_after_searching_in_vain() -> None:
     world = clearing()
     world.give_items(0, wood=5, wood_pickaxe=1, stone=9, stone_pickaxe=1, iron=1)
-    policy = planner(world)  # needs coal, sees none, knows none
+    agent = Agent(world)  # needs coal, sees none, knows none
     asked = []
-    for step in range(45):
-        asked += [m for m in policy.decide(context(world, step=step)).messages
-                  if m["kind"] == "request"]
+    for step in range(60):
+        asked += [m for m in agent.step(step).messages if m["kind"] == "request"]
+    # once, after searching for `search_before_request` steps (then it waits `request_every`)
     assert [m["payload"]["item"] for m in asked] == ["coal"]
+
+
+def test_a_planner_rebuilt_every_step_with_the_same_memory_acts_the_same() -> None:
+    world = clearing(2)
+    kept, rebuilt = Agent(world), Agent(world)
+    for step in range(40):
+        one = kept.step(step)
+        rebuilt.policy = planner(world)  # a fresh object: nothing carried in Python
+        rebuilt.runtime.policy = rebuilt.policy
+        two = rebuilt.step(step)
+        assert (one.action, one.reason, one.messages) == (two.action, two.reason, two.messages)
+        kept.act(one)
 
 
 def test_registry_and_random_policy() -> None:
