@@ -44,7 +44,7 @@ class WorldFamily:
     make_env: Callable[[Any], MemsimWorld]
     make_perception: Callable[[str, Any], Any]  # (agent_id, env) -> perception adapter
     make_scripted: Callable[[Any], Policy]  # (env) -> the family's scripted policy
-    prior_facts: Callable[[Any], list[Fact]]  # (env) -> what every agent knows at step 0
+    prior_facts: Callable[[Any, str], list[Fact]]  # (env, agent_id) -> known at step 0
     world_id: Callable[[Any, int], str]  # (config, seed) -> id of the world generated
     milestones: tuple[str, ...] = ("success",)  # team achievements reported, in order
     tasks: Callable[[], dict[str, str]] = dict  # task name -> its Gymnasium id
@@ -73,7 +73,8 @@ CRAFTING = WorldFamily(
     make_env=CraftingParallelEnv,
     make_perception=lambda agent_id, env: CraftingPerception(agent_id, env.world.rules),
     make_scripted=lambda env: ScriptedPlanner(env.world.rules),
-    prior_facts=lambda env: recipe_facts(env.world.rules),
+    prior_facts=lambda env, agent_id: recipe_facts(
+        env.world.rules, env.possible_agents.index(agent_id), len(env.possible_agents)),
     world_id=_crafting_world_id,
     milestones=CRAFTING_MILESTONES,
     tasks=lambda: {"team_diamond": "memsim/Crafter-v0"},
@@ -87,7 +88,7 @@ NAVIGATION = WorldFamily(
     make_env=NavigationParallelEnv,
     make_perception=lambda agent_id, env: NavigationPerception(agent_id, env.config),
     make_scripted=lambda env: NavigationSolver(env.config),
-    prior_facts=lambda env: [],
+    prior_facts=lambda env, agent_id: [],
     world_id=lambda config, seed: f"navigation:{config.task}:d{config.difficulty}:seed{seed}",
     tasks=lambda: dict(zip(NAVIGATION_TASKS, register_navigation(), strict=True)),
 )
@@ -98,7 +99,7 @@ MANIPULATION = WorldFamily(
     make_env=ManipulationParallelEnv,
     make_perception=lambda agent_id, env: ManipulationPerception(agent_id, env.config),
     make_scripted=lambda env: ManipulationSolver(env.config),
-    prior_facts=lambda env: [],
+    prior_facts=lambda env, agent_id: [],
     world_id=lambda config, seed: f"manipulation:{config.task}:d{config.level}:seed{seed}",
     tasks=lambda: dict(zip(MANIPULATION_TASKS, register_manipulation(), strict=True)),
 )
