@@ -1,6 +1,7 @@
-"""What the families' rules loaders share: reading the TOML file and the checks that name
-the offending entry. Each family passes its own `RulesError` (so callers can tell whose
-rules file is wrong); the messages all start ``rules: <where>``."""
+"""What the families' rules loaders share: reading the TOML file (and the file it
+`extends`) and the checks that name the offending entry. Each family passes its own
+`RulesError` (so callers can tell whose rules file is wrong); the messages all start
+``rules: <where>`` or ``rules file '<path>'``."""
 
 from __future__ import annotations
 
@@ -10,17 +11,52 @@ from pathlib import Path
 from typing import Any
 
 
+def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` applied: tables merge key by key, other values replace."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def read_rules_file(path: str | Path, error: type[Exception]) -> dict[str, Any]:
     """The parsed TOML of a world's rules file; a missing or malformed file raises
-    `error` (the family's RulesError) naming the file."""
-    path = Path(path)
+    `error` (the family's RulesError) naming the file.
+
+    A file may start with ``extends = "<file>"`` (a path relative to its own folder): its
+    tables are then deep-merged over that file's (`deep_merge`: a table merges key by key,
+    any other value, lists included, replaces), recursively along a chain of extends."""
+    return _read_extending(Path(path), error, ())
+
+
+def _read_extending(path: Path, error: type[Exception],
+                    chain: tuple[Path, ...]) -> dict[str, Any]:
+    """`path`'s tables over those of the file it extends; `chain` holds the files that
+    extend it (nearest last), to name a cycle."""
+    if path.resolve() in [p.resolve() for p in chain]:
+        files = " -> ".join(repr(str(p)) for p in (*chain, path))
+        raise error(f"rules file {str(chain[-1])!r}: extends makes a cycle: {files}")
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            data = tomllib.load(handle)
     except FileNotFoundError as exc:
         raise error(f"rules file {str(path)!r} does not exist") from exc
     except tomllib.TOMLDecodeError as exc:
         raise error(f"rules file {str(path)!r} is not valid TOML: {exc}") from exc
+    if "extends" not in data:
+        return data
+    base = data.pop("extends")
+    if not isinstance(base, str) or not base:
+        raise error(f"rules file {str(path)!r}: extends must be the path of a rules file "
+                    f"(relative to this file's folder), got {base!r}")
+    target = path.parent / base
+    if not target.is_file():
+        raise error(f"rules file {str(path)!r}: extends names {base!r}, which does not "
+                    f"exist ({str(target)!r})")
+    return deep_merge(_read_extending(target, error, (*chain, path)), data)
 
 
 def need(table: Mapping[str, Any], key: str, where: str, *, error: type[Exception]) -> Any:

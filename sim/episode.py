@@ -66,7 +66,6 @@ def build_team(
     observations, _ = env.reset(seed=seed)
     agent_ids = list(env.possible_agents)
     runtimes: dict[str, AgentRuntime] = {}
-    prior = family.prior_facts(env)
     world_id = family.world_id(env_config, seed)
     shared = None
     if memory_config.enabled and memory_config.shared:
@@ -90,7 +89,7 @@ def build_team(
             teammates=tuple(a for a in agent_ids if a != agent_id),
             action_names=env.action_names,
             retrieve_budget=memory_config.retrieve_budget,
-            pending_notes=list(prior) if memory_config.enabled else [],
+            pending_notes=family.prior_facts(env, agent_id) if memory_config.enabled else [],
             shared=shared,
             published=family.published(env),
         )

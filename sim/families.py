@@ -46,7 +46,7 @@ class WorldFamily:
     make_perception: Callable[[str, Any], Any]  # (agent_id, env) -> perception adapter
     # (env, agent_id) -> the family's scripted policy for that agent
     make_scripted: Callable[[Any, str], Policy]
-    prior_facts: Callable[[Any], list[Fact]]  # (env) -> what every agent knows at step 0
+    prior_facts: Callable[[Any, str], list[Fact]]  # (env, agent_id) -> known at step 0
     world_id: Callable[[Any, int], str]  # (config, seed) -> id of the world generated
     milestones: tuple[str, ...] = ("success",)  # team achievements reported, in order
     tasks: Callable[[], dict[str, str]] = dict  # task name -> its Gymnasium id
@@ -59,10 +59,19 @@ class WorldFamily:
 CRAFTING_MILESTONES: tuple[str, ...] = load_rules().milestones
 
 
+def _manual(env: Any, agent_id: str) -> list[Fact]:
+    """The recipes one agent is born knowing (the rules' `[team] manual` says whether each
+    agent gets the whole book or its share)."""
+    return recipe_facts(env.world.rules, env.possible_agents.index(agent_id),
+                        len(env.possible_agents))
+
+
 def _crafting_planner(env: Any, agent_id: str) -> ScriptedPlanner:
-    """The planner of one agent: the recipes it is born knowing, the world's size."""
-    manual = [Recipe.of_fact(f) for f in recipe_facts(env.world.rules)]
-    return ScriptedPlanner(env.world.rules, manual,
+    """The planner of one agent: the recipes it is born knowing, what its role cannot do,
+    the world's size."""
+    manual = [Recipe.of_fact(f) for f in _manual(env, agent_id)]
+    cannot = env.world.rules.cannot(env.roles.get(agent_id))
+    return ScriptedPlanner(env.world.rules, manual, cannot,
                            bounds=(env.config.width, env.config.height))
 
 
@@ -82,7 +91,7 @@ CRAFTING = WorldFamily(
     make_env=CraftingParallelEnv,
     make_perception=lambda agent_id, env: CraftingPerception(agent_id, env.world.rules),
     make_scripted=lambda env, agent_id: _crafting_planner(env, agent_id),
-    prior_facts=lambda env: recipe_facts(env.world.rules),
+    prior_facts=lambda env, agent_id: _manual(env, agent_id),
     world_id=_crafting_world_id,
     milestones=CRAFTING_MILESTONES,
     tasks=lambda: {"team_diamond": "memsim/Crafter-v0"},
@@ -96,7 +105,7 @@ NAVIGATION = WorldFamily(
     make_env=NavigationParallelEnv,
     make_perception=lambda agent_id, env: NavigationPerception(agent_id, env.config),
     make_scripted=lambda env, agent_id: NavigationSolver(env.config),
-    prior_facts=lambda env: [],
+    prior_facts=lambda env, agent_id: [],
     world_id=lambda config, seed: f"navigation:{config.task}:d{config.difficulty}:seed{seed}",
     tasks=lambda: dict(zip(NAVIGATION_TASKS, register_navigation(), strict=True)),
 )
@@ -107,7 +116,7 @@ MANIPULATION = WorldFamily(
     make_env=ManipulationParallelEnv,
     make_perception=lambda agent_id, env: ManipulationPerception(agent_id, env.config),
     make_scripted=lambda env, agent_id: ManipulationSolver(env.config),
-    prior_facts=lambda env: [],
+    prior_facts=lambda env, agent_id: [],
     world_id=lambda config, seed: f"manipulation:{config.task}:d{config.level}:seed{seed}",
     tasks=lambda: dict(zip(MANIPULATION_TASKS, register_manipulation(), strict=True)),
 )

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from memsim.envs.rules_common import deep_merge  # suites and rules files merge alike
 from memsim.sim.scenario import (
     SCENARIO_DIR,
     Scenario,
@@ -123,17 +124,6 @@ def _get_path(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
             return None
         node = node[part]
     return node
-
-
-def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``overrides`` applied: tables merge key by key, other values replace."""
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 # --------------------------------------------------------------------------- loading

@@ -86,8 +86,10 @@ class CraftingPerception:
         ]
 
 
-def recipe_facts(rules: Rules) -> list[Fact]:
-    """The recipe book as facts: make, place and collect rules (prior knowledge)."""
+def recipe_facts(rules: Rules, agent_index: int = 0, n_agents: int = 1) -> list[Fact]:
+    """The recipe book as facts: make, place and collect rules (prior knowledge). With the
+    rules' ``[team] manual = "split"``, agent `agent_index` of `n_agents` gets only recipe
+    k of the full book (in this order) for k % n_agents == agent_index; "full": all."""
     facts = []
     for name, rule in rules.make.items():
         facts.append(Fact(kind="recipe", subject=f"make_{name}", object=name,
@@ -100,4 +102,6 @@ def recipe_facts(rules: Rules) -> list[Fact]:
             # Collecting needs the material itself next to you, and tools held (not used up).
             facts.append(Fact(kind="recipe", subject=f"collect_{item}_from_{material}",
                               object=item, nearby=(material, *rule.require), count=amount))
+    if rules.manual == "split":
+        return facts[agent_index % n_agents::n_agents]
     return facts

@@ -57,6 +57,15 @@ class AgentActions:
             agent.sleeping = False
         agent.last_health = health
 
+    def _refusal(self, agent: Agent, operation: str) -> str:
+        """Why `agent`'s role bars it from `operation` ("" when it does not); only called
+        when roles are set (`_cannot` is not None)."""
+        if operation not in self._cannot[agent.index]:
+            return ""
+        role = self._role_names[agent.index]
+        article = "an" if role[0] in "aeiou" else "a"
+        return f"{agent.name} is {article} {role} and cannot {operation}"
+
     def _facing_cell(self, agent: Agent) -> tuple[int, int]:
         return agent.x + agent.facing[0], agent.y + agent.facing[1]
 
@@ -91,6 +100,10 @@ class AgentActions:
         rule = self._collect.get(material)
         if rule is None:
             return False, f"nothing to collect from {self._material_name(material)}"
+        if self._cannot is not None:
+            refused = self._refusal(agent, "collect_" + rule.material)
+            if refused:
+                return False, refused
         inv = agent.inventory
         for item, amount in rule.require.items():
             if inv[self.item_index[item]] < amount:
@@ -136,6 +149,10 @@ class AgentActions:
         return True, ""
 
     def _place(self, agent: Agent, rule: PlaceRule) -> tuple[bool, str]:
+        if self._cannot is not None:
+            refused = self._refusal(agent, "place_" + rule.name)
+            if refused:
+                return False, refused
         x, y = self._facing_cell(agent)
         if (x, y) in self.occupant:
             return False, "the facing cell is occupied"
@@ -168,6 +185,10 @@ class AgentActions:
         return ""
 
     def _make(self, agent: Agent, rule: MakeRule) -> tuple[bool, str]:
+        if self._cannot is not None:
+            refused = self._refusal(agent, "make_" + rule.name)
+            if refused:
+                return False, refused
         missing = self._missing_stations(agent, rule.nearby)
         if missing:
             return False, f"making {rule.name} needs a {missing} nearby"

@@ -37,7 +37,7 @@ from memsim.envs.crafting.bodies import (
 )
 from memsim.envs.crafting.config import CraftingConfig
 from memsim.envs.crafting.creatures import CreatureRules
-from memsim.envs.crafting.rules import Rules, load_rules
+from memsim.envs.crafting.rules import Rules
 from memsim.envs.crafting.worldgen import generate_world
 
 __all__ = [  # the bodies are defined in bodies.py; importable from here as before
@@ -55,10 +55,16 @@ __all__ = [  # the bodies are defined in bodies.py; importable from here as befo
 class CraftingWorld(AgentActions, CreatureRules):
     """World state plus the rules that move it. Environments wrap this class."""
 
+    # Per agent index, the operations its role cannot do; None when no agent has a role
+    # (then no action checks roles). A class default, so older snapshots restore.
+    _cannot: tuple[frozenset[str], ...] | None = None
+    _role_names: tuple[str | None, ...] = ()
+
     def __init__(self, config: CraftingConfig, rules: Rules | None = None) -> None:
         self.config = config
-        self.rules = rules or (load_rules(config.rules_path) if config.rules_path else load_rules())
+        self.rules = rules or config.rules
         r = self.rules
+        self._assign_roles(r.team_roles if config.roles is None else tuple(config.roles))
         self.width, self.height = config.width, config.height
         self.pad = max(config.view_width, config.view_height) // 2 + 1
         self.item_index = {name: i for i, name in enumerate(r.items)}
@@ -123,6 +129,23 @@ class CraftingWorld(AgentActions, CreatureRules):
         for kind, x, y in generated.creatures:
             if self._kinds_on.get(kind, True):
                 self._spawn(kind, x, y)
+
+    def _assign_roles(self, team: tuple[str, ...]) -> None:
+        """Agent i gets team[i % len(team)] (no roles for an empty team)."""
+        n = self.config.n_agents
+        names = tuple(team[i % len(team)] for i in range(n)) if team else (None,) * n
+        for role in names:
+            if role is not None and role not in self.rules.roles:
+                raise ValueError(f"roles: {role!r} is not a role of {self.rules.source}; "
+                                 f"allowed: {list(self.rules.roles)}")
+        self._role_names = names
+        self._cannot = tuple(self.rules.cannot(role) for role in names) if team else None
+
+    @property
+    def roles(self) -> dict[str, str | None]:
+        """Each agent's role (agent id -> role name, or None without roles)."""
+        names = self._role_names or (None,) * self.config.n_agents
+        return {f"agent_{i}": role for i, role in enumerate(names)}
 
     @property
     def materials(self) -> np.ndarray:

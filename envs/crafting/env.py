@@ -107,6 +107,11 @@ class CraftingParallelEnv(WorldParallelEnv):
             float(obs["daylight"][0]),
         )
 
+    @property
+    def roles(self) -> dict[str, str | None]:
+        """Each agent's role in this world (agent id -> role name, None without roles)."""
+        return self.world.roles
+
     def text_observation(self, agent_id: str) -> str:
         """The agent's current observation in plain language (for LLM agents)."""
         return self.observer.text(self._check_agent(agent_id))

@@ -3,6 +3,11 @@
 The engine never hard-codes a material, item or recipe: it reads them from `Rules`.
 Loading checks every cross-reference (a recipe naming an unknown item, a collect rule
 leaving an unknown material ...) and names the offending entry.
+
+A rules file may extend another (``extends = "../rules.toml"``, see
+`envs.rules_common.read_rules_file`); the shipped variants of the game live in
+``variants/<name>.toml`` (`variant_names`). Cooperation variants are data too: roles
+(specialists that cannot do some operations) and how the recipe book is split (`manual`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from typing import Any
 from memsim.envs.rules_common import check_names, need, read_rules_file, require_names
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
+VARIANTS_DIR = Path(__file__).with_name("variants")
+"""The shipped variants of the rules, ``<name>.toml`` (each extends ``../rules.toml``)."""
+MANUALS = ("full", "split")
+"""[team] manual: every agent is handed the whole recipe book, or one share of it."""
 
 
 class RulesError(ValueError):
@@ -78,6 +87,10 @@ class Rules:
     worldgen: dict[str, Any]
     milestones: tuple[str, ...] = ()  # the team's way to its goal: achievements, in order
     published: frozenset[str] = frozenset()  # what agents publish to a team graph
+    # Specialists: role -> the operations (`operations`) an agent of that role cannot do.
+    roles: dict[str, frozenset[str]] = field(default_factory=dict)
+    team_roles: tuple[str, ...] = ()  # [team] roles, cycled over agents (empty: no roles)
+    manual: str = "full"  # one of MANUALS
     source: str = ""
     material_ids: dict[str, int] = field(init=False)
     object_ids: dict[str, int] = field(init=False)
@@ -96,6 +109,26 @@ class Rules:
 
     def item_max(self, item: str) -> int:
         return self.items[item]["max"]
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """What a role may be barred from, named as achievements are: ``collect_<material>``
+        (a `do` that would collect it), ``place_<thing>``, ``make_<item>``."""
+        return _operations(self.collect, self.place, self.make)
+
+    def cannot(self, role: str | None) -> frozenset[str]:
+        """The operations an agent of `role` cannot do (None, no role: none)."""
+        if role is None:
+            return frozenset()
+        if role not in self.roles:
+            raise RulesError(f"role {role!r} is unknown; allowed: {list(self.roles)}")
+        return self.roles[role]
+
+
+def _operations(collect: dict[str, Any], place: dict[str, Any],
+                make: dict[str, Any]) -> tuple[str, ...]:
+    return (*(f"collect_{m}" for m in collect), *(f"place_{p}" for p in place),
+            *(f"make_{m}" for m in make))
 
 
 def parse_rules(data: dict[str, Any], source: str = "<dict>") -> Rules:
@@ -181,6 +214,12 @@ def parse_rules(data: dict[str, Any], source: str = "<dict>") -> Rules:
     _check_names(milestones, achievements, "team.milestones")
     published = frozenset(team.get("published", ()))
     _check_names(published, (*materials, *objects), "team.published")
+    roles = _parse_roles(data.get("roles", {}), _operations(collect, place, make))
+    team_roles = tuple(team.get("roles", ()))
+    _check_names(team_roles, roles, "team.roles")
+    manual = team.get("manual", "full")
+    if manual not in MANUALS:
+        raise RulesError(f"rules: team.manual is {manual!r}; allowed: {list(MANUALS)}")
 
     return Rules(
         actions=actions,
@@ -204,11 +243,52 @@ def parse_rules(data: dict[str, Any], source: str = "<dict>") -> Rules:
         worldgen=dict(_need(data, "worldgen", "top level")),
         milestones=milestones,
         published=published,
+        roles=roles,
+        team_roles=team_roles,
+        manual=manual,
         source=source,
     )
 
 
-@cache
+def _parse_roles(table: Any, operations: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """``[roles.<name>] cannot = [...]``, each entry one of the rules' operations."""
+    if not isinstance(table, dict):
+        raise RulesError("rules: roles must be tables, [roles.<name>] cannot = [...]")
+    roles = {}
+    for name, spec in table.items():
+        if not isinstance(spec, dict):
+            raise RulesError(f"rules: roles.{name} must be a table with a 'cannot' list")
+        cannot = _need(spec, "cannot", f"roles.{name}")
+        if not isinstance(cannot, list):
+            raise RulesError(f"rules: roles.{name}.cannot must be a list of operations; "
+                             f"known: {list(operations)}")
+        _check_names(cannot, operations, f"roles.{name}.cannot")
+        roles[name] = frozenset(cannot)
+    return roles
+
+
 def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> Rules:
-    """Read and check a rules file (cached per path; `Rules` is immutable)."""
-    return parse_rules(read_rules_file(path, RulesError), source=str(path))
+    """Read and check a rules file (cached per resolved path; `Rules` is immutable)."""
+    return _load_resolved(Path(path).resolve())
+
+
+@cache
+def _load_resolved(path: Path) -> Rules:
+    data = read_rules_file(path, RulesError)
+    try:
+        return parse_rules(data, source=str(path))
+    except RulesError as exc:
+        raise RulesError(f"rules file {str(path)!r}: {exc}") from None
+
+
+def variant_names() -> list[str]:
+    """The shipped variants (``variants/<name>.toml``), sorted."""
+    return sorted(p.stem for p in VARIANTS_DIR.glob("*.toml"))
+
+
+def variant_path(name: str) -> Path:
+    """The rules file of the shipped variant `name`; the error lists the available ones."""
+    path = VARIANTS_DIR / f"{name}.toml"
+    if "/" in name or "\\" in name or not path.is_file():
+        raise RulesError(f"variant {name!r} is unknown; allowed: {', '.join(variant_names())}")
+    return path
