@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,8 +37,10 @@ PARQUET_FILE = "results.parquet"
 
 HEAD_COLUMNS: tuple[str, ...] = (
     "suite", "scenario", "family", "agents", "ablation", "seed", "status", "steps",
-    "goal_reached",
+    "goal_reached", "max_steps",
 )
+"""``max_steps`` is the cell's step limit: an episode that missed the goal counts as that
+many steps in the report (a lower bound), which never has to guess it."""
 TAIL_COLUMNS: tuple[str, ...] = (
     "messages_sent", "messages_delivered", "messages_rejected", "memory_nodes", "wall_seconds",
 )
@@ -47,11 +49,18 @@ TAIL_COLUMNS: tuple[str, ...] = (
 # --------------------------------------------------------------------------- one cell
 
 
+def _identity(cell: Mapping[str, Any]) -> dict[str, Any]:
+    """A row's identity columns and the cell's step limit."""
+    row: dict[str, Any] = {k: cell[k] for k in HEAD_COLUMNS if k in cell}
+    row["max_steps"] = cell["config"]["max_steps"]
+    return row
+
+
 def summary_row(cell: Mapping[str, Any], summary: EpisodeSummary) -> dict[str, Any]:
     """The results row of a finished cell (milestones not reached are empty)."""
     milestones = family_named(cell["family"]).milestones
     metrics = metrics_row(summary, milestones)
-    row: dict[str, Any] = {k: cell[k] for k in HEAD_COLUMNS if k in cell}
+    row = _identity(cell)
     row.update(status="ok", steps=summary.steps, goal_reached=summary.goal_reached)
     row.update({k: v for k, v in metrics.items() if k.startswith("steps_to_")})
     # Achievements beyond the family's milestones (eat_cow, ...) get a column each too.
@@ -66,7 +75,7 @@ def summary_row(cell: Mapping[str, Any], summary: EpisodeSummary) -> dict[str, A
 
 def failed_row(cell: Mapping[str, Any], error: str) -> dict[str, Any]:
     """The results row of a cell that raised: its identity and the error."""
-    row: dict[str, Any] = {k: cell[k] for k in HEAD_COLUMNS if k in cell}
+    row = _identity(cell)
     row.update(status="failed", error=error, config_hash=cell["config_hash"])
     return row
 
@@ -258,7 +267,7 @@ class SuiteResult:
 
 def run_suite(
     suite: Suite | str | Path,
-    seeds: int | None = None,
+    seeds: int | Sequence[int] | None = None,
     workers: int = 1,
     ray_address: str | None = None,
     out_dir: Path | str | None = None,
@@ -269,7 +278,7 @@ def run_suite(
 ) -> SuiteResult:
     """Run every cell of a suite not already in ``out_dir/results.jsonl``; write the results
     table, the report and the plots (default ``out_dir``: ``runs/bench/<suite>/``).
-    ``seeds`` (a count) replaces the suite's seeds.
+    ``seeds`` (a count or a list) replaces the suite's seeds.
 
     Cells that finished before (same scenario, agents, ablation, seed and scenario
     contents) are skipped; failed ones rerun unless ``retry_failed`` is false.
@@ -299,7 +308,9 @@ def run_suite(
     finally:
         ledger.close()
         rows_by_key = read_ledger(ledger_path)
-        rows = [rows_by_key[c.key] for c in cells if c.key in rows_by_key]
+        # Rows from before the max_steps column get it from their cell (same config hash).
+        rows = [{**rows_by_key[c.key], "max_steps": c.config["max_steps"]} for c in cells
+                if c.key in rows_by_key]
         files = write_results(rows, out)
     if report:
         from memsim.sim.bench_report import write_report

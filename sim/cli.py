@@ -10,6 +10,7 @@ before anything runs), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,7 +24,6 @@ from rich.table import Table
 
 from memsim.memory.backends import BACKENDS
 from memsim.sim.bench import default_out_dir, run_suite
-from memsim.sim.bench_report import summary_table
 from memsim.sim.output import EpisodeSummary, MetricsWriter, print_summary
 from memsim.sim.scenario import (
     EXECUTORS,
@@ -33,7 +33,7 @@ from memsim.sim.scenario import (
     load_scenario,
 )
 from memsim.sim.stores import MemoryStores
-from memsim.sim.suite import expand_suite, load_suite
+from memsim.sim.suite import expand_suite, load_suite, parse_seeds
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -325,7 +325,7 @@ def run_command(args: argparse.Namespace, make_watcher: MakeWatcher | None = Non
 
 
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``memsim bench SUITE [--seeds N] [--workers N] [--ray ADDRESS] [--out DIR]``."""
+    """Add ``memsim bench SUITE [--seeds SEEDS] [--workers N] [--ray ADDRESS] [--out DIR]``."""
     bench = subparsers.add_parser(
         "bench",
         help="run a benchmark suite (scenario x agents x ablation x seed), resumably",
@@ -335,8 +335,9 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     bench.add_argument("suite", metavar="SUITE",
                        help="suite name (in scenarios/suites) or path to a .toml file")
-    bench.add_argument("--seeds", type=positive_int, metavar="N",
-                       help="run seeds 0..N-1 (overrides the suite's seeds)")
+    bench.add_argument("--seeds", type=seeds_argument, metavar="SEEDS",
+                       help="the seeds to run instead of the suite's: N (seeds 0..N-1), a "
+                       "range A-B (both included), a list 3,5,8, or a mix 0-4,10")
     bench.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                        metavar="N", help="parallel episodes (default: CPU count)")
     bench.add_argument("--ray", metavar="ADDRESS", dest="ray_address",
@@ -348,10 +349,22 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     return bench
 
 
+def seeds_argument(text: str) -> list[int]:
+    """``--seeds``: a count, a range, a list or a mix (:func:`sim.suite.parse_seeds`)."""
+    try:
+        return parse_seeds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run ``memsim bench``; exit 0 if every cell ran, 1 if any failed, 2 on a bad suite,
     130 when interrupted (finished cells are kept: rerun to continue)."""
     console, err = Console(), Console(stderr=True)
+    if importlib.util.find_spec("matplotlib") is None:
+        err.print("[bold red]error:[/] " + escape("memsim bench draws its plots with "
+                  "matplotlib: pip install 'memsim[bench]' (or matplotlib)"), highlight=False)
+        return EXIT_USAGE
     try:
         suite, source = load_suite(args.suite)
         expand_suite(suite, source, args.seeds)  # validate every cell before running any
@@ -368,6 +381,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                   highlight=False)
         return EXIT_INTERRUPTED
     if not args.quiet:
+        from memsim.sim.bench_report import summary_table  # scipy, matplotlib: bench only
+
         console.print(summary_table(result.suite, result.rows))
     console.print(f"{result.ran} cells ran, {result.skipped} already done; results: {out_dir}",
                   highlight=False)

@@ -14,7 +14,8 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -76,8 +77,9 @@ class Suite(BaseModel):
     ablations: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {"full": {}}, min_length=1,
         description="name -> overrides of the scenario's tables; the first is the reference")
-    seeds: int | list[Annotated[int, Field(ge=0)]] = Field(
-        30, description="a count (seeds 0..N-1) or a list of seeds")
+    seeds: int | list[Annotated[int, Field(ge=0)]] | str = Field(
+        30, description="a count (seeds 0..N-1), a list of seeds, or a string as "
+        "`--seeds` takes it: '30', '100-129', '3,5,8', '0-4,10'")
     max_steps: int | None = Field(None, ge=1, description="overrides the scenarios' max_steps")
     baseline: Baseline | None = None
     reference: Reference | None = None
@@ -95,6 +97,11 @@ class Suite(BaseModel):
             problems.append(f"seeds: must be >= 1 (got {self.seeds})")
         if isinstance(self.seeds, list) and len(set(self.seeds)) != len(self.seeds):
             problems.append("seeds: must not repeat")
+        if isinstance(self.seeds, str):
+            try:
+                parse_seeds(self.seeds)
+            except ValueError as exc:
+                problems.append(f"seeds: {exc}")
         if len(set(self.agents)) != len(self.agents):
             problems.append("agents: must not repeat")
         if self.baseline is not None:
@@ -110,11 +117,65 @@ class Suite(BaseModel):
 
     def seed_list(self) -> list[int]:
         """The seeds to run."""
-        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+        if isinstance(self.seeds, int):
+            return list(range(self.seeds))
+        return parse_seeds(self.seeds) if isinstance(self.seeds, str) else list(self.seeds)
+
+    def reference_ablation(self) -> str:
+        """The ablation the others are compared with: the first."""
+        return next(iter(self.ablations))
 
     def baseline_ablation(self) -> str:
         """The ablation of the baseline group (default: the first ablation)."""
         return self.baseline.ablation if self.baseline else next(iter(self.ablations))
+
+
+MAX_SEEDS = 100_000
+_SEED_ITEM = re.compile(r"^(\d+)(?:\s*-\s*(\d+))?$")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Seeds from text: ``30`` (seeds 0..29), ``100-129`` (a range, both ends included),
+    ``3,5,8`` (a list) or a mix, ``0-4,10``. A single seed is a range: ``7-7``. Raises
+    ``ValueError`` saying what is wrong (the caller names the option or field)."""
+    text = text.strip()
+    if not text:
+        raise ValueError("no seeds given; use N (seeds 0..N-1), A-B, or a list such as 3,5,8")
+    if text.isdigit():
+        count = int(text)
+        if not 1 <= count <= MAX_SEEDS:
+            raise ValueError(f"a seed count must be in 1..{MAX_SEEDS:,}, got {text!r}")
+        return list(range(count))
+    seeds: list[int] = []
+    for item in text.split(","):
+        match = _SEED_ITEM.match(item.strip())
+        if match is None:
+            raise ValueError(f"{item.strip()!r} in {text!r} is not a seed or a range A-B of "
+                             "non-negative integers (e.g. 0-4,10)")
+        first = int(match[1])
+        last = first if match[2] is None else int(match[2])
+        if last < first:
+            raise ValueError(f"range {item.strip()!r} goes down; write {last}-{first}")
+        if len(seeds) + last - first >= MAX_SEEDS:
+            raise ValueError(f"more than {MAX_SEEDS:,} seeds in {text!r}")
+        seeds.extend(range(first, last + 1))
+    repeated = sorted(s for s, n in Counter(seeds).items() if n > 1)
+    if repeated:
+        raise ValueError(f"seeds repeat in {text!r}: {', '.join(map(str, repeated[:5]))}")
+    return seeds
+
+
+def format_seeds(seeds: Sequence[int]) -> str:
+    """Seeds as :func:`parse_seeds` reads them, runs as ranges: ``0-4,10`` (a lone seed
+    ``7`` as ``7-7``, since ``7`` alone is a count; no seeds: ``""``)."""
+    runs: list[list[int]] = []
+    for seed in seeds:
+        if runs and seed == runs[-1][1] + 1:
+            runs[-1][1] = seed
+        else:
+            runs.append([seed, seed])
+    text = ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+    return f"{text}-{text}" if text.isdigit() else text
 
 
 def _get_path(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
@@ -233,14 +294,15 @@ def _scenario_path(entry: str, suite_path: Path | None) -> str | Path:
 
 
 def expand_suite(suite: Suite, source: Path | None = None,
-                 seeds: int | None = None) -> list[Cell]:
+                 seeds: int | Sequence[int] | None = None) -> list[Cell]:
     """Every cell of the grid, in grid order; all scenarios are validated before returning.
 
-    ``seeds`` (a count) replaces the suite's seeds with ``0..seeds-1``. Raises
+    ``seeds`` replaces the suite's seeds: a count (``0..seeds-1``) or a list. Raises
     :class:`SuiteError` naming the suite file and, per bad cell, the ablation and field.
     """
     where = str(source) if source is not None else suite.name
-    seed_list = list(range(seeds)) if seeds is not None else suite.seed_list()
+    seed_list = (suite.seed_list() if seeds is None else
+                 list(range(seeds)) if isinstance(seeds, int) else list(seeds))
     problems: list[str] = []
     cells: list[Cell] = []
     for entry in suite.scenarios:
