@@ -66,6 +66,8 @@ class _Payload(BaseModel):
 
 _TARGET = re.compile(r"^([A-Za-z][A-Za-z0-9_]{0,63})@(-?\d{1,9}),(-?\d{1,9})$")
 _CLAIM_STATUS = {"claim": "set", "release": "released", "done": "completed"}
+REQUEST_STEPS = 60
+"""How long an item request without an `until` stands."""
 
 
 def claim_goal(kind: str, x: int, y: int) -> str:
@@ -124,12 +126,17 @@ class ItemRequestPayload(_Payload):
     type: Literal["item_request"] = "item_request"
     item: _Name
     count: int = Field(ge=1)
+    until: int | None = Field(None, ge=0, description="the request stands until this step")
 
     def summary(self) -> str:
         return f"asks for {self.count} {self.item}"
 
     def facts(self, sender: str, step: int) -> list[Fact]:
-        return _report(sender, f"requests {self.count} {self.item}", self.item)
+        # Besides the report, the request is working memory: open until `until`.
+        return [*_report(sender, f"requests {self.count} {self.item}", self.item),
+                Fact(kind="commitment", subject=self.item, object="requested", agent=sender,
+                     count=self.count, status="set", provenance=f"told_by:{sender}",
+                     until=self.until if self.until is not None else step + REQUEST_STEPS)]
 
 
 class RecipeRequestPayload(_Payload):

@@ -21,8 +21,8 @@ Working memory (what an agent is doing with others, and has set aside):
 - `claim`: `agent` goes for the `subject` at `place` (`status` set), or no longer does
   (`released`, `completed`), so teammates pick another target.
 - `commitment`: this agent will `give` (`object`) `count` `subject` items to `agent`, or
-  will `receive` them from it, until step `until` (`status` set / completed / failed /
-  released).
+  will `receive` them from it, or `agent` has `requested` them from the team, until step
+  `until` (`status` set / completed / failed / released).
 - `avoid`: the target `subject` at `place` is set aside until step `until` (`text`: why).
 
 `provenance` is `observed`, `inferred` or `told_by:<agent>`; `observed_step` is when the
@@ -53,7 +53,7 @@ FactKind = Literal[
 Category = Literal["resource", "item", "station", "creature", "agent", "other"]
 Outcome = Literal["success", "failure"]
 Status = Literal["set", "completed", "failed", "interrupted", "released"]
-Direction = Literal["give", "receive"]
+Direction = Literal["give", "receive", "requested"]
 Scalar = str | int | float | bool
 Side = Annotated[int, Field(ge=1, le=256)]  # a surveyed rectangle's width or height
 

@@ -31,8 +31,8 @@ from typing import Any
 from memsim.agents.crafting.beliefs import Beliefs, Cell, Recipe, gather
 from memsim.agents.crafting.perception import recipe_facts
 from memsim.agents.crafting.routes import Terrain, first_step, step_into
+from memsim.agents.crafting.teamwork import Teamwork
 from memsim.agents.crafting.view import DIRECTIONS
-from memsim.agents.messages import claim_goal
 from memsim.agents.policy import AgentContext, Decision
 from memsim.envs.crafting.rules import Rules
 from memsim.memory import Fact, RetrievalQuery
@@ -44,6 +44,11 @@ MAX_DEPTH = 8  # recipe resolution depth
 def load_settings(path: Path = SETTINGS_PATH) -> dict[str, Any]:
     with path.open("rb") as handle:
         return tomllib.load(handle)
+
+
+def _productive(task: Task) -> bool:
+    """Work the agent can do itself (not waiting on a teammate's item or knowledge)."""
+    return task.verb not in ("ask", "learn")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +109,7 @@ class ScriptedPlanner:
         self.goal_item = goal_item
         self.cfg = settings if settings is not None else load_settings()
         self.terrain = Terrain(rules, self.cannot)
+        self.team = Teamwork(self.cfg, goal_item, self.cannot, self._go)
         self.agent_id = ""
         self.seed = 0
 
@@ -130,10 +136,10 @@ class ScriptedPlanner:
     def decide(self, context: AgentContext) -> Decision:
         b = gather(context, self.manual, self.cfg["recall"])
         turn = _Turn(b, random.Random(f"{self.seed}:{self.agent_id}:{context.step}"))
-        self._answer(turn)
-        self._share_sightings(turn)
+        self.team.answer(turn)
+        self.team.share_sightings(turn)
         action, why = self._act(turn, context.info.get("unlocked", ()))
-        self._claims(turn)
+        self.team.claims(turn)
         return Decision(self.action_index[action], turn.messages, turn.notes, why)
 
     # ---- what to do -------------------------------------------------------------------
@@ -142,7 +148,7 @@ class ScriptedPlanner:
         b = turn.b
         if b.view.sleeping:
             return "noop", "asleep"
-        kept = self._keep_promises(turn)
+        kept = self.team.keep_promises(turn)
         if kept is not None:
             return kept
         task = self._survive(b) or self._obtain(self.goal_item, b, 0)
@@ -174,36 +180,52 @@ class ScriptedPlanner:
             return Task("explore", "")  # done; the team goal ends the episode
         return None
 
-    def _op(self, recipe: Recipe) -> str:
-        return (f"collect_{recipe.material}" if recipe.verb == "collect"
-                else f"{recipe.verb}_{recipe.produces}")
-
-    def _obtain(self, item: str, b: Beliefs, depth: int, near: tuple[str, ...] = ()) -> Task:
-        """The first task towards holding one more `item` (recipe resolution); `near`:
-        stations to stay next to if it ends up building `item` here."""
+    def _obtain(self, item: str, b: Beliefs, depth: int, near: tuple[str, ...] = (),
+                placed: bool = False) -> Task:
+        """The first task towards holding one more `item` (recipe resolution), or with
+        `placed`, towards having built the station `item` here; `near`: stations to stay
+        next to while building it. Work the agent can do comes before asking: a missing
+        input only a teammate can get is asked for once nothing else can be done."""
         if depth > MAX_DEPTH:
             return Task("explore")
-        recipes = b.recipes.get(item, [])
+        # Placing puts a thing into the world: it is how stations are had, not items.
+        recipes = [r for r in b.recipes.get(item, []) if (r.verb == "place") == placed
+                   and item not in r.uses]
         if not recipes:
-            return Task("learn", item)
-        doable = [r for r in recipes if self._op(r) not in self.cannot]
+            return Task("learn", item, item)
+        doable = [r for r in recipes if self.team.op(r) not in self.cannot]
         if not doable:
-            return Task("ask", item, item, ("wait",))  # only a teammate can get it
-        inv = b.view.inventory
+            # A teammate's job: gather what it will need; what blocks that is what to ask
+            # for (once it has it all, it waits to hand it over).
+            blocked = self._inputs(recipes[0], b, depth)
+            if blocked is not None:
+                return blocked
+            return Task("ask", item, item, ("wait",))
         recipe = next((r for r in doable if r.verb == "collect" and r.material in b.known),
                       doable[0])
+        blocked = self._inputs(recipe, b, depth)
+        if blocked is not None:
+            return blocked
         if recipe.verb == "collect":
-            for tool in recipe.tools:
-                if inv.get(tool, 0) < 1:
-                    return self._obtain(tool, b, depth + 1)
             if recipe.material not in b.known and self._searched_long(b, item):
                 return Task("ask", item, item)  # and keep searching
             return Task("collect", recipe.material, item)
-        for need, n in recipe.uses.items():
-            if inv.get(need, 0) < n:
-                return self._obtain(need, b, depth + 1)
         return self._stations(recipe.stations, b, depth) or Task(
             recipe.verb, item, item, near if recipe.verb == "place" else ())
+
+    def _inputs(self, recipe: Recipe, b: Beliefs, depth: int) -> Task | None:
+        """The task for the first missing input (tool or consumed item) of `recipe` the
+        agent can work on, else the first ask among them; None if nothing is missing."""
+        inv = b.view.inventory
+        first: Task | None = None
+        for need, n in (*((t, 1) for t in recipe.tools), *recipe.uses.items()):
+            if inv.get(need, 0) >= n:
+                continue
+            task = self._obtain(need, b, depth + 1)
+            if _productive(task):
+                return task
+            first = first or task
+        return first
 
     def _searched_long(self, b: Beliefs, item: str) -> bool:
         """Its current subgoal has been to collect `item` for a while, source unknown."""
@@ -223,16 +245,16 @@ class ScriptedPlanner:
         missing.sort(key=lambda s: (self._build_cost(s, b), s))
         present = tuple(s for s in stations if s not in missing)
         if present:
-            return self._obtain(missing[0], b, depth + 1, near=present)
+            return self._obtain(missing[0], b, depth + 1, near=present, placed=True)
         reach = self.cfg["station_reach"]
         for station in missing:
             if any(b.dist(c) <= reach and c not in b.avoid for c in b.known.get(station, [])):
                 return Task("station", station)
-        return self._obtain(missing[0], b, depth + 1)
+        return self._obtain(missing[0], b, depth + 1, placed=True)
 
     def _build_cost(self, station: str, b: Beliefs) -> int:
         """Units a known recipe for `station` consumes (unknown: very many)."""
-        costs = [sum(r.uses.values()) for r in b.recipes.get(station, [])]
+        costs = [sum(r.uses.values()) for r in b.recipes.get(station, []) if r.verb == "place"]
         return min(costs, default=1 << 20)
 
     def _spots(self, stations: list[str], b: Beliefs) -> set[Cell]:
@@ -273,9 +295,13 @@ class ScriptedPlanner:
         if task.verb in ("collect", "drink", "eat"):
             return self._collect(task.what, turn)
         if task.verb == "ask":
-            return self._ask(task, turn)
+            self.team.ask(turn, task.what)
+            if "wait" in task.near:
+                waited = self.team.wait_by_a_teammate(turn, task.what)
+                if waited is not None:
+                    return waited
         if task.verb == "learn":
-            self._ask_recipe(task.what, turn)
+            self.team.ask_recipe(turn, task.what)
         return self._explore(turn)
 
     def _collect(self, kind: str, turn: _Turn) -> tuple[str, str]:
@@ -395,147 +421,6 @@ class ScriptedPlanner:
         x = min(max(0, b.view.x + round(math.cos(heading) * cfg["reach"])), w - 1)
         y = min(max(0, b.view.y + round(math.sin(heading) * cfg["reach"])), h - 1)
         return (x, y) if (x, y) != b.view.position else None
-
-    # ---- working with the team ----------------------------------------------------------
-
-    def _spare(self, item: str, b: Beliefs) -> int:
-        """Units of `item` it can give away without slowing its own plan: none of the
-        goal item; one kept of what it can use (consume in a recipe it may do, or hold
-        as a tool for a collect it may do); everything else."""
-        held = b.view.inventory.get(item, 0)
-        if item == self.goal_item:
-            return 0
-        uses = any(self._op(r) not in self.cannot and (item in r.uses or item in r.tools)
-                   for recipes in b.recipes.values() for r in recipes)
-        return max(0, held - (1 if uses else 0))
-
-    def _answer(self, turn: _Turn) -> None:
-        """Serve teammates' requests it can serve, and take up offers made to it."""
-        b = turn.b
-        giving = b.commitment("give") is not None
-        receiving = b.commitment("receive") is not None
-        for m in b.inbox:
-            p = m.payload
-            if p.type == "item_request" and not giving:
-                where = b.teammates.get(m.sender)
-                close = where is not None and b.dist(where[:2]) <= self.cfg["teammate_reach"]
-                if close and self._spare(p.item, b) > 0:
-                    turn.say("offer", {"type": "item_offer", "item": p.item, "count": 1},
-                             m.sender)
-                    turn.where_am_i(m.sender)
-                    turn.note(kind="commitment", subject=p.item, object="give",
-                              agent=m.sender, count=1, status="set",
-                              until=b.step + self.cfg["offer_steps"])
-                    giving = True  # one promise at a time
-            elif p.type == "item_offer" and m.kind.value == "offer" and not receiving:
-                turn.say("accept", {"type": "item_offer", "item": p.item, "count": 1}, m.sender)
-                turn.note(kind="commitment", subject=p.item, object="receive", agent=m.sender,
-                          count=1, status="set", until=b.step + self.cfg["pickup_steps"])
-                asked = b.asked(p.item)
-                if asked is not None:
-                    turn.note(kind="commitment", subject=p.item, object="receive", agent="team",
-                              count=1, status="completed", until=asked.until)
-                receiving = True
-            elif p.type == "recipe_request" and p.item in b.recipes:
-                turn.messages.append({"sender": b.agent_id, "recipients": [m.sender],
-                                      "kind": "inform", "ttl": 2, "step": b.step,
-                                      "export": {"recipes": True}})
-
-    def _keep_promises(self, turn: _Turn) -> tuple[str, str] | None:
-        """Give a promised item to a teammate at hand, or walk to meet it."""
-        b = turn.b
-        for c in (b.commitment("give"), b.commitment("receive")):
-            if c is None:
-                continue
-            if c.direction == "give" and self._spare(c.item, b) < 1:
-                turn.note(kind="commitment", subject=c.item, object="give", agent=c.agent,
-                          count=c.count, until=c.until, status="failed")
-                continue
-            if c.direction == "receive" and b.view.inventory.get(c.item, 0) >= 1:
-                turn.note(kind="commitment", subject=c.item, object="receive", agent=c.agent,
-                          count=c.count, until=c.until, status="completed")
-                continue
-            turn.where_am_i(c.agent)
-            for name, (dx, dy) in DIRECTIONS.items():
-                if b.view.objects.get((b.view.x + dx, b.view.y + dy)) == c.agent:
-                    if c.direction == "receive":
-                        return "noop", f"waiting for {c.agent} to hand over {c.item}"
-                    if b.view.facing != (dx, dy):
-                        return f"move_{name}", f"turning to {c.agent} to give {c.item}"
-                    turn.note(kind="commitment", subject=c.item, object="give", agent=c.agent,
-                              count=c.count, until=c.until, status="completed")
-                    return f"give_{c.item}", f"giving {c.item} to {c.agent}"
-            where = b.teammates.get(c.agent)
-            if where is None:
-                continue
-            goals = {(where[0] + dx, where[1] + dy) for dx, dy in DIRECTIONS.values()}
-            return self._go(turn, goals, where[:2], f"meeting {c.agent} for {c.item}")
-        return None
-
-    def _ask(self, task: Task, turn: _Turn) -> tuple[str, str]:
-        """Ask the team for the item (not more often than `request_every`); then keep
-        searching, or, if only a teammate can get it, wait by the nearest teammate."""
-        b, item = turn.b, task.what
-        if b.asked(item) is None and b.commitment("receive") is None:
-            turn.say("request", {"type": "item_request", "item": item, "count": 1})
-            turn.where_am_i(None)
-            turn.note(kind="commitment", subject=item, object="receive", agent="team", count=1,
-                      status="set", until=b.step + self.cfg["request_every"])
-        if "wait" not in task.near:
-            return self._explore(turn)
-        mates = sorted((b.dist(p[:2]), name, p[:2]) for name, p in b.teammates.items())
-        if mates and mates[0][0] > 2:
-            _, name, cell = mates[0]
-            goals = {(cell[0] + dx, cell[1] + dy) for dx, dy in DIRECTIONS.values()}
-            return self._go(turn, goals, cell, f"asked for {item}; going to {name}")
-        if mates:
-            return "noop", f"asked for {item}; waiting by {mates[0][1]}"
-        return self._explore(turn)
-
-    def _ask_recipe(self, item: str, turn: _Turn) -> None:
-        b = turn.b
-        key = f"recipe_{item}"
-        if b.asked(key) is None:
-            turn.say("request", {"type": "recipe_request", "item": item})
-            turn.note(kind="commitment", subject=key, object="receive", agent="team", count=1,
-                      status="set", until=b.step + self.cfg["recipe_request_every"])
-
-    def _share_sightings(self, turn: _Turn) -> None:
-        """Tell the team about rare things first seen this step: one memory export of them
-        (memory on), or a location message per kind in view (memory off: it cannot know
-        what is new)."""
-        b = turn.b
-        share = self.cfg["share"]
-        seen = sorted({m for m in b.view.materials.values() if m in share})
-        if not seen:
-            return
-        if b.memory:
-            turn.messages.append({"sender": b.agent_id, "recipients": None, "kind": "inform",
-                                  "ttl": 2, "step": b.step, "export": {
-                                      "kinds": seen, "since": b.step, "observed_only": True}})
-            return
-        for kind in seen[:2]:
-            cell = min((c for c, m in b.view.materials.items() if m == kind),
-                       key=lambda c: (b.dist(c), c))
-            turn.say("inform", {"type": "location", "entity": kind, "x": cell[0], "y": cell[1],
-                                "seen_step": b.step})
-
-    def _claims(self, turn: _Turn) -> None:
-        """Claim this step's target if it is a contested kind; release older claims."""
-        b = turn.b
-        for kind, x, y in b.my_claims():
-            if (kind, x, y) == turn.claim:
-                continue
-            done = kind == self.goal_item and b.view.inventory.get(kind, 0) >= 1
-            turn.say("plan", {"type": "goal_claim", "goal": claim_goal(kind, x, y),
-                              "status": "done" if done else "release"})
-            turn.note(kind="claim", subject=kind, place=(x, y), agent=b.agent_id,
-                      status="completed" if done else "released")
-        if turn.claim is not None and b.claims.get(turn.claim) != b.agent_id:
-            kind, x, y = turn.claim
-            turn.say("plan", {"type": "goal_claim", "goal": claim_goal(kind, x, y),
-                              "status": "claim"})
-            turn.note(kind="claim", subject=kind, place=(x, y), agent=b.agent_id, status="set")
 
     def _subgoal_notes(self, turn: _Turn, task: Task, unlocked: Iterable[str]) -> None:
         """The goal once, then one subgoal per task (with its target), completed when its

@@ -84,11 +84,15 @@ def test_inbox_messages_become_hearsay_facts() -> None:
     facts = inbox_facts(inbox, 4)
     assert [(f.kind, f.provenance) for f in facts] == [
         ("seen_at", "told_by:agent_1"), ("report", "told_by:agent_2"),
-        ("claim", "told_by:agent_2"), ("report", "told_by:agent_2")]
+        ("claim", "told_by:agent_2"), ("report", "told_by:agent_2"),
+        ("commitment", "told_by:agent_2")]
     assert facts[0].place == (5, 6) and facts[0].observed_step == 2
     claim = facts[2]  # a claim on a located target is working memory too
     assert (claim.subject, claim.place, claim.agent, claim.status) == (
         "diamond", (1, 2), "agent_2", "set")
+    request = facts[4]  # so is a request: open until it is served or runs out
+    assert (request.subject, request.object, request.agent, request.until) == (
+        "iron", "requested", "agent_2", 4 + 60)
 
 
 def test_planner_starts_the_tech_tree_with_wood() -> None:
@@ -200,8 +204,9 @@ def test_planner_offers_a_spare_item_on_request_and_gives_it() -> None:
     agent = Agent(world)
     decision = agent.step(0, [request, where])
     assert "offer" in {m["kind"] for m in decision.messages}
-    assert [(n.kind, n.object, n.agent) for n in decision.memory_notes
-            if n.kind == "commitment"] == [("commitment", "give", "agent_1")]
+    assert [(n.object, n.agent, n.status) for n in decision.memory_notes
+            if n.kind == "commitment"] == [("give", "agent_1", "set"),
+                                           ("requested", "agent_1", "completed")]
     actions = [agent.act(decision)]
     for step in range(1, 4):  # the promise comes back from memory: face agent_1, give
         actions.append(agent.act(agent.step(step)))
@@ -212,13 +217,13 @@ def test_planner_offers_a_spare_item_on_request_and_gives_it() -> None:
 def test_planner_offers_nothing_to_a_far_requester() -> None:
     world = clearing(2)
     a0 = world.agents[0]
-    world.teleport(1, a0.x + 30, a0.y)
+    world.teleport(1, a0.x + 20, a0.y + 20)
     world.give_items(0, wood=5)
     request = Message(sender="agent_1", recipients=None, kind="request", step=0,
                       payload={"type": "item_request", "item": "wood", "count": 1})
     where = Message(sender="agent_1", recipients=None, kind="inform", step=0,
-                    payload={"type": "location", "entity": "agent_1", "x": a0.x + 30,
-                             "y": a0.y, "seen_step": 0})
+                    payload={"type": "location", "entity": "agent_1", "x": a0.x + 20,
+                             "y": a0.y + 20, "seen_step": 0})
     decision = Agent(world).step(0, [request, where])
     assert "offer" not in {m["kind"] for m in decision.messages}
 
