@@ -241,7 +241,9 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console,
     summaries: list[EpisodeSummary] = []
     milestones = scenario.family.milestones
     stores = MemoryStores(scenario.memory)  # one per run: memory may persist across seeds
-    with MetricsWriter(out_dir / "metrics.csv", milestones) as metrics:
+    # A resumed run adds its row to the directory's metrics.csv (and continues the trace).
+    with MetricsWriter(out_dir / "metrics.csv", milestones,
+                       append=args.resume is not None) as metrics:
         for seed in scenario.seeds:
             shown = watcher.episode_kwargs(seed) if watcher is not None else {}
             try:
