@@ -27,6 +27,7 @@ from memsim.memory.sharing import ExportSelector, PayloadTooLarge, payload_to_fa
 from memsim.memory.store import (
     EdgeRecord,
     GraphStore,
+    MemoryLostError,
     NodeRecord,
     StoreCapabilities,
     WriteBatch,
@@ -43,6 +44,7 @@ __all__ = [
     "GoalRecord",
     "GraphStore",
     "HolderRecord",
+    "MemoryLostError",
     "NeedRecord",
     "NodeRecord",
     "PayloadTooLarge",
