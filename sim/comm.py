@@ -55,11 +55,11 @@ class CommConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
-    max_messages_per_step: int = Field(default=8, ge=1)
-    max_bytes_per_step: int = Field(default=16_384, ge=1)
-    max_payload_bytes: int = Field(default=8_192, ge=1)
-    range_limit: float | None = Field(default=None, ge=0)
-    delay_steps: int = Field(default=0, ge=0)
+    max_messages_per_step: int = Field(default=8, ge=1, le=10_000)
+    max_bytes_per_step: int = Field(default=16_384, ge=1, le=2**31 - 1)
+    max_payload_bytes: int = Field(default=8_192, ge=1, le=2**31 - 1)
+    range_limit: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    delay_steps: int = Field(default=0, ge=0, le=1_000_000)
     loss_prob: float = Field(default=0.0, ge=0.0, le=1.0)
     duplicate_prob: float = Field(default=0.0, ge=0.0, le=1.0)
 

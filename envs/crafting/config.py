@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from memsim.envs.crafting.rules import load_rules
+
 ObsMode = Literal["symbolic", "text", "rgb"]
 RewardMode = Literal["individual", "team"]
 
@@ -55,4 +57,13 @@ class CraftingConfig(BaseModel):
             raise ValueError(
                 f"n_agents={self.n_agents} is too many for a {self.width}x{self.height} world"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _known_goal(self) -> CraftingConfig:
+        # The rules file is read (and checked) here, so a bad one fails with the config.
+        rules = load_rules(self.rules_path) if self.rules_path else load_rules()
+        if self.team_goal is not None and self.team_goal not in rules.achievements:
+            raise ValueError(f"team_goal={self.team_goal!r} is not an achievement of the rules; "
+                             f"allowed: {', '.join(rules.achievements)}, or None")
         return self

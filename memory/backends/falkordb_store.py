@@ -87,13 +87,9 @@ class FalkorDBStore(CypherStore):
         super().__init__(namespace)
         if url is None and host is None and port is None:
             url = os.environ.get(ENV_URL) or None
-        if not isinstance(graph, str) or not graph:
-            raise ValueError(f"FalkorDB config graph must be a non-empty string, got {graph!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"FalkorDB config retries must be an integer >= 0, got {retries!r}")
-        _positive("backoff", backoff, allow_zero=True)
-        _positive("socket_timeout", socket_timeout)
-        _positive("connect_timeout", connect_timeout)
+        self.check_config(url=url, host=host, port=port, graph=graph, password=password,
+                          username=username, retries=retries, backoff=backoff,
+                          socket_timeout=socket_timeout, connect_timeout=connect_timeout)
         retry = Retry(ExponentialBackoff(cap=2.0, base=backoff), retries, _TRANSIENT)
         options: dict[str, Any] = {
             "socket_timeout": socket_timeout,
@@ -102,25 +98,12 @@ class FalkorDBStore(CypherStore):
             "redis_connect_func": self._on_connect,
         }
         if url is not None:
-            if not isinstance(url, str) or urlsplit(url).scheme not in {
-                "falkor",
-                "falkors",
-                "redis",
-                "rediss",
-                "unix",
-            }:
-                raise ValueError(
-                    f"FalkorDB config url {url!r} must look like falkor://host:port "
-                    "(schemes: falkor, falkors, redis, rediss, unix)"
-                )
             parts = urlsplit(url)
             unix = parts.scheme == "unix"
             self._where = url if unix else f"{parts.hostname}:{parts.port or 6379}"
         else:
             host = "127.0.0.1" if host is None else host
             port = 6379 if port is None else port
-            if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-                raise ValueError(f"FalkorDB config port must be an integer 1-65535, got {port!r}")
             self._where = f"{host}:{port}"
         self._attempts = retries + 1
         self._graph_name = graph
@@ -139,6 +122,43 @@ class FalkorDBStore(CypherStore):
         except _TRANSIENT as exc:
             raise self._unavailable(exc) from exc
         self._ensure_schema()
+
+    @staticmethod
+    def check_config(*, url: Any = None, host: Any = None, port: Any = None,
+                     graph: Any = "memsim", password: Any = None, username: Any = None,
+                     retries: Any = 3, backoff: Any = 0.05, socket_timeout: Any = 30.0,
+                     connect_timeout: Any = 2.0) -> None:
+        """Check connection settings without connecting (scenario files are checked with
+        this at load time); raises `ValueError` naming the setting and what is allowed."""
+        if not isinstance(graph, str) or not graph:
+            raise ValueError(f"FalkorDB config graph must be a non-empty string, got {graph!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"FalkorDB config retries must be an integer >= 0, got {retries!r}")
+        _positive("backoff", backoff, allow_zero=True)
+        _positive("socket_timeout", socket_timeout)
+        _positive("connect_timeout", connect_timeout)
+        for name, value in (("host", host), ("password", password), ("username", username)):
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"FalkorDB config {name} must be a string, got {value!r}")
+        if url is not None:
+            if not isinstance(url, str) or urlsplit(url).scheme not in {
+                "falkor",
+                "falkors",
+                "redis",
+                "rediss",
+                "unix",
+            }:
+                raise ValueError(
+                    f"FalkorDB config url {url!r} must look like falkor://host:port "
+                    "(schemes: falkor, falkors, redis, rediss, unix)"
+                )
+            try:
+                urlsplit(url).port  # noqa: B018  (raises on a port out of range)
+            except ValueError as exc:
+                raise ValueError(f"FalkorDB config url {url!r}: {exc}") from None
+        elif port is not None and (isinstance(port, bool) or not isinstance(port, int)
+                                   or not 0 < port < 65536):
+            raise ValueError(f"FalkorDB config port must be an integer 1-65535, got {port!r}")
 
     # -- lost-graph detection
 
