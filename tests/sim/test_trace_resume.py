@@ -13,27 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from test_run_end_to_end import SCENARIO  # seed 3, 50 steps, a checkpoint every 20
+
 from memsim.cli import main
 from memsim.sim.output import TraceWriter, read_trace
-
-SCENARIO = """
-name = "killed"
-version = 1
-seeds = [3]
-max_steps = 50
-[env]
-family = "crafting"
-width = 48
-height = 48
-zombies = false
-skeletons = false
-[agents]
-count = 2
-policy = "scripted"
-[run]
-executor = "direct"
-checkpoint_every = 20
-"""
 
 # Runs the scenario and SIGKILLs itself after step 30 has been traced (no cleanup at all).
 KILLED_RUN = """
@@ -52,7 +35,7 @@ run_episode(load_scenario(sys.argv[1]), 3, Path(sys.argv[2]), watch=watch)
 
 def killed_run(tmp_path: Path) -> tuple[Path, Path]:
     scenario = tmp_path / "killed.toml"
-    scenario.write_text(SCENARIO)
+    scenario.write_text(SCENARIO.format(executor="direct"))
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-c", KILLED_RUN, str(scenario), str(out)],
                           capture_output=True, timeout=300)
