@@ -59,6 +59,9 @@ class AgentRuntime:
     # environment step, in agent order (deterministic).
     shared: SharedMemory | None = None
     published: frozenset[str] = frozenset()
+    # Delivered messages whose facts could not be built (dropped, never fatal; the channel
+    # rejects such messages at send time, so this stays 0 unless a message bypassed it).
+    unreadable_messages: int = 0
 
 def publishable(facts: list[Fact], kinds: frozenset[str]) -> list[Fact]:
     """What an agent publishes to the team graph: sightings of the family's published
@@ -83,9 +86,18 @@ class AgentStepState(TypedDict, total=False):
     visited: Annotated[list[str], operator.add]
 
 
-def inbox_facts(inbox: list[Message], step: int) -> list[Fact]:
-    """What messages say, as hearsay facts for the receiver's memory."""
-    return [fact for message in inbox for fact in message.facts(step)]
+def inbox_facts(inbox: list[Message], step: int, dropped: list[Message] | None = None
+                ) -> list[Fact]:
+    """What messages say, as hearsay facts for the receiver's memory. A message whose facts
+    cannot be built is skipped (and appended to `dropped`): one bad message never ends a run."""
+    facts: list[Fact] = []
+    for message in inbox:
+        try:
+            facts.extend(message.facts(step))
+        except (ValueError, LookupError, TypeError, RecursionError):
+            if dropped is not None:
+                dropped.append(message)
+    return facts
 
 
 # ---- nodes ------------------------------------------------------------------------------
@@ -116,7 +128,10 @@ def perceive(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
 
 
 def read_inbox(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
-    return {"heard": inbox_facts(state.get("inbox", []), state["step"]), "visited": ["read_inbox"]}
+    dropped: list[Message] = []
+    heard = inbox_facts(state.get("inbox", []), state["step"], dropped)
+    runtime.unreadable_messages += len(dropped)
+    return {"heard": heard, "visited": ["read_inbox"]}
 
 
 def remember(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:

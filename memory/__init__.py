@@ -33,6 +33,7 @@ from memsim.memory.sharing import ExportSelector, PayloadTooLarge, payload_to_fa
 from memsim.memory.store import (
     EdgeRecord,
     GraphStore,
+    MemoryLostError,
     NodeRecord,
     StoreCapabilities,
     WriteBatch,
@@ -53,6 +54,7 @@ __all__ = [
     "GoalRecord",
     "GraphStore",
     "HolderRecord",
+    "MemoryLostError",
     "NeedRecord",
     "NodeRecord",
     "PayloadTooLarge",

@@ -44,7 +44,7 @@ from pydantic import (
     model_validator,
 )
 
-from memsim.memory.schema import SchemaError
+from memsim.memory.schema import CONTROL_CHARS, INT64_MAX, INT64_MIN, SchemaError
 
 FactKind = Literal[
     "seen_at", "gone_from", "surveyed", "holds", "recipe", "event", "goal", "subgoal", "report",
@@ -56,11 +56,16 @@ Status = Literal["set", "completed", "failed", "interrupted", "released"]
 Direction = Literal["give", "receive", "requested"]
 Scalar = str | int | float | bool
 Side = Annotated[int, Field(ge=1, le=256)]  # a surveyed rectangle's width or height
+# Integers every store keeps exactly (64-bit signed).
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
 FACT_KINDS: tuple[str, ...] = get_args(FactKind)
 _DIRECTIONS: tuple[str, ...] = get_args(Direction)
 _PROVENANCE = re.compile(r"^(observed|inferred|told_by:[A-Za-z0-9_.\-]+)$")
-_NAME = re.compile(r"^[^\s@:][^@:]{0,127}$")
+_NAME = re.compile(r"^(?!\s)[^@:\x00-\x1f\x7f-\x9f]{1,128}(?<!\s)$")
+# Free text may hold tabs and newlines, no other control character.
+_TEXT_CONTROL = CONTROL_CHARS
 
 # Which fields each kind needs; checked after field validation so the message can name them.
 _REQUIRED: dict[str, tuple[str, ...]] = {
@@ -81,38 +86,46 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 
 def check_name(value: str, field: str) -> str:
     """Validate a name used inside node ids (agent ids, kinds): raises SchemaError."""
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise SchemaError(
             f"{field} {value!r} must be a 1-128 character string, not starting with "
-            "whitespace, with no '@' or ':'"
+            "or ending with whitespace, with no '@' or ':' and no control character"
         )
     return value
 
 
 def _id_part(value: str | None) -> str | None:
     # '@' and ':' build node ids, so names that go into ids may not contain them.
-    if value is not None and not _NAME.match(value):
+    if value is not None and not _NAME.fullmatch(value):
         raise ValueError(
-            f"{value!r} must be 1-128 characters, not start with whitespace, "
-            "and contain no '@' or ':'"
+            f"{value!r} must be 1-128 characters, not start or end with whitespace, "
+            "and contain no '@' or ':' and no control character"
         )
+    return value
+
+
+def _text(value: str | None) -> str | None:
+    bad = _TEXT_CONTROL.search(value) if value is not None else None
+    if bad:
+        raise ValueError(f"must not contain control characters other than tab and newline, "
+                         f"got {bad.group()!r}")
     return value
 
 
 class Fact(BaseModel):
     """One typed statement for memory (see the module table for the vocabulary)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     kind: FactKind
     subject: str = Field(min_length=1, max_length=128)
     object: str | None = Field(default=None, min_length=1, max_length=128)
-    place: tuple[int, int] | None = None
+    place: tuple[Int64, Int64] | None = None
     extent: tuple[Side, Side] | None = None
     category: Category | None = None
     entity_id: str | None = Field(default=None, min_length=1, max_length=128)
-    count: int | None = Field(default=None, ge=0)
-    requires: dict[str, int] = Field(default_factory=dict)
+    count: Count | None = None
+    requires: dict[str, Count] = Field(default_factory=dict)
     nearby: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
     outcome: Outcome | None = None
@@ -123,15 +136,27 @@ class Fact(BaseModel):
     until: int | None = Field(default=None, ge=0)  # working memory: the step it lasts to
     provenance: str = "observed"
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
-    observed_step: int | None = Field(default=None, ge=0)
+    observed_step: Count | None = None
 
     @field_validator("subject", "object", "entity_id", "agent")
     @classmethod
     def _name_shape(cls, value: str | None, info: ValidationInfo) -> str | None:
         # A report's object is only what it is about (free text, never part of an id).
         if info.field_name == "object" and info.data.get("kind") == "report":
-            return value
+            return _text(value)
         return _id_part(value)
+
+    @field_validator("text")
+    @classmethod
+    def _text_shape(cls, value: str | None) -> str | None:
+        return _text(value)
+
+    @field_validator("nearby", "needs")
+    @classmethod
+    def _names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            _id_part(name)
+        return value
 
     @field_validator("provenance")
     @classmethod

@@ -6,6 +6,7 @@ query from an unchecked label, and a typo fails loudly with the allowed values n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,6 +57,12 @@ EDGE_TYPES: frozenset[str] = frozenset(
 _MAX_STRING = 4096
 _MAX_LIST = 256
 _SCALARS = (str, int, float, bool)
+# Every backend stores 64-bit signed integers (FalkorDB would clamp larger ones silently).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Control characters (C0, DEL, C1) other than tab and newline. Ids may hold none and may
+# not end in whitespace: FalkorDB cannot find such a node again (it trims the id), so each
+# upsert would add one more. No string may hold NUL (a Cypher parse error).
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class SchemaError(ValueError):
@@ -81,7 +88,24 @@ def check_id(node_id: Any, field: str = "id") -> str:
         raise SchemaError(f"{field} must be a non-empty string, got {node_id!r}")
     if len(node_id) > 512:
         raise SchemaError(f"{field} must be at most 512 characters, got {len(node_id)}")
+    bad = CONTROL_CHARS.search(node_id)
+    if bad:
+        raise SchemaError(f"{field} must not contain control characters other than tab and "
+                          f"newline, got {bad.group()!r} in {node_id[:60]!r}")
+    if node_id != node_id.rstrip():
+        raise SchemaError(f"{field} must not end with whitespace, got {node_id[-60:]!r}")
     return node_id
+
+
+def check_scalar(value: Any, field: str) -> None:
+    """A stored scalar: strings without NUL, integers within 64 bits (bools are fine)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise SchemaError(f"{field} must not contain a NUL character")
+    elif isinstance(value, int) and not isinstance(value, bool) and not (
+            INT64_MIN <= value <= INT64_MAX):
+        raise SchemaError(f"{field} is {value}; allowed: a 64-bit integer "
+                          f"({INT64_MIN} to {INT64_MAX})")
 
 
 def check_props(props: Mapping[str, Any], where: str) -> None:
@@ -95,6 +119,7 @@ def check_props(props: Mapping[str, Any], where: str) -> None:
         if value is None or isinstance(value, _SCALARS):
             if isinstance(value, str) and len(value) > _MAX_STRING:
                 raise SchemaError(f"{field} is {len(value)} characters; max {_MAX_STRING}")
+            check_scalar(value, field)
             continue
         if isinstance(value, list | tuple):
             if len(value) > _MAX_LIST:
@@ -104,6 +129,8 @@ def check_props(props: Mapping[str, Any], where: str) -> None:
                 raise SchemaError(
                     f"{field} must be a list of one scalar type (str, int, float or bool)"
                 )
+            for item in value:
+                check_scalar(item, f"{field}[]")
             continue
         raise SchemaError(
             f"{field} has type {type(value).__name__}; allowed: str, int, float, bool, "

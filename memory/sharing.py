@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from memsim.memory import ids
 from memsim.memory.facts import Fact
@@ -151,83 +151,128 @@ def payload_to_facts(payload: Mapping[str, Any], sender: str) -> list[Fact]:
     """Interpret an `export` payload as hearsay facts from `sender`.
 
     Located entities become `seen_at` (+ `gone_from` when closed), recipes become `recipe`
-    facts, HOLDS edges become `holds`; places, regions and kind nodes are implied."""
-    provenance = f"told_by:{sender}"
-    base = payload.get("step_base", 0)
-    if not isinstance(base, int) or base < 0:
+    facts, HOLDS edges become `holds`; places, regions and kind nodes are implied. Anything
+    malformed raises `SchemaError` naming the node or edge and the field (never another
+    error: a channel validates messages with this before it accepts them)."""
+    try:
+        base = payload.get("step_base", 0)
+        raw_nodes, raw_edges = payload["nodes"], payload["edges"]
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise SchemaError(f"payload must be a mapping with nodes and edges: {exc!r}") from None
+    if not _is_int(base) or base < 0:
         raise SchemaError(f"payload.step_base must be a non-negative int, got {base!r}")
-
-    def local(step: Any) -> int | None:
-        # Payload steps are the sender's global clock; facts carry episode-local steps.
-        return None if step is None else max(0, int(step) - base)
-
+    for key, value in (("nodes", raw_nodes), ("edges", raw_edges)):
+        if not isinstance(value, list):
+            raise SchemaError(f"payload.{key} must be a list, got {type(value).__name__}")
     nodes: dict[str, Mapping[str, Any]] = {}
-    for raw in payload["nodes"]:
+    where: dict[str, str] = {}
+    for index, raw in enumerate(raw_nodes):
         try:
             rec = NodeRecord(raw["id"], raw["label"], dict(raw.get("props") or {}))
-        except (KeyError, TypeError) as exc:
-            raise SchemaError(f"payload.nodes items need id, label, props: {exc!r}") from exc
-        check_node(rec)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SchemaError(f"payload.nodes[{index}] needs id, label and props (a mapping): "
+                              f"{exc!r}") from None
+        if not isinstance(rec.label, str):
+            raise SchemaError(f"payload.nodes[{index}].label must be a string, "
+                              f"got {rec.label!r}")
+        try:
+            check_node(rec)
+        except SchemaError as exc:
+            raise SchemaError(f"payload.nodes[{index}]: {exc}") from None
         nodes[rec.id] = {"label": rec.label, **rec.props}
+        where[rec.id] = f"payload.nodes[{index}] ({rec.id})"
     out_edges: dict[str, list[Mapping[str, Any]]] = {}
-    for raw in payload["edges"]:
+    for index, raw in enumerate(raw_edges):
         if not isinstance(raw, Mapping) or not {"src", "type", "dst"} <= raw.keys():
-            raise SchemaError("payload.edges items need src, type, dst, props")
-        out_edges.setdefault(raw["src"], []).append(raw)
+            raise SchemaError(f"payload.edges[{index}] needs src, type, dst and props")
+        props = raw.get("props") or {}
+        if not all(isinstance(raw[k], str) for k in ("src", "type", "dst")) or not isinstance(
+                props, Mapping):
+            raise SchemaError(f"payload.edges[{index}]: src, type and dst must be strings "
+                              "and props a mapping")
+        out_edges.setdefault(raw["src"], []).append({**raw, "props": props})
     facts: list[Fact] = []
     for node_id, p in nodes.items():
-        label = p["label"]
-        if label == "Entity" and p.get("instance"):
-            place = (p["x"], p["y"])
-            entity_id = None
-            if node_id != f"ent:{p['kind']}@{place[0]},{place[1]}":
-                entity_id = node_id.removeprefix("ent:")
-            common = {
-                "subject": p["kind"],
-                "place": place,
-                "entity_id": entity_id,
-                "provenance": provenance,
-                "confidence": p.get("confidence", 1.0),
-            }
-            cat = p.get("category")
-            facts.append(
-                Fact(
-                    kind="seen_at", category=cat, observed_step=local(p.get("valid_from")), **common
-                )
-            )
-            if "valid_to" in p:
-                facts.append(Fact(kind="gone_from", observed_step=local(p["valid_to"]), **common))
-        elif label == "Recipe":
-            facts.append(
-                Fact(
-                    kind="recipe",
-                    subject=p["name"],
-                    object=p["produces"],
-                    count=p.get("count", 1),
-                    requires=dict(
-                        zip(p.get("requires_items", []), p.get("requires_counts", []), strict=True)
-                    ),
-                    nearby=tuple(p.get("nearby", [])),
-                    provenance=provenance,
-                    confidence=p.get("confidence", 1.0),
-                    observed_step=local(p.get("valid_from")),
-                )
-            )
-        elif label == "Agent":
-            for edge in out_edges.get(node_id, []):
-                kind_node = nodes.get(edge["dst"], {})
-                e = edge.get("props") or {}
-                if edge["type"] != "HOLDS" or "kind" not in kind_node:
-                    continue
-                facts.append(
-                    Fact(
-                        kind="holds",
-                        subject=p.get("name", node_id.removeprefix("agent:")),
-                        object=kind_node["kind"],
-                        count=0 if "valid_to" in e else e.get("count", 0),
-                        provenance=provenance,
-                        confidence=e.get("confidence", 1.0),
-                        observed_step=local(e.get("valid_to", e.get("valid_from"))),
-                    )
-                )
+        try:
+            facts.extend(_node_facts(node_id, p, nodes, out_edges, base, f"told_by:{sender}"))
+        except KeyError as exc:
+            raise SchemaError(f"{where[node_id]}.props.{exc.args[0]}: required for a "
+                              f"{p['label']} node") from None
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'fact'}: {e['msg']}"
+                                 for e in exc.errors())
+            raise SchemaError(f"{where[node_id]}: not a valid fact: {problems}") from None
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise SchemaError(f"{where[node_id]}: {exc}") from None
+    return facts
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _node_facts(node_id: str, p: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]],
+                out_edges: Mapping[str, list[Mapping[str, Any]]], base: int,
+                provenance: str) -> list[Fact]:
+    """The facts one exported node stands for (raises KeyError / ValueError / TypeError /
+    ValidationError on a malformed one; `payload_to_facts` names the node)."""
+
+    def local(step: Any, field: str) -> int | None:
+        # Payload steps are the sender's global clock; facts carry episode-local steps.
+        if step is None:
+            return None
+        if not _is_int(step):
+            raise ValueError(f"{field} must be an int step, got {step!r}")
+        return max(0, step - base)
+
+    facts: list[Fact] = []
+    label = p["label"]
+    if label == "Entity" and p.get("instance"):
+        place = (p["x"], p["y"])
+        entity_id = None
+        if node_id != f"ent:{p['kind']}@{place[0]},{place[1]}":
+            entity_id = node_id.removeprefix("ent:")
+        common = {
+            "subject": p["kind"],
+            "place": place,
+            "entity_id": entity_id,
+            "provenance": provenance,
+            "confidence": p.get("confidence", 1.0),
+        }
+        facts.append(Fact(kind="seen_at", category=p.get("category"),
+                          observed_step=local(p.get("valid_from"), "props.valid_from"),
+                          **common))
+        if "valid_to" in p:
+            facts.append(Fact(kind="gone_from",
+                              observed_step=local(p["valid_to"], "props.valid_to"), **common))
+    elif label == "Recipe":
+        items, counts = p.get("requires_items", []), p.get("requires_counts", [])
+        if not isinstance(items, list) or not isinstance(counts, list) or len(items) != len(
+                counts):
+            raise ValueError("props.requires_items and props.requires_counts must be lists "
+                             "of the same length")
+        nearby = p.get("nearby", [])
+        if not isinstance(nearby, list):
+            raise ValueError(f"props.nearby must be a list, got {nearby!r}")
+        facts.append(Fact(kind="recipe", subject=p["name"], object=p["produces"],
+                          count=p.get("count", 1), requires=dict(zip(items, counts, strict=True)),
+                          nearby=tuple(nearby), provenance=provenance,
+                          confidence=p.get("confidence", 1.0),
+                          observed_step=local(p.get("valid_from"), "props.valid_from")))
+    elif label == "Agent":
+        for edge in out_edges.get(node_id, []):
+            kind_node = nodes.get(edge["dst"], {})
+            e = edge["props"]
+            if edge["type"] != "HOLDS" or "kind" not in kind_node:
+                continue
+            facts.append(Fact(
+                kind="holds",
+                subject=p.get("name", node_id.removeprefix("agent:")),
+                object=kind_node["kind"],
+                count=0 if "valid_to" in e else e.get("count", 0),
+                provenance=provenance,
+                confidence=e.get("confidence", 1.0),
+                observed_step=local(e.get("valid_to", e.get("valid_from")),
+                                    f"edge {node_id}-HOLDS->{edge['dst']} valid_to/valid_from"),
+            ))
     return facts

@@ -21,6 +21,11 @@ Props = dict[str, Any]
 Direction = Literal["out", "in", "both"]
 
 
+class MemoryLostError(RuntimeError):
+    """A server store's graph is gone (the server restarted without it, or was flushed)
+    since the store opened it: continuing would act on an empty memory, so the run stops."""
+
+
 @dataclass(frozen=True, slots=True)
 class NodeRecord:
     """One node: a stable id within the namespace, one label, and properties."""

@@ -241,7 +241,9 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console,
     summaries: list[EpisodeSummary] = []
     milestones = scenario.family.milestones
     stores = MemoryStores(scenario.memory)  # one per run: memory may persist across seeds
-    with MetricsWriter(out_dir / "metrics.csv", milestones) as metrics:
+    # A resumed run adds its row to the directory's metrics.csv (and continues the trace).
+    with MetricsWriter(out_dir / "metrics.csv", milestones,
+                       append=args.resume is not None) as metrics:
         for seed in scenario.seeds:
             shown = watcher.episode_kwargs(seed) if watcher is not None else {}
             try:
@@ -255,6 +257,7 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console,
                 _close_watcher(watcher)
                 failure = f"{scenario.name} seed {seed} failed: {type(exc).__name__}: {exc}"
                 err.print(escape(f"error: {failure}"), highlight=False)
+                _print_resume_hint(err, args.scenario, seed, out_dir)
                 return EXIT_FAILED
             metrics.write(summary)
             summaries.append(summary)
@@ -265,6 +268,16 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console,
         print_summary(summaries, console, milestones)
     console.print(f"results: {out_dir}", highlight=False)
     return EXIT_OK
+
+
+def _print_resume_hint(err: Console, scenario: str, seed: int, out_dir: Path) -> None:
+    """After a failed seed: the trace is on disk up to the last finished step; say how to
+    continue from the last checkpoint, when there is one."""
+    checkpoint = out_dir / f"checkpoint-seed{seed}.pkl"
+    if checkpoint.is_file():
+        err.print(escape(f"the trace is on disk up to the last finished step; continue from "
+                         f"the last checkpoint with: memsim run {scenario} --seed {seed} "
+                         f"--resume {checkpoint} --out {out_dir}"), highlight=False)
 
 
 def _seed_shown(watcher: Any, console: Console) -> bool:

@@ -24,6 +24,13 @@ Semantics, in one place:
   loss and one for duplication (both always drawn, so the stream does not depend on outcomes).
   A duplicate is a second copy with the same ``msg_id`` in the same inbox, so receivers can
   de-duplicate.
+* **Identity.** The runtime passes ``sender=`` (the agent whose decision this is): a message
+  that names another agent as its sender is rejected as forged (``rejected_invalid``,
+  charged to the real sender; the named agent's budget is untouched); a dict without a
+  sender gets the real one.
+* **Meaning.** A message is accepted only if the receiver's memory can store what it says:
+  the channel builds ``message.facts(step)`` (the same facts the receiver's ``read_inbox``
+  builds) and rejects the message with the reason if that fails.
 * **Counters.** ``sent == accepted + rejected_invalid + rejected_budget + rejected_disabled``
   (per message). Delivery-side counters are per (message, recipient) copy:
   ``addressed + duplicated == dropped_range + dropped_loss + delivered + expired + pending``.
@@ -48,11 +55,11 @@ class CommConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
-    max_messages_per_step: int = Field(default=8, ge=1)
-    max_bytes_per_step: int = Field(default=16_384, ge=1)
-    max_payload_bytes: int = Field(default=8_192, ge=1)
-    range_limit: float | None = Field(default=None, ge=0)
-    delay_steps: int = Field(default=0, ge=0)
+    max_messages_per_step: int = Field(default=8, ge=1, le=10_000)
+    max_bytes_per_step: int = Field(default=16_384, ge=1, le=2**31 - 1)
+    max_payload_bytes: int = Field(default=8_192, ge=1, le=2**31 - 1)
+    range_limit: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    delay_steps: int = Field(default=0, ge=0, le=1_000_000)
     loss_prob: float = Field(default=0.0, ge=0.0, le=1.0)
     duplicate_prob: float = Field(default=0.0, ge=0.0, le=1.0)
 
@@ -184,24 +191,30 @@ class CommChannel:
         raw: Message | Mapping[str, Any],
         step: int,
         positions: Mapping[str, tuple[int, int]] | None = None,
+        sender: str | None = None,
     ) -> SendResult:
         """Validate, budget, route and schedule one message sent at ``step``.
 
         A bad message never raises: it is rejected with ``error="<field>: <problem>"`` and
-        counted. Programming errors of the caller (negative or backwards ``step``, missing
-        ``positions`` when a range limit is set) do raise ``ValueError``.
+        counted. ``sender``: the agent actually sending (the runtime knows it); a message
+        claiming another sender is rejected as forged. Programming errors of the caller
+        (negative or backwards ``step``, missing ``positions`` when a range limit is set,
+        an unknown ``sender``) do raise ``ValueError``.
         """
         step = self._advance_clock(step, "send")
         cfg = self._config
         if cfg.range_limit is not None and positions is None:
             raise ValueError("positions: required when comm range_limit is set")
-        claimed = self._claimed_sender(raw)
+        if sender is not None and sender not in self._agent_set:
+            raise ValueError(f"sender: {sender!r} is not an agent of this channel; "
+                             f"known agents: {', '.join(self._agent_ids)}")
+        claimed = sender if sender is not None else self._claimed_sender(raw)
         self._count_send("sent", claimed)
         if not cfg.enabled:
             self._count_send("rejected_disabled", claimed)
             return SendResult(accepted=False, error="comm disabled")
 
-        msg, error = self._validate(raw, step)
+        msg, error = self._validate(raw, step, sender)
         if msg is None:
             self._count_send("rejected_invalid", claimed)
             return SendResult(accepted=False, error=error)
@@ -240,15 +253,21 @@ class CommChannel:
         return SendResult(accepted=True, msg_id=msg_id, size_bytes=size)
 
     def _validate(
-        self, raw: Message | Mapping[str, Any], step: int
+        self, raw: Message | Mapping[str, Any], step: int, sender: str | None = None
     ) -> tuple[Message | None, str | None]:
         if isinstance(raw, Message):
             data: dict[str, Any] = raw.model_dump()
         elif isinstance(raw, Mapping):
             data = dict(raw)
             data.setdefault("step", step)  # convenience for dict senders
+            if sender is not None:
+                data.setdefault("sender", sender)
         else:
             return None, f"message: expected a Message or a dict, got {type(raw).__name__}"
+        if sender is not None and data.get("sender") != sender:
+            claimed = _short(repr(data.get("sender")))
+            return None, (f"sender: {sender!r} cannot send as {claimed}; a message's sender "
+                          "is the agent that sends it (forged)")
         try:
             # Re-validating a Message too: it may have been built with model_construct, and the
             # copy keeps the channel's state independent of the sender's object.
@@ -266,7 +285,8 @@ class CommChannel:
             unknown = [r for r in msg.recipients if r not in self._agent_set]
             if unknown:
                 return None, f"recipients: unknown agent(s) {unknown}; known agents: {known}"
-        return msg, None
+        error = _unreadable(msg, step)
+        return (None, error) if error is not None else (msg, None)
 
     def _schedule(self, msg: Message, positions: Mapping[str, tuple[int, int]] | None) -> None:
         cfg = self._config
@@ -408,6 +428,22 @@ class CommChannel:
 
 
 COUNTER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(CommCounters))
+
+
+def _unreadable(msg: Message, step: int) -> str | None:
+    """Why a receiver's memory could not store what `msg` says (None: it can)."""
+    try:
+        msg.facts(step)
+    except ValidationError as exc:
+        return f"payload: not storable in memory: {format_validation_error(exc)}"
+    except (ValueError, LookupError, TypeError, RecursionError) as exc:
+        # SchemaError (a ValueError) from the memory layer names the field itself.
+        return f"payload: not storable in memory: {_short(str(exc), 300)}"
+    return None
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _bump(counters: CommCounters, name: str, amount: int) -> None:

@@ -139,7 +139,8 @@ def team_result(runtime: TeamRuntime, state: TeamState, wall_seconds: float) -> 
         "goal_reached": env.config.team_goal in env.team_achievements,
         "milestones": {name: step for name, (step, _) in env.team_achievements.items()},
         "per_agent_achievements": env.achievements,
-        "messages": dict(runtime.comm.metrics.as_dict()["total"]),
+        "messages": {**runtime.comm.metrics.as_dict()["total"],
+                     "unreadable": sum(a.unreadable_messages for a in runtime.agents.values())},
         "memory_nodes": memory_sizes(runtime),
         "wall_seconds": wall_seconds,
         "usage": policy_usage(runtime),
@@ -208,13 +209,18 @@ def run_episode(
     `stores`: one opener for all the episodes of a run, so memory persists across them
     when the scenario says so (a new one per episode otherwise)."""
     meta = {"scenario": scenario.name, "seed": seed}
+    resume_from = None
     if resume is not None:
         saved = checkpoint_meta(resume)
         if (saved.get("scenario"), saved.get("seed")) != (scenario.name, seed):
             raise ValueError(f"resume: checkpoint {str(resume)!r} is of scenario "
                              f"{saved.get('scenario')!r} seed {saved.get('seed')}, "
                              f"not {scenario.name!r} seed {seed}")
-    trace = TraceWriter(trace_path(out_dir, seed)) if out_dir is not None else None
+        resume_from = saved["step"]
+    # Written through; a resumed run continues the trace of the same directory (see
+    # TraceWriter), never overwrites it.
+    trace = (TraceWriter(trace_path(out_dir, seed), resume_from=resume_from)
+             if out_dir is not None else None)
     start = time.perf_counter()
     last: list[StepRecord] = []
 
@@ -250,6 +256,8 @@ def run_episode(
                 saved = current
                 if isinstance(executor, LangGraphExecutor):
                     saved = executor.saved_state()
+                if trace is not None:
+                    trace.sync()  # the trace is on disk up to the checkpoint's step
                 save_checkpoint(runtime, saved, checkpoint_path(out_dir, seed), meta)
             if watch is not None:
                 watch(runtime, current, last[0] if last else None)

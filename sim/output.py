@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import json
 import math
+import os
 import statistics
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -144,14 +145,30 @@ class _OutputFile:
 class TraceWriter(_OutputFile):
     """Append one JSON line per team step: ``{"step", "agents", "comm", "team"}``.
 
-    Use as a context manager (or call :meth:`close`); lines are flushed at close.
+    Written through: each line is flushed as it is written, so a killed run leaves every
+    finished step on disk (:meth:`sync` also asks the OS to, before a checkpoint is saved).
+    ``resume_from=N`` continues an existing trace: its lines of steps before ``N`` are kept
+    as they are, the file is cut after them (the resumed run writes those steps again,
+    identically) and new lines are appended; without an existing file a new one starts at
+    step ``N``. Without it the file is started anew. Use as a context manager (or call
+    :meth:`close`).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, resume_from: int | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] | None = self.path.open("w", encoding="utf-8")
         self.lines = 0
+        if resume_from is not None and self.path.exists():
+            self.lines = _cut_trace(self.path, resume_from)
+            self._file: IO[str] | None = self.path.open("a", encoding="utf-8")
+        else:
+            self._file = self.path.open("w", encoding="utf-8")
+
+    def sync(self) -> None:
+        """Make every line written so far durable (flush and fsync)."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
 
     def write_step(
         self,
@@ -167,7 +184,27 @@ class TraceWriter(_OutputFile):
         # Serialise first so a bad value cannot leave half a line in the file.
         line = json.dumps(record, default=to_jsonable, separators=(",", ":"))
         self._file.write(line + "\n")
+        self._file.flush()
         self.lines += 1
+
+
+def _cut_trace(path: Path, step: int) -> int:
+    """Cut a trace file after its last line of a step before `step` (also dropping a torn
+    last line); return how many lines it keeps."""
+    keep_bytes, kept = 0, 0
+    with path.open("rb") as file:
+        for raw in file:
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                break  # a line torn by a kill: everything from here is written again
+            if not raw.endswith(b"\n") or not isinstance(record, dict) or not isinstance(
+                    record.get("step"), int) or record["step"] >= step:
+                break
+            keep_bytes += len(raw)
+            kept += 1
+    os.truncate(path, keep_bytes)
+    return kept
 
 
 
@@ -218,13 +255,21 @@ def metrics_row(
 class MetricsWriter(_OutputFile):
     """``metrics.csv``: a header, then one row per episode, flushed as each is written."""
 
-    def __init__(self, path: str | Path, milestones: Sequence[str]) -> None:
+    def __init__(self, path: str | Path, milestones: Sequence[str],
+                 append: bool = False) -> None:
+        """`append`: add rows to an existing file with the same columns (a resumed run)
+        instead of starting it anew."""
         self.path = Path(path)
         self.milestones = tuple(milestones)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] | None = self.path.open("w", encoding="utf-8", newline="")
-        self._writer = csv.DictWriter(self._file, fieldnames=metrics_columns(self.milestones))
-        self._writer.writeheader()
+        columns = metrics_columns(self.milestones)
+        header = ",".join(columns)
+        keep = append and self.path.is_file() and _first_line(self.path) == header
+        self._file: IO[str] | None = self.path.open("a" if keep else "w", encoding="utf-8",
+                                                    newline="")
+        self._writer = csv.DictWriter(self._file, fieldnames=columns)
+        if not keep:
+            self._writer.writeheader()
 
     def write(self, summary: EpisodeSummary) -> None:
         """Append the row of one episode (flushed, so a later crash keeps it)."""
@@ -233,6 +278,11 @@ class MetricsWriter(_OutputFile):
         self._writer.writerow(metrics_row(summary, self.milestones))
         self._file.flush()
 
+
+
+def _first_line(path: Path) -> str:
+    with path.open(encoding="utf-8", newline="") as file:
+        return file.readline().rstrip("\r\n")
 
 
 # --------------------------------------------------------------------------- statistics

@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 import memsim.scenarios as _scenarios_pkg
-from memsim.memory.backends import BACKENDS
+from memsim.memory.backends import BACKENDS, check_backend_config
 from memsim.sim.comm import CommConfig
 from memsim.sim.families import FAMILIES, WorldFamily, family_named
 
@@ -44,6 +44,10 @@ _DERIVED_ENV_KEYS = {"n_agents": "agents.count", "max_steps": "the top-level max
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 DEFAULT_MAX_STEPS = 10_000
+SCENARIO_VERSION = 1  # the file format this code reads
+MAX_SEED = 2**63 - 1  # seeds are kept as 64-bit integers (metrics, bench tables)
+MAX_STEPS = 10**9
+MAX_NESTING = 32  # tables and arrays in a scenario file; a real one nests 3 deep
 
 
 class ScenarioError(ValueError):
@@ -169,16 +173,25 @@ class MemoryConfig(BaseModel):
 
     enabled: bool = True
     backend: MemoryBackend = "networkx"
-    node_budget: int = Field(5000, ge=64)
-    chunk_size: int = Field(16, ge=1)
+    node_budget: int = Field(5000, ge=64, le=10_000_000)
+    chunk_size: int = Field(16, ge=1, le=256)  # AgentMemory's own bound
     shared: bool = Field(False, description="also keep a team SharedMemory")
     persist_across_episodes: bool = Field(
         False, description="keep semantic memory between the seeds of one run"
     )
-    retrieve_budget: int = Field(16, ge=1, description="items per retrieval")
+    retrieve_budget: int = Field(16, ge=1, le=10_000, description="items per retrieval")
     config: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="backend connection kwargs (url, uri, user, ...)"
     )
+
+    @field_validator("config")
+    @classmethod
+    def _backend_takes_config(cls, config: dict[str, Any], info: Any) -> dict[str, Any]:
+        # Checked without connecting: the keys the backend takes, in range.
+        backend = info.data.get("backend")
+        if backend is not None:
+            check_backend_config(backend, config)
+        return config
 
 
 class RunSection(BaseModel):
@@ -198,9 +211,10 @@ class Scenario(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9-]+$", max_length=100)
     description: str = ""
-    version: int = Field(ge=1)
-    seeds: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [0], min_length=1)
-    max_steps: int = Field(DEFAULT_MAX_STEPS, ge=1)
+    version: int = Field(ge=1, le=SCENARIO_VERSION)
+    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = Field(default_factory=lambda: [0],
+                                                                  min_length=1)
+    max_steps: int = Field(DEFAULT_MAX_STEPS, ge=1, le=MAX_STEPS)
     env: EnvSection
     agents: AgentsSection
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
@@ -244,14 +258,34 @@ class Scenario(BaseModel):
                                  "examples/train_ppo_*.py, or a .pt torch module)")
         if "llm" in used:
             from memsim.agents.llm.config import LLMConfig
+            from memsim.agents.messages import format_validation_error
 
             unknown = sorted(set(self.llm) - set(LLMConfig.model_fields))
             if unknown:
                 raise ValueError(f"llm: unknown key(s) {unknown}; allowed: "
                                  f"{', '.join(LLMConfig.model_fields)}")
+            # The values given (endpoint and model may still come from the environment).
+            try:
+                LLMConfig.model_validate({"base_url": "http://placeholder", "model": "m",
+                                          **self.llm})
+            except ValidationError as exc:
+                raise ValueError("llm." + format_validation_error(exc)) from None
         for name in ("llm", "rl"):
             if name not in used and getattr(self, name):
                 raise ValueError(f"{name}: settings given but no agent uses policy {name!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _policies_see_their_observations(self) -> Scenario:
+        # Every agent's perception reads the symbolic observation (LLM agents also get its
+        # text form), so a world set to emit only text or pixels fails every seed.
+        obs_mode = getattr(self.env, "obs_mode", "symbolic")
+        if obs_mode != "symbolic":
+            used = sorted({self.agents.policy_for(a) for a in self.agents.agent_ids()})
+            raise ValueError(
+                f"env.obs_mode: {obs_mode!r} cannot be used with policy "
+                f"{', '.join(map(repr, used))}: agents perceive the symbolic observation (LLM "
+                "agents get its text form as well); allowed: 'symbolic'")
         return self
 
     @property
@@ -349,10 +383,22 @@ def _describe(exc: ValidationError) -> list[str]:
 
 def validate_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
     """Validate a parsed scenario mapping; raise :class:`ScenarioError` naming ``source``."""
+    depth = _nesting(data)
+    if depth > MAX_NESTING:
+        raise ScenarioError(source, [f"tables and arrays nest {depth} deep; max {MAX_NESTING}"])
     try:
         return Scenario.model_validate(dict(data), strict=True)
     except ValidationError as exc:
         raise ScenarioError(source, _describe(exc)) from None
+
+
+def _nesting(value: Any, depth: int = 0) -> int:
+    """How deep tables and arrays nest (stops counting past MAX_NESTING, so it cannot run
+    out of stack itself)."""
+    if depth > MAX_NESTING or not isinstance(value, Mapping | list | tuple):
+        return depth
+    items = value.values() if isinstance(value, Mapping) else value
+    return max((_nesting(v, depth + 1) for v in items), default=depth + 1)
 
 
 def resolve_named_file(
@@ -385,6 +431,11 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         raise ScenarioError(str(path), [f"invalid TOML: {exc}"]) from None
     except UnicodeDecodeError as exc:
         raise ScenarioError(str(path), [f"not UTF-8 text: {exc}"]) from None
+    except RecursionError:
+        raise ScenarioError(str(path), [f"tables and arrays nest too deep; max "
+                                        f"{MAX_NESTING}"]) from None
+    except OSError as exc:
+        raise ScenarioError(str(path), [f"cannot be read: {exc.strerror or exc}"]) from None
     return validate_scenario(data, source=str(path))
 
 

@@ -20,12 +20,20 @@ class MemoryStores:
 
     config: MemoryConfig
     graphs: dict[str, Any] = field(default_factory=dict)
+    # The server graph's epoch marker (FalkorDB) when memory persists across episodes: a
+    # later episode's store checks it, so a server restarted between episodes is "memory
+    # lost", not a silently empty memory.
+    epoch: str | None = None
 
     def open(self, namespace: str) -> GraphStore:
         options: dict[str, Any] = dict(self.config.config)
         if self.config.backend == "networkx":
             options["graph_registry"] = self.graphs
+        if self.config.persist_across_episodes and self.epoch is not None:
+            options["epoch"] = self.epoch
         store = open_store(self.config.backend, namespace, **options)
+        if self.config.persist_across_episodes:
+            self.epoch = getattr(store, "epoch", None)
         if not self.config.persist_across_episodes:
             store.clear()
         return store

@@ -106,7 +106,7 @@ def env_step(runtime: TeamRuntime, state: TeamState) -> TeamState:
     sent = []
     for agent_id in live:
         for raw in decisions[agent_id]["decision"].messages:
-            result = comm.send(raw, step, positions)
+            result = comm.send(raw, step, positions, sender=agent_id)  # bound: no forgery
             sent.append({"from": agent_id, "accepted": result.accepted, "msg_id": result.msg_id,
                          "error": result.error})
     if runtime.shared is not None:

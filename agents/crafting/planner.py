@@ -75,7 +75,7 @@ class _Turn:
     claim: tuple[str, int, int] | None = None  # what it claims this step
 
     def say(self, kind: str, payload: dict[str, Any], to: str | None = None) -> None:
-        self.messages.append({"sender": self.b.agent_id, "recipients": [to] if to else None,
+        self.messages.append({"recipients": [to] if to else None,
                               "kind": kind, "ttl": 2, "step": self.b.step, "payload": payload})
 
     def note(self, **fact: Any) -> None:

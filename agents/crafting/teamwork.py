@@ -83,7 +83,7 @@ class Teamwork:
                           count=1, status="set", until=b.step + self.cfg["pickup_steps"])
                 receiving = True
             elif p.type == "recipe_request" and p.item in b.recipes:
-                turn.messages.append({"sender": b.agent_id, "recipients": [m.sender],
+                turn.messages.append({"recipients": [m.sender],
                                       "kind": "inform", "ttl": 2, "step": b.step,
                                       "export": {"recipes": True}})
 
@@ -170,7 +170,7 @@ class Teamwork:
         if not seen:
             return
         if b.memory:
-            turn.messages.append({"sender": b.agent_id, "recipients": None, "kind": "inform",
+            turn.messages.append({"recipients": None, "kind": "inform",
                                   "ttl": 2, "step": b.step, "export": {
                                       "kinds": seen, "since": b.step, "observed_only": True}})
             return

@@ -8,13 +8,16 @@ Request forms (`response_format` mode):
   server answers the former with HTTP 500);
 - `json_object`: plain JSON mode; the schema is spelled out in the system prompt;
 - `tools`: one forced function call whose parameters are the schema;
-- `auto`: `json_schema` once; on an HTTP 4xx/5xx answer (other than 429) `json_object_schema`,
-  and that choice is remembered for the endpoint.
+- `auto`: `json_schema` once; on an answer that says the request form is not understood
+  (HTTP 400, 415, 422, 500, 501) `json_object_schema`, and that choice is remembered for
+  the endpoint.
 
 Timeouts, HTTP 408/409/429/5xx and connection errors are retried with exponential backoff
 (`backoff_s` doubling up to `backoff_cap_s`, all waits of one request within
 `retry_budget_s`); after that `LLMUnavailable` says which endpoint and why. Other 4xx
-answers are configuration errors (`LLMRequestError`) and are not retried.
+answers are configuration errors (`LLMRequestError`) and are not retried; 401 and 403 say
+that authentication failed. A 200 whose body is not JSON (empty, cut off, not UTF-8) is an
+invalid answer: counted, repaired once, then the safe action (never cached).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from memsim.agents.llm.config import LLMConfig
 from memsim.memory import approx_tokens
 
 RETRIED_STATUS = frozenset({408, 409, 429})
+FORM_STATUS = frozenset({400, 415, 422, 500, 501})  # `auto`: try the other request form
+AUTH_STATUS = frozenset({401, 403})
 TOOL_NAME = "decide"
 
 # The request form that worked, per (base_url, model), shared by every agent of a process
@@ -204,7 +209,7 @@ class LLMClient:
         response, answered = await self._create_with_retries(messages, schema, strict_schema,
                                                              seed)
         completion = self._completion(response, messages)
-        if self.cache is not None:
+        if self.cache is not None and response is not None:
             # Keyed by the request actually answered, so a resolved `auto` hits next time.
             self.cache.put(self.cache.key(answered), completion)
         return completion
@@ -212,7 +217,8 @@ class LLMClient:
     async def _create_with_retries(self, messages: list[dict[str, str]],
                                    schema: dict[str, Any], strict_schema: dict[str, Any],
                                    seed: int) -> tuple[Any, dict[str, Any]]:
-        """The response and the request it answers (`auto` may have changed the form)."""
+        """The response (None: its body could not be decoded) and the request it answers
+        (`auto` may have changed the form)."""
         cfg = self.config
         tries, waited = 0, 0.0
         while True:
@@ -225,7 +231,11 @@ class LLMClient:
                 response = await self._openai().chat.completions.create(**kwargs)
             except openai.APIStatusError as exc:
                 status = exc.status_code
-                if form == "auto" and status != 429 and 400 <= status < 600:
+                if status in AUTH_STATUS:
+                    raise LLMRequestError(
+                        f"{cfg.base_url}: authentication failed (HTTP {status}: "
+                        f"{_error_text(exc)}); check llm.api_key or $OPENAI_API_KEY") from None
+                if form == "auto" and status in FORM_STATUS:
                     # Not the form this server takes: use llama.cpp's from now on.
                     _FORM_CHOICE[(cfg.base_url, cfg.model)] = "json_object_schema"
                     self.usage.form_fallbacks += 1
@@ -239,13 +249,11 @@ class LLMClient:
                 delay = _retry_after(exc)
             except openai.APIConnectionError as exc:  # includes APITimeoutError
                 error, delay = exc, None
+            except (ValueError, openai.APIError):
+                # JSONDecodeError, UnicodeDecodeError, a response the client could not read:
+                return self._answered(None, form, started), kwargs  # an answer with no text
             else:
-                latency = time.perf_counter() - started
-                self.usage.latency_s += latency
-                self.usage.latency_s_max = max(self.usage.latency_s_max, latency)
-                if form == "auto":
-                    _FORM_CHOICE.setdefault((cfg.base_url, cfg.model), "json_schema")
-                return response, kwargs
+                return self._answered(response, form, started), kwargs
             backoff = min(cfg.backoff_s * 2 ** (tries - 1), cfg.backoff_cap_s)
             delay = backoff if delay is None else min(delay, cfg.backoff_cap_s)
             if tries > cfg.max_retries or waited + delay > cfg.retry_budget_s:
@@ -255,6 +263,15 @@ class LLMClient:
             self.usage.retries += 1
             waited += delay
             await asyncio.sleep(delay)
+
+    def _answered(self, response: Any, form: str, started: float) -> Any:
+        """Count an answered request's latency; an answer settles `auto`'s form."""
+        latency = time.perf_counter() - started
+        self.usage.latency_s += latency
+        self.usage.latency_s_max = max(self.usage.latency_s_max, latency)
+        if form == "auto":
+            _FORM_CHOICE.setdefault((self.config.base_url, self.config.model), "json_schema")
+        return response
 
     def _completion(self, response: Any, messages: list[dict[str, str]]) -> Completion:
         self.usage.calls += 1

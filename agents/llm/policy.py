@@ -40,6 +40,11 @@ from memsim.agents.policy import AgentContext, Decision
 from memsim.memory import RetrievalQuery
 
 FALLBACK_ACTION = "noop"
+# Bounds on an answer before it is parsed: a decision is a few hundred characters nested
+# four deep; anything far past that is not worth parsing (and deep nesting would exhaust
+# the parser's recursion).
+MAX_ANSWER_CHARS = 100_000
+MAX_ANSWER_DEPTH = 32
 _ACTION_PREFIXES = ("make_", "place_", "give_")
 
 
@@ -48,17 +53,48 @@ def parse_answer(text: str,
     """The validated output, or None and what was wrong (field named). Takes the outermost
     {...}, so a code fence or chatter around the object (plain JSON mode) does not matter,
     and accepts raw newlines inside strings, which llama.cpp's JSON grammar lets through."""
+    if len(text) > MAX_ANSWER_CHARS:
+        return None, f"the answer is {len(text)} characters; max {MAX_ANSWER_CHARS}"
     start, end = text.find("{"), text.rfind("}")
     if start == -1 or end < start:
         return None, f"no JSON object in the answer (got {text[:60]!r})"
+    body = text[start:end + 1]
+    depth = json_depth(body)
+    if depth > MAX_ANSWER_DEPTH:
+        return None, f"the answer is nested {depth} deep; max {MAX_ANSWER_DEPTH}"
     try:
-        data = json.loads(text[start:end + 1], strict=False)
-    except ValueError as exc:
+        data = json.loads(body, strict=False)
+    except (ValueError, RecursionError) as exc:
         return None, f"invalid JSON: {exc}"
     try:
         return model.model_validate(data), ""
     except ValidationError as exc:
         return None, format_validation_error(exc)
+    except RecursionError:
+        return None, "invalid JSON: nested too deep"
+
+
+def json_depth(text: str) -> int:
+    """How deep `{`/`[` nest in JSON text, ignoring brackets inside strings (a linear scan,
+    so it cannot itself run out of stack)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "}]":
+            depth -= 1
+    return deepest
 
 
 class LLMPolicy:
@@ -141,7 +177,11 @@ class LLMPolicy:
                 self._usage.parse_failures += 1
                 self._usage.fallbacks += 1
                 return Decision(self._fallback_action(), reason=f"fallback: {error}"[:300])
-        return self._decision(out, context)
+        try:
+            return self._decision(out, context)
+        except ValueError as exc:  # a valid answer that still cannot be acted on
+            self._usage.fallbacks += 1
+            return Decision(self._fallback_action(), reason=f"fallback: {exc}"[:300])
 
     def decide(self, context: AgentContext) -> Decision:
         """`adecide` on this policy's own event loop (for the direct executor)."""

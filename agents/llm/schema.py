@@ -44,7 +44,7 @@ class MemoryNoteOut(_Out):
 
     kind: Literal["goal", "subgoal"]
     name: str = Field(min_length=1, max_length=load_settings().output.name_chars,
-                      pattern=r"^[A-Za-z0-9_][A-Za-z0-9_ ,.\-]*$")
+                      pattern=r"^[A-Za-z0-9_]([A-Za-z0-9_ ,.\-]*[A-Za-z0-9_,.\-])?$")
     status: Literal["set", "completed", "failed"]
 
 

@@ -139,7 +139,7 @@ class ManipulationSolver:
         ordered = sorted(records, key=lambda r: (r.step, r.kind, r.x, r.y))
         start = (context.step * MAX_FORWARDS) % len(ordered)
         window = (ordered[start:] + ordered[:start])[:MAX_FORWARDS]
-        return [{"sender": self.agent_id, "recipients": list(context.teammates),
+        return [{"recipients": list(context.teammates),
                  "kind": "inform", "step": context.step,
                  "payload": {"type": "location", "entity": r.kind, "x": r.x, "y": r.y,
                              "seen_step": r.step}}

@@ -133,7 +133,7 @@ class NavigationSolver:
         start = (context.step * per_step) % len(rows)
         chosen = [rows[(start + i) % len(rows)] for i in range(per_step)]
         messages = [{
-            "sender": self.agent_id, "recipients": list(context.teammates), "kind": "inform",
+            "recipients": list(context.teammates), "kind": "inform",
             "payload": {"type": "location", "entity": self.rules.mark_name(mark), "x": x, "y": y,
                         "seen_step": context.step},
             "step": context.step,

@@ -105,6 +105,15 @@ class CraftingConfig(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _known_goal(self) -> CraftingConfig:
+        # The rules file is read (and checked) here, so a bad one fails with the config.
+        rules = self.rules
+        if self.team_goal is not None and self.team_goal not in rules.achievements:
+            raise ValueError(f"team_goal={self.team_goal!r} is not an achievement of the rules; "
+                             f"allowed: {', '.join(rules.achievements)}, or None")
+        return self
+
     @property
     def rules_file(self) -> Path:
         """The rules file this world plays by: `variant`'s, `rules_path` or the default."""

@@ -17,7 +17,13 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-from memsim.envs.rules_common import check_names, need, read_rules_file, require_names
+from memsim.envs.rules_common import (
+    check_names,
+    check_path,
+    load_rules_file,
+    need,
+    require_names,
+)
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
 VARIANTS_DIR = Path(__file__).with_name("variants")
@@ -269,16 +275,13 @@ def _parse_roles(table: Any, operations: tuple[str, ...]) -> dict[str, frozenset
 
 def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> Rules:
     """Read and check a rules file (cached per resolved path; `Rules` is immutable)."""
+    check_path(path, RulesError)
     return _load_resolved(Path(path).resolve())
 
 
 @cache
 def _load_resolved(path: Path) -> Rules:
-    data = read_rules_file(path, RulesError)
-    try:
-        return parse_rules(data, source=str(path))
-    except RulesError as exc:
-        raise RulesError(f"rules file {str(path)!r}: {exc}") from None
+    return load_rules_file(path, parse_rules, RulesError)
 
 
 def variant_names() -> list[str]:

@@ -12,7 +12,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from memsim.envs.rules_common import check_names, need, read_rules_file, require_names
+from memsim.envs.rules_common import check_names, load_rules_file, need, require_names
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
 
@@ -222,4 +222,4 @@ def parse_rules(data: dict[str, Any], source: str = "<dict>") -> NavRules:
 @cache
 def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> NavRules:
     """Read and check a rules file (cached per path; `NavRules` is treated as immutable)."""
-    return parse_rules(read_rules_file(path, RulesError), source=str(path))
+    return load_rules_file(path, parse_rules, RulesError)

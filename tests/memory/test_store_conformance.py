@@ -251,3 +251,31 @@ def test_revision_changes_with_every_write_when_tracked(filled: GraphStore) -> N
     assert filled.revision == after_write != before  # reads do not count
     filled.clear()
     assert filled.revision != after_write
+
+
+# Found by the reliability fuzzing pass on FalkorDB: such ids were stored but `get()` could
+# not find them again (each upsert added a node), NUL broke the query and integers beyond
+# 64 bits were clamped. Every backend now refuses them up front, naming the field.
+@pytest.mark.parametrize("bad_id", ["a\x01b", "ab\r\n", "ab\n", "ab ", "ab\t", "a\x00b"])
+def test_ids_a_server_could_not_find_again_are_refused(store: GraphStore, bad_id: str) -> None:
+    with pytest.raises(SchemaError, match=r"node\.id"):
+        store.upsert_nodes([NodeRecord(bad_id, "Entity")])
+    assert store.count() == 0
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("a\x00b", "NUL"), (["t", "a\x00"], "NUL"), (2**63, "64-bit"), (-(2**63) - 1, "64-bit"),
+    ([1, 2**64], "64-bit"),
+])
+def test_nul_and_out_of_range_integers_are_refused(store: GraphStore, value: object,
+                                                   problem: str) -> None:
+    with pytest.raises(SchemaError, match=rf"props\.v.*{problem}"):
+        store.upsert_nodes([NodeRecord("n", "Entity", {"v": value})])
+    assert store.count() == 0
+
+
+def test_tabs_newlines_and_int64_limits_round_trip(store: GraphStore) -> None:
+    node = NodeRecord("a\tb\nc", "Entity", {"text": "x\ny\tz", "lo": -(2**63), "hi": 2**63 - 1})
+    for _ in range(3):
+        store.upsert_nodes([node])
+    assert store.count() == 1 and store.get([node.id]) == [node]

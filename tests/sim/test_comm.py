@@ -18,6 +18,7 @@ from memsim.agents.messages import (
     Message,
     MessageKind,
     PlanPayload,
+    RecipeRequestPayload,
     TextPayload,
 )
 from memsim.sim.comm import COUNTER_NAMES, CommChannel, CommConfig, CommCounters
@@ -35,7 +36,8 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "step_base": 0,
     },
     "item_offer": {"type": "item_offer", "item": "wood", "count": 2},
-    "item_request": {"type": "item_request", "item": "stone", "count": 1},
+    "item_request": {"type": "item_request", "item": "stone", "count": 1, "until": 40},
+    "recipe_request": {"type": "recipe_request", "item": "iron_pickaxe"},
     "location": {"type": "location", "entity": "water", "x": -1, "y": 7, "seen_step": 3},
     "goal_claim": {"type": "goal_claim", "goal": "collect_diamond", "status": "claim"},
     "plan": {"type": "plan", "steps": ["collect wood", "place table"]},
@@ -45,6 +47,7 @@ PAYLOAD_CLASSES = {
     "memory_export": MemoryExportPayload,
     "item_offer": ItemOfferPayload,
     "item_request": ItemRequestPayload,
+    "recipe_request": RecipeRequestPayload,
     "location": LocationPayload,
     "goal_claim": GoalClaimPayload,
     "plan": PlanPayload,
