@@ -113,29 +113,43 @@ def check_props(props: Mapping[str, Any], where: str) -> None:
     if not isinstance(props, Mapping):
         raise SchemaError(f"{where}.props must be a mapping, got {type(props).__name__}")
     for key, value in props.items():
-        if not isinstance(key, str) or not key.isidentifier():
-            raise SchemaError(f"{where}.props key {key!r} must be an identifier-like string")
-        field = f"{where}.props.{key}"
-        if value is None or isinstance(value, _SCALARS):
-            if isinstance(value, str) and len(value) > _MAX_STRING:
-                raise SchemaError(f"{field} is {len(value)} characters; max {_MAX_STRING}")
-            check_scalar(value, field)
-            continue
-        if isinstance(value, list | tuple):
-            if len(value) > _MAX_LIST:
-                raise SchemaError(f"{field} has {len(value)} items; max {_MAX_LIST}")
-            kinds = {type(v) for v in value}
-            if not all(isinstance(v, _SCALARS) for v in value) or len(kinds) > 1:
-                raise SchemaError(
-                    f"{field} must be a list of one scalar type (str, int, float or bool)"
-                )
-            for item in value:
-                check_scalar(item, f"{field}[]")
-            continue
-        raise SchemaError(
-            f"{field} has type {type(value).__name__}; allowed: str, int, float, bool, "
-            "a list of one of those, or None (remove)"
-        )
+        # The common exact types are checked inline: a write of a step checks hundreds.
+        kind = type(value)
+        if type(key) is str and key.isidentifier():
+            if value is None or kind is float or kind is bool:
+                continue
+            if kind is int and INT64_MIN <= value <= INT64_MAX:
+                continue
+            if kind is str and len(value) <= _MAX_STRING and "\x00" not in value:
+                continue
+        _check_value(key, value, where)
+
+
+def _check_value(key: Any, value: Any, where: str) -> None:
+    """One property, checked in full (raises naming the field)."""
+    if not isinstance(key, str) or not key.isidentifier():
+        raise SchemaError(f"{where}.props key {key!r} must be an identifier-like string")
+    field = f"{where}.props.{key}"
+    if value is None or isinstance(value, _SCALARS):
+        if isinstance(value, str) and len(value) > _MAX_STRING:
+            raise SchemaError(f"{field} is {len(value)} characters; max {_MAX_STRING}")
+        check_scalar(value, field)
+        return
+    if isinstance(value, list | tuple):
+        if len(value) > _MAX_LIST:
+            raise SchemaError(f"{field} has {len(value)} items; max {_MAX_LIST}")
+        kinds = {type(v) for v in value}
+        if not all(isinstance(v, _SCALARS) for v in value) or len(kinds) > 1:
+            raise SchemaError(
+                f"{field} must be a list of one scalar type (str, int, float or bool)"
+            )
+        for item in value:
+            check_scalar(item, f"{field}[]")
+        return
+    raise SchemaError(
+        f"{field} has type {type(value).__name__}; allowed: str, int, float, bool, "
+        "a list of one of those, or None (remove)"
+    )
 
 
 def check_node(node: NodeRecord) -> None:

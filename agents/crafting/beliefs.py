@@ -47,11 +47,21 @@ class Recipe:
 
     @classmethod
     def of_record(cls, record: RecipeRecord) -> Recipe:
-        return cls.parse(record.name, record.produces, record.requires, record.nearby)
+        key = (record.name, record.produces, tuple(sorted(record.requires.items())),
+               record.nearby)
+        found = _PARSED.get(key)
+        if found is None:
+            found = _PARSED[key] = cls.parse(record.name, record.produces, record.requires,
+                                             record.nearby)
+        return found
 
     @classmethod
     def of_fact(cls, fact: Fact) -> Recipe:
         return cls.parse(fact.subject, fact.object or "", fact.requires, fact.nearby)
+
+
+# Recipes recalled every step are parsed once (a recipe is an immutable value).
+_PARSED: dict[tuple[Any, ...], Recipe] = {}
 
 
 def recipe_book(recipes: Iterable[Recipe]) -> dict[str, list[Recipe]]:

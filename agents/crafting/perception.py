@@ -15,6 +15,8 @@ from memsim.agents.crafting.view import CraftingDecoder, CraftingView
 from memsim.envs.crafting.rules import Rules
 from memsim.memory import Fact
 
+Cell = tuple[int, int]
+_SIGHTING_CACHE = 4096
 # Floor materials are not worth remembering as entities; everything else is.
 _STATIONS = ("table", "furnace")
 _HAZARDS = ("lava",)
@@ -38,6 +40,9 @@ class CraftingPerception:
         self._decoder = CraftingDecoder(rules)
         self._floor = {"outside", *rules.walkable}
         self._last_inventory: list[int] | None = None
+        # Sightings repeat step after step; a fact is an immutable value, so the same
+        # (kind, cell, category) is validated once and reused (bounded: cleared when full).
+        self._sightings: dict[tuple[str, Cell, str], Fact] = {}
 
     def reset(self) -> None:
         self._last_inventory = None
@@ -45,13 +50,22 @@ class CraftingPerception:
     def decode(self, obs: dict[str, Any]) -> CraftingView:
         return self._decoder.decode(obs)
 
+    def _seen(self, kind: str, cell: Cell, category: str) -> Fact:
+        key = (kind, cell, category)
+        fact = self._sightings.get(key)
+        if fact is None:
+            if len(self._sightings) >= _SIGHTING_CACHE:
+                self._sightings.clear()
+            fact = self._sightings[key] = Fact(kind="seen_at", subject=kind, place=cell,
+                                               category=category)  # type: ignore[arg-type]
+        return fact
+
     def perceive(self, view: CraftingView, info: dict[str, Any], step: int) -> list[Fact]:
         facts = [self._survey(view.left, view.top, view.cols, view.rows)]
         floor = self._floor
         for cell, material in view.materials.items():
             if material not in floor:
-                facts.append(Fact(kind="seen_at", subject=material, place=cell,
-                                  category=material_category(material)))
+                facts.append(self._seen(material, cell, material_category(material)))
             if cell not in view.objects:
                 continue
             who = view.agents.get(cell)
@@ -60,8 +74,7 @@ class CraftingPerception:
                     facts.append(Fact(kind="seen_at", subject="agent", entity_id=who,
                                       place=cell, category="agent"))
             else:
-                facts.append(Fact(kind="seen_at", subject=view.creatures[cell], place=cell,
-                                  category="creature"))
+                facts.append(self._seen(view.creatures[cell], cell, "creature"))
         facts += self._holdings(view)
         if info.get("action"):
             outcome = "success" if info.get("ok", True) else "failure"

@@ -45,19 +45,30 @@ class Terrain:
                 return name
         return None
 
-    def cost(self, view: CraftingView, cell: Cell) -> int | None:
-        if cell in view.objects:
-            return None
-        material = view.materials.get(cell)
-        if material is None or material in self.rules.deadly:
+    def material_cost(self, material: str, inventory: Mapping[str, int]) -> int | None:
+        if material in self.rules.deadly:
             return None
         if material in self.walkable:
             return 1
-        if self.clearable(material, view.inventory):
+        if self.clearable(material, inventory):
             return 2
-        if self.bridge(material, view.inventory) is not None:
+        if self.bridge(material, inventory) is not None:
             return 4
         return None
+
+    def cost(self, view: CraftingView, cell: Cell) -> int | None:
+        if cell in view.objects or cell not in view.materials:
+            return None
+        return self.material_cost(view.materials[cell], view.inventory)
+
+    def costs(self, view: CraftingView) -> dict[Cell, int]:
+        """The entry cost of every visible cell that can be entered (one lookup per
+        material in view, not per cell)."""
+        by_material = {m: self.material_cost(m, view.inventory)
+                       for m in set(view.materials.values())}
+        objects = view.objects
+        return {cell: c for cell, m in view.materials.items()
+                if (c := by_material[m]) is not None and cell not in objects}
 
 
 def first_step(terrain: Terrain, view: CraftingView, goals: Collection[Cell],
@@ -66,7 +77,7 @@ def first_step(terrain: Terrain, view: CraftingView, goals: Collection[Cell],
     allows: cost so far + 1.2 x distance left + 3 x visits in `crowded`), and whether it
     reaches a goal. None if no visible cell can be entered."""
     here = view.position
-    costs = {cell: c for cell in view.materials if (c := terrain.cost(view, cell)) is not None}
+    costs = terrain.costs(view)
     goal_list = list(goals)
     frontier: list[tuple[int, Cell]] = [(0, here)]
     cost = {here: 0}
