@@ -103,6 +103,7 @@ class AgentMemory:
             "gone_from": self._semantic.gone_from,
             "holds": self._semantic.holds,
             "recipe": self._semantic.recipe,
+            "explored": self._semantic.explored,
             "event": self._episodes.event,
             "goal": self._episodes.goal,
             "subgoal": self._episodes.subgoal,

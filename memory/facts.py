@@ -7,6 +7,8 @@ Facts are world-agnostic: memory never interprets an observation, only these sta
 - `surveyed`: agent `subject` looked at the rectangle at `place` (top-left) of size
   `extent` (w, h): whatever memory holds there that the same write does not report as
   `seen_at` is gone (negative evidence, so a perception adapter need not diff views).
+- `explored`: agent `subject` explored the region holding `place` (no negative evidence:
+  what a teammate's exploration says, without closing anything).
 - `holds`: agent `subject` holds `count` (0 = none) of item `object`.
 - `recipe`: skill `subject` makes `count` x `object` from `requires` {item: n}, near the
   `nearby` stations.
@@ -47,8 +49,8 @@ from pydantic import (
 from memsim.memory.schema import CONTROL_CHARS, INT64_MAX, INT64_MIN, SchemaError
 
 FactKind = Literal[
-    "seen_at", "gone_from", "surveyed", "holds", "recipe", "event", "goal", "subgoal", "report",
-    "claim", "commitment", "avoid",
+    "seen_at", "gone_from", "surveyed", "explored", "holds", "recipe", "event", "goal",
+    "subgoal", "report", "claim", "commitment", "avoid",
 ]
 Category = Literal["resource", "item", "station", "creature", "agent", "other"]
 Outcome = Literal["success", "failure"]
@@ -72,6 +74,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "seen_at": ("place",),
     "gone_from": ("place",),
     "surveyed": ("place", "extent"),
+    "explored": ("place",),
     "holds": ("object", "count"),
     "recipe": ("object",),
     "event": ("outcome",),

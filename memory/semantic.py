@@ -163,9 +163,20 @@ class SemanticWriter:
                 high = min(y1, ry * size + size - 1) - max(y0, ry * size) + 1
                 if 4 * wide * high < size * size:
                     continue
-                rid = self.ensure_region(tx, rx, ry, t)
-                if not (tx.node(rid) or {}).get("explored"):
-                    tx.put(rid, "Region", {"explored": True})
+                self.explore_region(tx, rx, ry, t, "observed")
+
+    def explore_region(self, tx: Tx, rx: int, ry: int, t: int, provenance: str) -> None:
+        """Mark region (rx, ry) explored at `t` (seen by the agent, or told about)."""
+        rid = self.ensure_region(tx, rx, ry, t)
+        if not (tx.node(rid) or {}).get("explored"):
+            tx.put(rid, "Region", {"explored": True, "explored_at": t,
+                                   "provenance": provenance})
+
+    def explored(self, tx: Tx, f: Fact, t: int) -> None:
+        assert f.place is not None
+        rx, ry = ids.region_of(*f.place, self.region_size)
+        if self.spatial is None or (rx, ry) not in self.spatial.explored:
+            self.explore_region(tx, rx, ry, t, f.provenance)
 
     def source_edge(self, tx: Tx, node_id: str, fact: Fact, step: int) -> None:
         if fact.teller is None:

@@ -30,7 +30,9 @@ class ExportSelector(BaseModel):
     `kinds`: located entity instances of these kinds; `since`: only those valid from this
     global step on (what is new); `observed_only`: only what this agent saw itself (not
     hearsay); `recipes`: all known recipes; `holders`: agent ids whose holdings to include
-    (`"self"` means this agent); `include_closed`: also send facts that are no longer valid.
+    (`"self"` means this agent); `regions`: the explored regions (with `since` and
+    `observed_only` as for entities); `include_closed`: also send facts that are no
+    longer valid.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -39,6 +41,7 @@ class ExportSelector(BaseModel):
     since: int | None = Field(default=None, ge=0)
     observed_only: bool = False
     recipes: bool = False
+    regions: bool = False
     holders: tuple[str, ...] = ()
     include_closed: bool = False
     max_per_kind: int = Field(default=64, ge=1, le=4096)
@@ -79,6 +82,14 @@ def export_payload(
             taken += 1
             if taken >= selector.max_per_kind:
                 break
+    if selector.regions:
+        for rec in store.query("Region", {"explored": True}):
+            p = rec.props
+            if selector.since is not None and p.get("explored_at", -1) < selector.since:
+                continue
+            if selector.observed_only and p.get("provenance") != "observed":
+                continue
+            nodes[rec.id] = rec
     if selector.recipes:
         for rec in store.query("Recipe"):
             nodes[rec.id] = rec
@@ -245,6 +256,11 @@ def _node_facts(node_id: str, p: Mapping[str, Any], nodes: Mapping[str, Mapping[
         if "valid_to" in p:
             facts.append(Fact(kind="gone_from",
                               observed_step=local(p["valid_to"], "props.valid_to"), **common))
+    elif label == "Region" and p.get("explored"):
+        size = p["size"]
+        facts.append(Fact(kind="explored", subject=provenance.removeprefix("told_by:"),
+                          place=(p["rx"] * size, p["ry"] * size), provenance=provenance,
+                          observed_step=local(p.get("explored_at"), "props.explored_at")))
     elif label == "Recipe":
         items, counts = p.get("requires_items", []), p.get("requires_counts", [])
         if not isinstance(items, list) or not isinstance(counts, list) or len(items) != len(

@@ -134,24 +134,37 @@ class ScriptedPlanner:
             bounds=self.bounds)
 
     def decide(self, context: AgentContext) -> Decision:
+        return self.act_on(None, context)
+
+    def act_on(self, task: Task | None, context: AgentContext, survive: bool = True
+               ) -> Decision:
+        """One step of `task` (a skill a caller chose; None: what the recipe book says),
+        with everything else `decide` does: answer teammates, tell new sightings, keep
+        promises, claim targets, note the subgoal; `survive` first if asked."""
         b = gather(context, self.manual, self.cfg["recall"])
         turn = _Turn(b, random.Random(f"{self.seed}:{self.agent_id}:{context.step}"))
         self.team.answer(turn)
         self.team.share_sightings(turn)
-        action, why = self._act(turn, context.info.get("unlocked", ()))
+        action, why = self._act(turn, task, survive, context.info.get("unlocked", ()))
         self.team.claims(turn)
         return Decision(self.action_index[action], turn.messages, turn.notes, why)
 
+    def beliefs(self, context: AgentContext) -> Beliefs:
+        """What the agent knows this step (as `decide` sees it)."""
+        return gather(context, self.manual, self.cfg["recall"])
+
     # ---- what to do -------------------------------------------------------------------
 
-    def _act(self, turn: _Turn, unlocked: Iterable[str]) -> tuple[str, str]:
+    def _act(self, turn: _Turn, task: Task | None, survive: bool,
+             unlocked: Iterable[str]) -> tuple[str, str]:
         b = turn.b
         if b.view.sleeping:
             return "noop", "asleep"
         kept = self.team.keep_promises(turn)
         if kept is not None:
             return kept
-        task = self._survive(b) or self._obtain(self.goal_item, b, 0)
+        task = (self._survive(b) if survive else None) or task or self._obtain(
+            self.goal_item, b, 0)
         action, why = self._execute(task, turn)
         self._subgoal_notes(turn, task, unlocked)
         return action, f"{task.verb} {task.what}: {why}".replace("  ", " ")

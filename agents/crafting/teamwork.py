@@ -167,12 +167,11 @@ class Teamwork:
         b = turn.b
         share = self.cfg["share"]
         seen = sorted({m for m in b.view.materials.values() if m in share})
-        if not seen:
-            return
-        if b.memory:
-            turn.messages.append({"recipients": None, "kind": "inform",
-                                  "ttl": 2, "step": b.step, "export": {
-                                      "kinds": seen, "since": b.step, "observed_only": True}})
+        if b.memory:  # with the regions it first explored (so teammates explore elsewhere)
+            turn.messages.append({"recipients": None, "kind": "inform", "ttl": 2,
+                                  "step": b.step, "export": {
+                                      "kinds": seen, "regions": self.cfg["share_regions"],
+                                      "since": b.step, "observed_only": True}})
             return
         for kind in seen[:2]:
             cell = min((c for c, m in b.view.materials.items() if m == kind),
