@@ -147,7 +147,8 @@ def recall(runtime: AgentRuntime, state: AgentStepState) -> dict[str, Any]:
         if query is not None:
             result = runtime.memory.retrieve(query, budget=runtime.retrieve_budget)
             if runtime.shared is not None:
-                result.merge_team(runtime.shared.retrieve(query, budget=runtime.retrieve_budget))
+                team = runtime.shared.retrieve(query, budget=runtime.retrieve_budget)
+                result.merge_team(team, now=state["step"])
     state["context"].recall = result  # the context is built once, in `perceive`
     return {"recall": result, "visited": ["recall"]}
 

@@ -276,13 +276,27 @@ class Recall:
         for part, keep in zip(parts, kept, strict=True):
             part[:] = keep
 
-    def merge_team(self, team: Recall) -> None:
-        """Add the team graph's nearest places this recall lacks (same kind and cell), then
-        sort all nearest places by (distance, kind, x, y), an unknown distance as 0. The
-        other parts stay as they are."""
+    def merge_team(self, team: Recall, now: int | None = None, max_age: int = 300) -> None:
+        """Merge what the team graph recalls for the same query into this recall.
+
+        Places: a team place is added only where it helps: not already known, seen at most
+        `max_age` steps before `now` (when given), and closer than the nearest own place
+        of its kind (a far or stale sighting would only pull the agent away); then all
+        nearest places are sorted by (distance, kind, x, y), an unknown distance as 0.
+        Frontier: the team's, when it has one (the team graph knows what every agent
+        explored). The other parts stay as they are."""
         own = {(p.kind, p.x, p.y) for p in self.nearest}
-        self.nearest += [p for p in team.nearest if (p.kind, p.x, p.y) not in own]
+        best: dict[str, int] = {}
+        for p in self.nearest:
+            best[p.kind] = min(best.get(p.kind, 1 << 30), p.distance or 0)
+        self.nearest += [
+            p for p in team.nearest
+            if (p.kind, p.x, p.y) not in own
+            and (now is None or now - p.step <= max_age)
+            and (p.distance or 0) < best.get(p.kind, 1 << 30)]
         self.nearest.sort(key=lambda p: (p.distance or 0, p.kind, p.x, p.y))
+        if team.frontier:
+            self.frontier = list(team.frontier)
 
     def lines(self) -> list[str]:
         """One line per item, most decision-relevant first."""
