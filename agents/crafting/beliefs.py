@@ -89,6 +89,7 @@ class Beliefs:
     trail: list[Cell]  # newest first
     goal: str | None  # the current goal's name
     subgoal: GoalRecord | None
+    recent: list[GoalRecord]  # the last subgoals that ended, newest first
     frontier: list[RegionRecord]
     inbox: list[Message] = field(default_factory=list)
 
@@ -158,6 +159,7 @@ def gather(context: AgentContext, manual: Iterable[Recipe], recall_kinds: Iterab
         trail=list(recall.trail) if recall is not None else [],
         goal=recall.goal.name if recall is not None and recall.goal is not None else None,
         subgoal=recall.subgoal if recall is not None else None,
+        recent=list(recall.subgoals) if recall is not None else [],
         frontier=list(recall.frontier) if recall is not None else [],
         inbox=inbox,
     )

@@ -46,6 +46,12 @@ def load_settings(path: Path = SETTINGS_PATH) -> dict[str, Any]:
         return tomllib.load(handle)
 
 
+def _yield(rules: Rules, material: str) -> str:
+    """What collecting `material` yields, as achievements name it (a tree yields wood)."""
+    rule = rules.collect.get(material)
+    return next(iter(rule.receive), material) if rule is not None else material
+
+
 def _productive(task: Task) -> bool:
     """Work the agent can do itself (not waiting on a teammate's item or knowledge)."""
     return task.verb not in ("ask", "learn")
@@ -57,9 +63,12 @@ class Task:
     what: str = ""
     item: str = ""  # what it yields, as achievements name it
     near: tuple[str, ...] = ()  # place: stations to stay next to while building
+    goal: str = ""  # its subgoal's name when not `<verb>_<item>` (the achievement it aims at)
 
     @property
     def subgoal(self) -> str:
+        if self.goal:
+            return self.goal
         return f"{self.verb}_{self.item or self.what}" if (self.item or self.what) else self.verb
 
 
@@ -130,6 +139,7 @@ class ScriptedPlanner:
         return RetrievalQuery(
             nearest=kinds, position=view.position, per_kind=cfg["recall_per_kind"],
             recipes=True, teammates=True, claims=True, commitments=True, avoid=True,
+            subgoals=cfg["recent_subgoals"],
             trail=cfg["stuck_steps"] + 1, frontier=cfg["exploration"]["frontier"],
             bounds=self.bounds)
 
@@ -180,13 +190,13 @@ class ScriptedPlanner:
         # Once at the water, drink until full rather than walking back for single sips.
         if (v["drink"] <= cfg["drink_below"] and "water" in b.known) or (
                 at_water and v["drink"] < full - 1):
-            return Task("drink", "water", "drink")
+            return Task("drink", "water", "drink", goal="collect_drink")
         cows = b.known.get("cow", [])
         in_view = any(thing == "cow" for thing in b.view.objects.values())
         near = any(b.dist(c) <= cfg["cow_reach"] for c in cows)
         if (v["food"] <= cfg["eat_in_view"] and in_view) or (
                 v["food"] <= cfg["eat_near"] and near) or (v["food"] <= cfg["eat_known"] and cows):
-            return Task("eat", "cow", "eat_cow")
+            return Task("eat", "cow", "food", goal="eat_cow")
         if urgent:
             return Task("explore", "food")
         if b.view.inventory.get(self.goal_item, 0) >= 1:
@@ -330,6 +340,10 @@ class ScriptedPlanner:
         targets = [c for c in b.known.get(kind, []) if c not in b.avoid]
         if kind in self.cfg["claimed"]:
             targets = [c for c in targets if b.free(kind, c)] or targets
+        resumed = self._interrupted_target(b, f"collect_{_yield(self.rules, kind)}")
+        if resumed in targets:  # go back to what it was heading for before an interruption
+            targets.remove(resumed)
+            targets.insert(0, resumed)
         for target in targets[:3]:
             if self._stuck(turn, target):
                 continue
@@ -338,6 +352,15 @@ class ScriptedPlanner:
             goals = {(target[0] + dx, target[1] + dy) for dx, dy in DIRECTIONS.values()}
             return self._go(turn, goals, target, f"to {kind} at {target}")
         return self._explore(turn)
+
+    def _interrupted_target(self, b: Beliefs, name: str) -> Cell | None:
+        """The target of the latest subgoal `name` that another task replaced (survival,
+        a promise) within `resume_steps`, if any: the hierarchy says where it was going."""
+        for sub in b.recent:
+            if sub.name == name and sub.status == "replaced" and sub.target is not None and (
+                    b.step - (sub.until or 0) <= self.cfg["resume_steps"]):
+                return sub.target
+        return None
 
     def _place(self, thing: str, near: tuple[str, ...], b: Beliefs,
                turn: _Turn) -> tuple[str, str]:
@@ -402,6 +425,7 @@ class ScriptedPlanner:
             return False
         turn.note(kind="avoid", subject=sub.name, place=target,
                   until=b.step + self.cfg["avoid_steps"], text="no progress")
+        turn.note(kind="subgoal", subject=sub.name, status="failed")  # its outcome, on record
         b.avoid.add(target)
         return True
 
