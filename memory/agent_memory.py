@@ -90,6 +90,9 @@ class AgentMemory:
         self._pending_uses: Counter[str] = Counter()
         # re-sightings' steps not yet written (sole writers; see SemanticWriter)
         self._pending_seen: dict[str, int] = {}
+        # (global step, ids written at it): what an export of `since` that step looks at
+        # (None: not known, e.g. after a restore)
+        self._written: tuple[int, set[str]] | None = None
         self._hints = Hints()
         self._spatial = SpatialIndex(max(2, region_size // 2)) if sole_writer else None
         self._semantic = SemanticWriter(self.self_id, region_size, self._spatial,
@@ -124,6 +127,7 @@ class AgentMemory:
         """Re-read what is kept in process from the store (open, restore, new episode)."""
         self._count = self.store.count()
         self._base = base
+        self._written = None
         self._retriever.forget_recipes()
         if self._spatial is not None:
             self._spatial.rebuild(self.store)
@@ -243,6 +247,9 @@ class AgentMemory:
         if flushing:
             self._pending_uses.clear()
             self._pending_seen.clear()
+        if self._written is None or self._written[0] != step:
+            self._written = (step, set())
+        self._written[1].update(tx.nodes)
         self._count += len(tx.created) - len(tx.delete_nodes)
         self._hints.keep(tx, self.self_id)
         if self._spatial is not None:
@@ -302,7 +309,17 @@ class AgentMemory:
         return recall
 
     def export(self, selector: ExportSelector | Mapping[str, Any]) -> dict[str, Any]:
-        """A JSON-serialisable payload of the selected semantic subgraph, for a teammate."""
+        """A JSON-serialisable payload of the selected semantic subgraph, for a teammate.
+        A selector's `since` is an episode step, like the steps `write` takes."""
+        if not isinstance(selector, ExportSelector):
+            selector = ExportSelector.model_validate(selector)
+        written = None
+        if selector.since is not None:
+            since = selector.since + self._base
+            selector = selector.model_copy(update={"since": since})
+            if self.sole_writer and self._written is not None and since >= self._written[0]:
+                step, ids_written = self._written  # all that is new was written at `step`
+                written = ids_written if since == step else set()
         return export_payload(
             self.store,
             self.agent_id,
@@ -310,6 +327,7 @@ class AgentMemory:
             selector,
             max_nodes=self.max_payload_nodes,
             max_bytes=self.max_payload_bytes,
+            written_since=written,
         )
 
     def merge(self, payload: Mapping[str, Any], step: int, sender: str) -> int:
