@@ -140,6 +140,7 @@ class Frame:
     reached: dict[str, int]
     done: bool = False
     note: str = ""  # e.g. a replay's divergence from its trace
+    memory_note: str = ""  # what the memory panel shows, when not the run's memory
     observation_text: Callable[[str], str] = lambda agent_id: ""
     graph_store: Callable[[str], GraphStore | None] = lambda key: None
     has_team_graph: bool = False

@@ -328,8 +328,9 @@ def snapshot(trace: str | Path, step: int, out_png: str | Path,
     replayer = Replayer(trace)
     viewer = Viewer(size, window=False)
     try:
-        if not 0 <= step <= replayer.length:
-            raise ValueError(f"step {step} is outside the trace: allowed 0..{replayer.length}")
+        if not replayer.start <= step <= replayer.length:
+            raise ValueError(f"step {step} is outside the trace: allowed "
+                             f"{replayer.start}..{replayer.length}")
         if follow is not None and follow not in replayer.runtime.agents:
             raise ValueError(f"follow: agent {follow!r} is not in this run; allowed: "
                              f"{', '.join(replayer.runtime.agents)}")
