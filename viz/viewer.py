@@ -6,8 +6,13 @@
     viewer.draw()                     # the window's surface, drawn
 
 Controls: space pause, n or → one step, ← or b one step back (replay), + / - speed,
-1-9 or a click on the map to follow an agent, m the team's shared graph, mouse wheel
-zoom and drag pan in the memory panel (f: fit again), q or Esc quit. The window resizes.
+0-9 (agent_0 .. agent_9) or a click on the map to follow an agent, m the team's shared
+graph, o the believed map over the world map, mouse wheel zoom and drag pan in the
+memory panel (f: fit again), q or Esc quit. The window resizes. A key that can do
+nothing now says why in the status line.
+
+A window needs a display: `display_problem()` tells, before SDL opens anything, why
+there is none (`Viewer(window=True)` raises `NoDisplayError` with it).
 
 The viewer only reads frames; what happens on pause, step and quit is up to the loop
 driving it (`viz.run`), which reads `viewer.state`.
@@ -16,6 +21,8 @@ driving it (`viz.run`), which reads `viewer.state`.
 from __future__ import annotations
 
 import os
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +43,32 @@ from memsim.viz.style import Style, load_style
 
 SPEED_MIN, SPEED_MAX = 0.25, 1000.0  # team steps per second
 SPEED_FACTOR = 1.5
+MESSAGE_SECONDS = 4.0  # how long a status-line message stays
+_DIGITS = {getattr(pygame, f"K_{d}"): d for d in range(10)} | {
+    getattr(pygame, f"K_KP{d}"): d for d in range(10)}
+
+
+class NoDisplayError(ValueError):
+    """There is no display to open a window on (the message says why)."""
+
+
+def display_problem() -> str | None:
+    """Why a window cannot be shown here, or None. Checked before SDL is asked (on Linux
+    without DISPLAY / WAYLAND_DISPLAY and no SDL_VIDEODRIVER, SDL falls back to an
+    invisible off-screen driver), then by starting pygame's display."""
+    env = os.environ
+    if not env.get("SDL_VIDEODRIVER") and sys.platform.startswith(("linux", "freebsd")) and \
+            not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+        return "no display: DISPLAY and WAYLAND_DISPLAY are not set"
+    try:
+        pygame.display.init()
+    except pygame.error as exc:
+        return f"no display: {exc}"
+    driver = pygame.display.get_driver()
+    if driver in ("offscreen", "dummy") and env.get("SDL_VIDEODRIVER") != driver:
+        pygame.display.quit()
+        return f"no display: SDL chose its invisible {driver!r} driver"
+    return None
 
 
 @dataclass
@@ -48,7 +81,10 @@ class ViewState:
     back_requests: int = 0  # single steps back (replay only)
     follow: str | None = None
     show_team: bool = False
+    overlay: bool = False  # the believed map drawn over the world map
     quit: bool = False
+    message: str = ""  # a status-line note (why a key did nothing); see `Viewer.say`
+    message_until: float = 0.0
 
 
 class Viewer:
@@ -65,7 +101,10 @@ class Viewer:
         self.window = window
         pygame.font.init()
         if window:
-            pygame.display.init()
+            problem = display_problem()
+            if problem is not None:
+                raise NoDisplayError(f"cannot open a window ({problem}); record the run "
+                                     "instead: --record OUT.mp4 (or OUT.gif)")
             pygame.display.set_caption(title)
             self.surface = pygame.display.set_mode(size, pygame.RESIZABLE)
         else:
@@ -128,12 +167,19 @@ class Viewer:
             pygame.display.flip()
         return surface
 
+    def say(self, message: str) -> None:
+        """Show `message` in the status line for a few seconds."""
+        self.state.message = message
+        self.state.message_until = time.monotonic() + MESSAGE_SECONDS
+
     def _status(self) -> str:
         s = self.state
+        if s.message and time.monotonic() < s.message_until:
+            return s.message
         state = "paused" if s.paused else f"{s.speed:g} steps/s"
         if self.frame is not None and self.frame.done:
             state = "episode over, " + state
-        return state + "  (space n +/- 1-9 m q)"
+        return state + "  (space n b +/- 0-9 m o f q)"
 
     def _draw_frame(self, surface: pygame.Surface, frame: Frame) -> None:
         r, style, text = self.rects, self.style, self.text
@@ -237,13 +283,24 @@ class Viewer:
         elif key in (pygame.K_MINUS, pygame.K_KP_MINUS):
             s.speed = max(s.speed / SPEED_FACTOR, SPEED_MIN)
         elif key == pygame.K_m:
-            s.show_team = not s.show_team
+            if self.frame is not None and not self.frame.has_team_graph:
+                s.show_team = False
+                self.say("m: this run keeps no team graph (its [memory] shared is off)")
+            else:
+                s.show_team = not s.show_team
+        elif key == pygame.K_o:
+            s.overlay = not s.overlay
+            self.say("o: believed map " + ("over the world map" if s.overlay else "off the "
+                                           "world map"))
         elif key == pygame.K_f:
             self.memory.refit()
-        elif pygame.K_1 <= key <= pygame.K_9 and self.frame is not None:
-            index = key - pygame.K_1
-            if index < len(self.frame.agents):
-                s.follow = self.frame.agents[index]
+        elif key in _DIGITS and self.frame is not None:
+            agent = agent_for_digit(self.frame.agents, _DIGITS[key])
+            if agent is None:
+                self.say(f"{_DIGITS[key]}: no agent_{_DIGITS[key]} in this run "
+                         f"({', '.join(self.frame.agents)})")
+            else:
+                s.follow = agent
 
     # -- output -------------------------------------------------------------------
 
@@ -265,6 +322,12 @@ class Viewer:
         self.closed = True
         if self.window:
             pygame.display.quit()
+
+
+def agent_for_digit(agents: tuple[str, ...], digit: int) -> str | None:
+    """The agent a digit key follows: the one whose id ends in ``_<digit>`` (agent ids are
+    0-based: key 0 is agent_0), else None."""
+    return next((a for a in agents if a.rsplit("_", 1)[-1] == str(digit)), None)
 
 
 def headless() -> None:
