@@ -39,6 +39,7 @@ from memsim.viz.panels import (
     draw_top_bar,
     draw_why_panel,
 )
+from memsim.viz.reading_panel import ReadingPanel
 from memsim.viz.style import Style, load_style
 
 SPEED_MIN, SPEED_MAX = 0.25, 1000.0  # team steps per second
@@ -82,6 +83,7 @@ class ViewState:
     follow: str | None = None
     show_team: bool = False
     overlay: bool = False  # the believed map drawn over the world map
+    graph_view: bool = False  # the memory panel as the raw graph instead of read
     quit: bool = False
     message: str = ""  # a status-line note (why a key did nothing); see `Viewer.say`
     message_until: float = 0.0
@@ -115,6 +117,7 @@ class Viewer:
         self.frame_id = 0
         self.world_map = WorldMap(self.style)
         self.memory = MemoryPanel(self.style)
+        self.reading = ReadingPanel(self.style)
         self.rects: dict[str, pygame.Rect] = {}
         self.local_view_rect: pygame.Rect | None = None
         self._text_key: tuple[int, str] | None = None
@@ -129,6 +132,7 @@ class Viewer:
         """Forget the memory layouts and caches of the last episode (its stores are gone;
         a new episode's graphs are laid out from scratch)."""
         self.memory.reset()
+        self.reading.reset()
         self.frame = None
         self._text_key = None
 
@@ -148,8 +152,11 @@ class Viewer:
 
     @property
     def memory_drawn_nodes(self) -> int:
-        """Nodes drawn in the memory panel at the last `draw()`."""
-        return self.memory.drawn_nodes
+        """Nodes drawn in the memory panel at the last `draw()` (graph view), or
+        sightings drawn on the believed map (the default view)."""
+        if self.state.graph_view:
+            return self.memory.drawn_nodes
+        return self.reading.drawn_sightings
 
     def draw(self) -> pygame.Surface:
         """Draw the current frame; flips the window if there is one."""
@@ -179,22 +186,33 @@ class Viewer:
         state = "paused" if s.paused else f"{s.speed:g} steps/s"
         if self.frame is not None and self.frame.done:
             state = "episode over, " + state
-        return state + "  (space n b +/- 0-9 m o f q)"
+        return state + "  (space n b +/- 0-9 m o g q)"
 
     def _draw_frame(self, surface: pygame.Surface, frame: Frame) -> None:
         r, style, text = self.rects, self.style, self.text
         follow = self.state.follow or frame.agents[0]
         draw_top_bar(surface, r["top"], frame, self._status(), style, text)
         self.world_map.draw(surface, r["map"], frame, follow, text)
+        graph_key = self.graph_key or follow
+        if self.state.overlay:
+            self.reading.draw_overlay(surface, frame, graph_key, self.frame_id,
+                                      self.world_map.cell_rect)
         key = (self.frame_id, follow)
         if key != self._text_key:  # read the observation text once per frame
             self._text_key, self._text = key, frame.observation_text(follow)
         self.local_view_rect = draw_agent_panel(surface, r["agent"], frame, follow,
                                                 self._text, style, text)
         decision = frame.decisions.get(follow)
-        graph_key = self.graph_key or follow
-        self.memory.draw(surface, r["memory"], frame, graph_key, self.frame_id,
-                         decision.retrieved if decision is not None else [], text)
+        retrieved = decision.retrieved if decision is not None else []
+        if self.state.graph_view:
+            self.memory.draw(surface, r["memory"], frame, graph_key, self.frame_id,
+                             retrieved, text)
+        else:
+            switches = "  [g] graph" + ("  [m] agent" if graph_key == TEAM_GRAPH else (
+                "  [m] team" if frame.has_team_graph else ""))
+            self.reading.draw(surface, r["memory"], frame, graph_key, self.frame_id,
+                              retrieved, text, frame.cell_pixels * self.world_map.scale,
+                              switches)
         draw_why_panel(surface, r["why"], frame, follow, style, text)
         draw_message_log(surface, r["log"], frame, style, text)
 
@@ -249,11 +267,13 @@ class Viewer:
             self._key(event)
         elif event.type == pygame.MOUSEWHEEL:
             pos = getattr(event, "pos", None) or pygame.mouse.get_pos()
-            if self.rects["memory"].collidepoint(pos):
+            if self.rects["memory"].collidepoint(pos) and not s.graph_view:
+                self.say("wheel: zoom works in the graph view (g)")
+            elif self.rects["memory"].collidepoint(pos):
                 factor = self.style.memory.wheel_zoom ** event.y
                 self.memory.zoom(factor, pos)
         elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
-            if self.rects["memory"].collidepoint(event.pos):
+            if self.rects["memory"].collidepoint(event.pos) and s.graph_view:
                 self._drag = event.pos
             elif self.rects["map"].collidepoint(event.pos) and self.frame is not None:
                 agent = self.world_map.agent_at(self.frame, event.pos)
@@ -261,6 +281,9 @@ class Viewer:
                     s.follow = agent
         elif event.type == pygame.MOUSEBUTTONUP and event.button == 1:
             self._drag = None
+        elif event.type == pygame.MOUSEMOTION and self._drag is None:
+            inside = self.rects["memory"].collidepoint(event.pos)
+            self.reading.hover = event.pos if inside else None
         elif event.type == pygame.MOUSEMOTION and self._drag is not None:
             x, y = event.pos
             self.memory.pan(x - self._drag[0], y - self._drag[1])
@@ -292,7 +315,11 @@ class Viewer:
             s.overlay = not s.overlay
             self.say("o: believed map " + ("over the world map" if s.overlay else "off the "
                                            "world map"))
+        elif key == pygame.K_g:
+            s.graph_view = not s.graph_view
         elif key == pygame.K_f:
+            if not s.graph_view:
+                self.say("f: fitting is for the graph view (g)")
             self.memory.refit()
         elif key in _DIGITS and self.frame is not None:
             agent = agent_for_digit(self.frame.agents, _DIGITS[key])

@@ -75,6 +75,7 @@ def test_frames_have_the_window_size_off_screen_and_in_a_window(team: Team,
 
 def test_memory_panel_draws_more_nodes_as_memory_grows(team: Team) -> None:
     viewer = Viewer((960, 600), window=False)
+    viewer.state.graph_view = True  # the graph view (g)
     counts = []
     for _ in range(4):
         team.step(5)
@@ -131,6 +132,7 @@ def _key(key: int) -> pygame.event.Event:
 
 def test_keys_and_mouse_control_the_view(team: Team) -> None:
     viewer = Viewer((960, 600), window=False)
+    viewer.state.graph_view = True  # the graph view (g)
     team.step(8)
     viewer.update(team.frame())
     viewer.draw()
@@ -239,6 +241,7 @@ def test_run_live_steps_draws_and_stops_on_q(viz_scenario: Scenario) -> None:
 
 def test_memory_is_read_only_when_its_revision_changes(team: Team) -> None:
     viewer = Viewer((960, 600), window=False)
+    viewer.state.graph_view = True  # the graph view (g)
     team.step(3)
     viewer.update(team.frame())
     viewer.draw()
@@ -263,6 +266,7 @@ def test_memory_is_read_only_when_its_revision_changes(team: Team) -> None:
 def test_a_new_store_is_read_even_at_the_same_revision(viz_scenario: Scenario) -> None:
     # Two episodes of the same scenario and seed: new stores whose revisions repeat.
     viewer = Viewer((960, 600), window=False)
+    viewer.state.graph_view = True  # the graph view (g)
     first, second = Team(viz_scenario), Team(viz_scenario)
     try:
         first.step(2)
@@ -284,6 +288,7 @@ def test_a_new_store_is_read_even_at_the_same_revision(viz_scenario: Scenario) -
 
 def test_retrieved_nodes_are_ringed_and_captioned(team: Team) -> None:
     viewer = Viewer((1280, 720), window=False)
+    viewer.state.graph_view = True  # the graph view (g)
     team.step(12)
     frame = team.frame()
     retrieved = frame.decisions["agent_0"].retrieved
