@@ -46,7 +46,7 @@ _PLACES = ("right", "left", "above", "below", "above-right", "below-right", "abo
 TIMELINE_DOT = {"Goal": "Goal", "Subgoal": "Subgoal", "Chunk": "Chunk"}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Cached:
     """One store's reading, re-read only when the store's revision changes."""
 
@@ -104,6 +104,7 @@ class ReadingPanel:
         self._base_key: tuple[object, ...] | None = None
         self._fog: dict[tuple[object, ...], pygame.Surface] = {}
         self.drawn_sightings = 0
+        self._serial = 0
 
     def reset(self) -> None:
         self.cache.clear()
@@ -127,6 +128,8 @@ class ReadingPanel:
         cached.store, cached.revision, cached.frame_id = store, revision, frame_id
         cached.reading = read_memory(read_graph(store))
         cached.reads += 1
+        self._serial += 1
+        cached.reading.serial = self._serial  # what the cached drawings are keyed by
         return cached.reading
 
     # -- the panel ------------------------------------------------------------------------
@@ -211,43 +214,58 @@ class ReadingPanel:
                   reading: MemoryReading, retrieved: Sequence[str], text: TextCache) -> None:
         geo = self.geometry
         assert geo is not None
-        r = self.style.reading
         bounds = geo.bounds
-        base_key = (id(reading), bounds.size, geo.cell)
+        base_key = (reading.serial, bounds.size, geo.cell)
         if self._base is None or self._base_key != base_key:
-            base = pygame.Surface(bounds.size)
-            base.fill(r.unknown)
-            local = MapGeometry((0, 0), geo.cell, geo.size)
-            for x, y in reading.places:
-                base.fill(r.known, local.rect(x, y))
-            for x0, y0, size, explored in reading.regions:
-                if explored:
-                    pygame.draw.rect(base, r.explored, local.rect(x0, y0, size, size), 1)
-            self._draw_sightings(base, local, reading)
-            self._base, self._base_key = base, base_key
+            self._base, self._base_key = self._map_base(reading, geo), base_key
         surface.blit(self._base, bounds.topleft)
         pygame.draw.rect(surface, self.style.window.dim_text, bounds.inflate(2, 2), 1)
         self._draw_marks(surface, geo, frame, key, reading)
         self._map_labels(surface, geo, reading, retrieved, text)
 
-    def _draw_sightings(self, target: pygame.Surface, geo: MapGeometry,
-                        reading: MemoryReading) -> None:
-        inset = 1 if geo.cell >= 5 else 0
+    def _map_base(self, reading: MemoryReading, geo: MapGeometry) -> pygame.Surface:
+        """The map without per-frame marks: one pixel per cell in numpy (unknown, known,
+        a seen thing's colour), scaled up, cell borders, then what needs lines (regions
+        explored, sightings told by a teammate: hollow, gone: crossed)."""
+        r = self.style.reading
+        (w, h), c = geo.size, geo.cell
+        grid = np.empty((w, h, 3), np.uint8)
+        grid[:] = r.unknown
+        if reading.places:
+            xy = np.asarray(reading.places, np.int64)
+            ok = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
+            grid[xy[ok, 0], xy[ok, 1]] = r.known
+        lines = []
         drawn = 0
         for s in reading.sightings:
-            if not (0 <= s.x < geo.size[0] and 0 <= s.y < geo.size[1]):
+            if not (0 <= s.x < w and 0 <= s.y < h):
                 continue
-            box = geo.rect(s.x, s.y).inflate(-2 * inset, -2 * inset)
+            drawn += 1
+            if s.told or s.gone:
+                lines.append(s)
+            else:
+                grid[s.x, s.y] = kind_colour(s.kind, self.style)
+        self.drawn_sightings = drawn
+        base = pygame.transform.scale(pygame.surfarray.make_surface(grid), (w * c, h * c))
+        if c >= 5:  # cell borders, so neighbouring sightings of a kind stay apart
+            for x in range(w + 1):
+                pygame.draw.line(base, r.unknown, (x * c, 0), (x * c, h * c))
+            for y in range(h + 1):
+                pygame.draw.line(base, r.unknown, (0, y * c), (w * c, y * c))
+        local = MapGeometry((0, 0), c, geo.size)
+        for x0, y0, size, explored in reading.regions:
+            if explored:
+                pygame.draw.rect(base, r.explored, local.rect(x0, y0, size, size), 1)
+        inset = 1 if c >= 5 else 0
+        for s in lines:
+            box = local.rect(s.x, s.y).inflate(-2 * inset, -2 * inset)
             colour = kind_colour(s.kind, self.style)
             if s.gone:
-                pygame.draw.line(target, colour, box.topleft, box.bottomright)
-                pygame.draw.line(target, colour, box.bottomleft, box.topright)
-            elif s.told:
-                pygame.draw.rect(target, colour, box, 1)
+                pygame.draw.line(base, colour, box.topleft, box.bottomright)
+                pygame.draw.line(base, colour, box.bottomleft, box.topright)
             else:
-                target.fill(colour, box)
-            drawn += 1
-        self.drawn_sightings = drawn
+                pygame.draw.rect(base, colour, box, 1)
+        return base
 
     def _draw_marks(self, surface: pygame.Surface, geo: MapGeometry, frame: Frame, key: str,
                     reading: MemoryReading) -> None:
@@ -343,7 +361,7 @@ class ReadingPanel:
             return
         world = frame.world_cells
         whole = cell_rect(frame, 0, 0, *world)  # type: ignore[operator]
-        fog = self._fog_surface(reading, world, (id(reading), world), self.style.reading.fog)
+        fog = self._fog_surface(reading, world, (reading.serial, world), self.style.reading.fog)
         surface.blit(pygame.transform.scale(fog, whole.size), whole.topleft)
         for s in reading.sightings:
             box = cell_rect(frame, s.x, s.y)  # type: ignore[operator]
