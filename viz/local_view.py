@@ -1,10 +1,13 @@
 """An agent's local view as tiles, per world family (no pygame).
 
-- crafting and manipulation: the cells of the agent's field of view cut out of the world
-  image (`frame.crop_view`): what its observation holds, drawn as the world draws it;
+- crafting: the cells of the agent's field of view cut out of the world image
+  (`crop_view`): what its observation holds, drawn as the world draws it;
 - navigation: painted from the decoded `NavigationView` (terrain and marks in view, the
   agent at the centre) with the world's own colours, because the world image shows pits
-  that agents cannot see.
+  that agents cannot see;
+- manipulation: painted from the decoded `ManipulationView` (the table in view, the
+  items it sees with their colour and shape, target marks, the gripper), because the
+  world image shows a ball hidden under its cup.
 
 `local_view_image(env, agent_id, view, ...)` returns an RGB array (rows * p, cols * p, 3)
 or None when the world has no local view.
@@ -58,12 +61,49 @@ def _navigation(env: Any, agent_id: str, view: Any, pixels: int) -> np.ndarray:
     return image
 
 
+def _manipulation(env: Any, view: Any, extent: tuple[int, int], pixels: int) -> np.ndarray:
+    from memsim.envs.manipulation.render import _mask  # the world's own item shapes
+
+    rules = env.world.rules
+    style = rules.render
+    cols, rows = extent
+    p = pixels
+    image = np.empty((rows * p, cols * p, 3), np.uint8)
+    image[:] = style["off_table"]
+    left, top = view.x - cols // 2, view.y - rows // 2
+    width, height = env.world.width, env.world.height
+    table = np.asarray(style["table"], np.uint8)
+    for r in range(rows):
+        for c in range(cols):
+            if 0 <= left + c < width and 0 <= top + r < height:
+                image[r * p:(r + 1) * p, c * p:(c + 1) * p] = table
+    line = (table * 0.85).astype(np.uint8)  # the table's faint grid, as the world draws it
+    image[::p, :] = np.where(image[::p, :] == table, line, image[::p, :])
+    image[:, ::p] = np.where(image[:, ::p] == table, line, image[:, ::p])
+
+    def tile(x: int, y: int) -> np.ndarray:
+        c, r = x - left, y - top
+        return image[r * p:(r + 1) * p, c * p:(c + 1) * p]
+
+    for x, y in view.marks:
+        tile(x, y)[:] = style["target"]
+    for (x, y), item in view.items.items():
+        colour = style["colours"][rules.colours.index(item.colour)] \
+            if item.colour in rules.colours else [200, 200, 200]
+        tile(x, y)[_mask(item.shape, p)] = colour
+    tile(view.x, view.y)[_mask("ring", p)] = style["gripper"]
+    return image
+
+
 def local_view_image(env: Any, agent_id: str, view: Any, world_rgb: np.ndarray,
                      position: tuple[int, int], extent: tuple[int, int] | None,
                      cell_pixels: int, fill: tuple[int, int, int]) -> np.ndarray | None:
     """The agent's local view as tiles (see module docstring)."""
     if view is not None and hasattr(view, "terrain") and hasattr(env, "world"):
         return _navigation(env, agent_id, view, cell_pixels)
+    if extent is not None and view is not None and hasattr(view, "items") and hasattr(
+            env, "world"):
+        return _manipulation(env, view, extent, cell_pixels)
     if extent is None:
         return None
     return crop_view(world_rgb, position, extent, cell_pixels, fill)

@@ -267,9 +267,10 @@ def draw_agent_panel(surface: pygame.Surface, rect: pygame.Rect, frame: Frame, a
         scale = max(1, min(style.layout.local_view_scale, body.width // w, room // h))
         image = pygame.image.frombuffer(np.ascontiguousarray(view), (w, h), "RGB")
         size = (w * scale, h * scale)
-        if size[0] > body.width or size[1] > room:
-            fit = min(body.width / size[0], room / size[1])
-            size = (max(int(size[0] * fit), 1), max(int(size[1] * fit), 1))
+        fit = min(body.width / w, room / h, style.layout.local_view_scale)
+        if size[0] > body.width or size[1] > room or (scale < 2 and fit > 1.2 * scale):
+            # too large, or whole multiples leave it small: fit it (cells within a pixel)
+            size = (max(int(w * fit), 1), max(int(h * fit), 1))
         if size != (w, h):
             image = pygame.transform.scale(image, size)
         view_rect = surface.blit(image, (body.x + (body.width - size[0]) // 2, top))

@@ -237,6 +237,7 @@ class ReadingPanel:
             grid[xy[ok, 0], xy[ok, 1]] = r.known
         lines = []
         drawn = 0
+        filled: dict[tuple[int, int], int] = {}
         for s in reading.sightings:
             if not (0 <= s.x < w and 0 <= s.y < h):
                 continue
@@ -245,6 +246,7 @@ class ReadingPanel:
                 lines.append(s)
             else:
                 grid[s.x, s.y] = kind_colour(s.kind, self.style)
+                filled[s.cell] = filled.get(s.cell, 0) + 1
         self.drawn_sightings = drawn
         base = pygame.transform.scale(pygame.surfarray.make_surface(grid), (w * c, h * c))
         if c >= 5:  # cell borders, so neighbouring sightings of a kind stay apart
@@ -256,6 +258,10 @@ class ReadingPanel:
         for x0, y0, size, explored in reading.regions:
             if explored:
                 pygame.draw.rect(base, r.explored, local.rect(x0, y0, size, size), 1)
+        if c >= 6:  # a cell holding several things: a corner tick (hover lists them)
+            for (x, y), n in filled.items():
+                if n > 1:
+                    base.fill(self.style.window.text, (x * c + c - 3, y * c + 1, 2, 2))
         inset = 1 if c >= 5 else 0
         for s in lines:
             box = local.rect(s.x, s.y).inflate(-2 * inset, -2 * inset)
