@@ -159,6 +159,9 @@ class ReadingPanel:
         cell = max(min(int(world_cell) or 1, (body.width - 2) // world[0],
                        (map_h - lh - 4) // world[1]), 1)
         top = body.y
+        if frame.memory_note:  # e.g. a replay of an older trace: perception only
+            top = self._wrapped(surface, text, frame.memory_note, w.error, body.x, top,
+                                body.width, 2)
         title = self._map_title(frame, reading)
         self._text(surface, text, title, w.dim_text, body.x, top)
         top += lh + 2

@@ -174,3 +174,25 @@ def test_an_outcome_the_replay_does_not_reproduce_is_reported(traced_run: Path,
         assert "step 7" in replayer.frame().note
     finally:
         replayer.close()
+
+
+def test_an_older_trace_without_messages_replays_the_world_and_says_so(
+        traced_run: Path, tmp_path: Path) -> None:
+    (tmp_path / "scenario.json").write_text((traced_run.parent / "scenario.json").read_text())
+    lines = list(read_trace(traced_run))
+    assert any(line["comm"]["sent"] for line in lines), "the run should have sent messages"
+    for line in lines:
+        for sent in line["comm"]["sent"]:
+            sent.pop("message", None)
+        for record in line["agents"].values():
+            record.pop("notes", None)
+    old = tmp_path / traced_run.name
+    old.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    replayer = Replayer(old)
+    try:
+        assert replayer.legacy
+        assert replayer.goto(replayer.length) == replayer.length
+        assert replayer.divergences == {}  # the world replays exactly
+        assert "perception only" in replayer.frame().memory_note
+    finally:
+        replayer.close()
