@@ -236,7 +236,8 @@ class Replayer:
             if record is None:
                 self._missing.append(f"{agent_id}: live in the replay, not in the trace "
                                      "(it does nothing)")
-                record = {"action": "noop", "action_id": 0}
+                names = self.runtime.env.action_names
+                record = {"action_id": names.index("noop") if "noop" in names else 0}
             retrieved = [str(i) for i in record.get("retrieved", [])]
             if agent.memory is not None and retrieved:
                 # The run's retrieval bumped these nodes' use counts (they steer

@@ -313,8 +313,11 @@ class Viewer:
                 s.show_team = not s.show_team
         elif key == pygame.K_o:
             s.overlay = not s.overlay
-            self.say("o: believed map " + ("over the world map" if s.overlay else "off the "
-                                           "world map"))
+            memory_off = self.frame is not None and self.frame.graph_store(
+                self.graph_key or s.follow or "") is None
+            self.say("o: nothing to draw: this agent keeps no memory (memory is off)"
+                     if s.overlay and memory_off else "o: believed map " + (
+                         "over the world map" if s.overlay else "off the world map"))
         elif key == pygame.K_g:
             s.graph_view = not s.graph_view
         elif key == pygame.K_f:
