@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pygame
 import pytest
 
 from memsim.cli import main
@@ -120,6 +121,15 @@ def test_an_llm_run_replays_without_its_endpoint(endpoint: str, tmp_path: Path) 
     (out / "scenario.json").write_text(json.dumps(data))
     assert cmd_snapshot(trace, 5, tmp_path / "llm.png") == EXIT_OK
     assert main(["snapshot", str(trace), "--step", "8", str(tmp_path / "end.png")]) == 0
+    _view_then_quit(trace)
+
+
+def _view_then_quit(trace: Path) -> None:
+    """`memsim view` opens the replay in a (dummy) window; q quits, exit code 0."""
+    pygame.display.init()
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_q, mod=0, unicode="",
+                                         scancode=0))
+    assert main(["view", str(trace), "--speed", "1000"]) == 0
 
 
 def test_a_resumed_runs_trace_replays_from_its_checkpoint(tmp_path: Path,
@@ -152,6 +162,7 @@ def test_a_resumed_runs_trace_replays_from_its_checkpoint(tmp_path: Path,
     finally:
         replayer.close()
     assert cmd_snapshot(trace, 22, tmp_path / "resumed.png") == EXIT_OK
+    _view_then_quit(trace)
     (second / "checkpoint-seed3-step20.pkl").unlink()
     (second / "checkpoint-seed3.pkl").unlink(missing_ok=True)
     with pytest.raises(ValueError, match=r"starts at step 20.*checkpoint-seed3-step20\.pkl"):
