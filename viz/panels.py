@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pygame
@@ -107,13 +107,26 @@ def draw_top_bar(surface: pygame.Surface, rect: pygame.Rect, frame: Frame, statu
                            bar.height)
         done = name in frame.reached
         pygame.draw.rect(surface, style.window.accent if done else style.window.panel, cell)
-        short = name.split("_", 1)[-1]  # collect_wood -> wood
-        while short and text.width(short) >= cell.width - 4:
-            short = short[:-1]
+        short = abbreviate(name.split("_", 1)[-1], text.width, cell.width - 4)
         if short:
             colour = style.window.background if done else style.window.dim_text
             text.blit(surface, short, colour, cell.x + 2,
                       cell.y + (cell.height - text.line_height) // 2)
+
+
+def abbreviate(name: str, width: Callable[[str], int], room: int) -> str:
+    """`name` as it fits in `room` pixels: whole, else each ``_`` part cut to 4, then 3
+    letters (``stone_pickaxe`` -> ``ston_pick``), else cut with a trailing ``~``."""
+    if width(name) < room:
+        return name
+    parts = name.split("_")
+    for keep in (4, 3):
+        short = "_".join(p[:keep] for p in parts)
+        if width(short) < room:
+            return short
+    while len(name) > 1 and width(name + "~") >= room:
+        name = name[:-1]
+    return name + "~" if width(name + "~") < room else ""
 
 
 # --------------------------------------------------------------------------- world map

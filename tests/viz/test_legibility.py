@@ -161,3 +161,16 @@ def test_local_view_is_drawn_as_tiles_for_every_family(run: Run) -> None:
     area = viewer.pixels()[viewer.local_view_rect.top:viewer.local_view_rect.bottom,
                            viewer.local_view_rect.left:viewer.local_view_rect.right]
     assert len(np.unique(area.reshape(-1, 3), axis=0)) >= 3
+
+
+def test_progress_bar_names_are_abbreviated_not_cut() -> None:
+    from memsim.viz.panels import abbreviate
+
+    def width(s: str) -> int:
+        return 7 * len(s)
+
+    assert abbreviate("wood", width, 80) == "wood"
+    assert abbreviate("stone_pickaxe", width, 80) == "ston_pick"
+    assert abbreviate("stone_pickaxe", width, 60) == "sto_pic"
+    assert abbreviate("extraordinarily", width, 60).endswith("~")
+    assert abbreviate("x", width, 3) == ""
