@@ -115,12 +115,13 @@ def draw_top_bar(surface: pygame.Surface, rect: pygame.Rect, frame: Frame, statu
 
 
 def abbreviate(name: str, width: Callable[[str], int], room: int) -> str:
-    """`name` as it fits in `room` pixels: whole, else each ``_`` part cut to 4, then 3
-    letters (``stone_pickaxe`` -> ``ston_pick``), else cut with a trailing ``~``."""
+    """`name` as it fits in `room` pixels: whole, else (several ``_`` parts) each part cut
+    to 4, then 3 letters (``stone_pickaxe`` -> ``ston_pick``), else cut with a trailing
+    ``~``."""
     if width(name) < room:
         return name
     parts = name.split("_")
-    for keep in (4, 3):
+    for keep in (4, 3) if len(parts) > 1 else ():
         short = "_".join(p[:keep] for p in parts)
         if width(short) < room:
             return short
