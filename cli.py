@@ -52,7 +52,13 @@ def _run_watcher(args: argparse.Namespace, scenario: Scenario) -> Any:
     """The viewer side of ``--viz`` / ``--record`` (`viz.run.RunWatcher`): imported here,
     so only these runs load pygame. Raises ValueError for a bad --record path."""
     from memsim.viz.run import RunWatcher, check_video_path
+    from memsim.viz.viewer import display_problem
 
+    if args.viz:
+        problem = display_problem()  # before the run starts, not a window that never shows
+        if problem is not None:
+            raise ValueError(f"--viz cannot open a window ({problem}); write the run to a "
+                             "video instead: --record OUT.mp4 (or OUT.gif)")
     if args.record is not None:
         try:
             check_video_path(args.record)  # before pygame opens anything

@@ -12,6 +12,7 @@ the two give identical trajectories.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
@@ -21,6 +22,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
+from pydantic import BaseModel
 
 from memsim.agents import messages as messages_module
 from memsim.agents.messages import Message
@@ -96,6 +98,27 @@ def agent_input(state: TeamState, agent_id: str) -> dict[str, Any]:
     }
 
 
+def replay_json(value: Any) -> Any:
+    """`value` (a message as a policy sent it) as plain JSON for the trace, so a replay can
+    send it again; a value JSON cannot hold is kept as its repr (re-sent, it is rejected
+    as the original was unless that was accepted, which the replay reports)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError, RecursionError):
+        return repr(value)
+
+
+def _notes(decision: Any) -> dict[str, Any]:
+    """The decision's memory notes for the trace (only when there are any): a replay
+    writes them to memory as the run did."""
+    notes = getattr(decision, "memory_notes", None)
+    if not notes:
+        return {}
+    return {"notes": [n.model_dump(mode="json", exclude_defaults=True) for n in notes]}
+
+
 def env_step(runtime: TeamRuntime, state: TeamState) -> TeamState:
     """Act and send: apply every live agent's decision, route messages, deliver inboxes."""
     step = state["team_step"]
@@ -107,8 +130,9 @@ def env_step(runtime: TeamRuntime, state: TeamState) -> TeamState:
     for agent_id in live:
         for raw in decisions[agent_id]["decision"].messages:
             result = comm.send(raw, step, positions, sender=agent_id)  # bound: no forgery
+            # The message as sent (a replay re-sends it: `viz.replay` needs no policy).
             sent.append({"from": agent_id, "accepted": result.accepted, "msg_id": result.msg_id,
-                         "error": result.error})
+                         "error": result.error, "message": replay_json(raw)})
     if runtime.shared is not None:
         for agent_id in live:  # serially, in agent order: the team graph stays deterministic
             if decisions[agent_id]["publish"]:
@@ -119,6 +143,7 @@ def env_step(runtime: TeamRuntime, state: TeamState) -> TeamState:
     record = StepRecord(
         step=step,
         agents={a: {**{k: v for k, v in decisions[a].items() if k not in ("decision", "publish")},
+                    **_notes(decisions[a]["decision"]),
                     "ok": infos[a]["ok"], "env_reason": infos[a]["reason"],
                     "events": infos[a]["events"]} for a in live},
         rewards=rewards,
