@@ -152,7 +152,18 @@ class AgentMemory:
         if not isinstance(step, int) or step < 0:
             raise SchemaError(f"step must be a non-negative int, got {step!r}")
         step += self._base
-        parsed = [f if isinstance(f, Fact) else Fact.model_validate(f) for f in facts]
+        parsed: list[Fact] = []
+        resighted: list[str] = []  # seen again where indexed: no read, no write (see below)
+        for f in facts:
+            if not isinstance(f, Fact):
+                f = Fact.model_validate(f)
+            if f.kind == "seen_at":
+                iid = ids.instance(f)
+                if self._semantic.resighting(f, iid):
+                    self._semantic.resight(iid, step)
+                    resighted.append(iid)
+                    continue
+            parsed.append(f)
         tx = Tx(self.store)
         # The cursor ids seen at the last commit are only a prefetch hint (so one read
         # covers them); the truth is the agent node loaded in the same read.
@@ -171,7 +182,7 @@ class AgentMemory:
         # Surveys go last: they close what the rest of this write did not report seen.
         surveys = [f for f in parsed if f.kind == "surveyed"]
         if surveys:
-            seen = {ids.instance(f) for f in parsed if f.kind == "seen_at"}
+            seen = {*resighted, *(ids.instance(f) for f in parsed if f.kind == "seen_at")}
             for fact in surveys:
                 self._semantic.surveyed(tx, fact, self._time(fact, step), seen)
         me = tx.node(self.self_id) or {}
@@ -189,8 +200,6 @@ class AgentMemory:
             if full and f.place is not None and not self._resighting(f):
                 x, y = f.place
                 out += [ids.place(x, y), ids.region(*ids.region_of(x, y, self.region_size))]
-            if f.kind == "seen_at" and self._semantic.resighting(f, ids.instance(f)):
-                continue  # written without reading (see SemanticWriter.resighting)
             if f.kind in ("seen_at", "gone_from"):
                 out.append(ids.instance(f))
                 if full:

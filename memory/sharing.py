@@ -69,8 +69,11 @@ def export_payload(
     edges: list[EdgeRecord] = []
     missing = () if selector.include_closed else ("valid_to",)
     new_only = selector.since is not None or selector.observed_only
-    recent = (store.get(sorted(written_since))
-              if written_since is not None and selector.since is not None else None)
+    recent = None
+    if written_since is not None and selector.since is not None:
+        wanted = ("ent:",) * bool(selector.kinds) + ("region:",) * selector.regions
+        recent = store.get(sorted(i for i in written_since if i.startswith(wanted))) if (
+            wanted) else []
 
     def entities(kind: str) -> list[NodeRecord]:
         if recent is None:

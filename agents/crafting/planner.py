@@ -77,11 +77,15 @@ class _Turn:
     """One decision in the making: beliefs, and what to say and remember."""
 
     b: Beliefs
-    rng: random.Random
+    seed: str  # the random choices of this agent-step are drawn from this
     messages: list[dict[str, Any]] = field(default_factory=list)
     notes: list[Fact] = field(default_factory=list)
     target: Cell | None = None  # where the chosen task goes (for the subgoal note)
     claim: tuple[str, int, int] | None = None  # what it claims this step
+
+    def random_move(self) -> str:
+        """A move drawn from (seed, agent, step): no generator state between steps."""
+        return f"move_{random.Random(self.seed).choice(list(DIRECTIONS))}"
 
     def say(self, kind: str, payload: dict[str, Any], to: str | None = None) -> None:
         self.messages.append({"recipients": [to] if to else None,
@@ -118,6 +122,13 @@ class ScriptedPlanner:
         self.goal_item = goal_item
         self.cfg = settings if settings is not None else load_settings()
         self.terrain = Terrain(rules, self.cannot)
+        kinds = tuple(self.cfg["recall"])
+        self._query = {hungry: RetrievalQuery(
+            nearest=(*kinds, "cow") if hungry else kinds, position=(0, 0),
+            per_kind=self.cfg["recall_per_kind"], recipes=True, teammates=True, claims=True,
+            commitments=True, avoid=True, subgoals=self.cfg["recent_subgoals"],
+            trail=self.cfg["stuck_steps"] + 1, frontier=self.cfg["exploration"]["frontier"],
+            bounds=bounds) for hungry in (False, True)}
         self.team = Teamwork(self.cfg, goal_item, self.cannot, self._go)
         self.agent_id = ""
         self.seed = 0
@@ -133,15 +144,9 @@ class ScriptedPlanner:
 
     def recall_query(self, context: AgentContext) -> RetrievalQuery | None:
         view, cfg = context.view, self.cfg
-        kinds = tuple(cfg["recall"])
-        if view.vitals["food"] <= cfg["vitals"]["eat_in_view"]:
-            kinds = (*kinds, "cow")
-        return RetrievalQuery(
-            nearest=kinds, position=view.position, per_kind=cfg["recall_per_kind"],
-            recipes=True, teammates=True, claims=True, commitments=True, avoid=True,
-            subgoals=cfg["recent_subgoals"],
-            trail=cfg["stuck_steps"] + 1, frontier=cfg["exploration"]["frontier"],
-            bounds=self.bounds)
+        hungry = view.vitals["food"] <= cfg["vitals"]["eat_in_view"]
+        # validated once; each step only the position changes (model_copy skips validation)
+        return self._query[hungry].model_copy(update={"position": view.position})
 
     def decide(self, context: AgentContext) -> Decision:
         return self.act_on(None, context)
@@ -152,7 +157,7 @@ class ScriptedPlanner:
         with everything else `decide` does: answer teammates, tell new sightings, keep
         promises, claim targets, note the subgoal; `survive` first if asked."""
         b = gather(context, self.manual, self.cfg["recall"])
-        turn = _Turn(b, random.Random(f"{self.seed}:{self.agent_id}:{context.step}"))
+        turn = _Turn(b, f"{self.seed}:{self.agent_id}:{context.step}")
         self.team.answer(turn)
         self.team.share_sightings(turn)
         action, why = self._act(turn, task, survive, context.info.get("unlocked", ()))
@@ -381,7 +386,7 @@ class ScriptedPlanner:
             options.append((not keeps, not good, name))
         if options:
             return f"move_{min(options)[2]}", "looking for a free cell to build on"
-        return f"move_{turn.rng.choice(list(DIRECTIONS))}", "boxed in"
+        return turn.random_move(), "boxed in"
 
     @staticmethod
     def _near(materials: dict[Cell, str], cell: Cell, material: str) -> bool:
@@ -407,7 +412,7 @@ class ScriptedPlanner:
             return "noop", "arrived"
         nxt, _ = first_step(self.terrain, b.view, goals, Counter(b.trail))
         if nxt is None:
-            return f"move_{turn.rng.choice(list(DIRECTIONS))}", "no visible way"
+            return turn.random_move(), "no visible way"
         action, how = step_into(self.terrain, b.view, nxt)
         return action, f"{why}: {how}"
 
@@ -433,7 +438,7 @@ class ScriptedPlanner:
         b, cfg = turn.b, self.cfg["exploration"]
         target = self._explore_target(turn)
         if target is None:
-            return f"move_{turn.rng.choice(list(DIRECTIONS))}", "nowhere left to explore"
+            return turn.random_move(), "nowhere left to explore"
         if cfg["region_claims"] and b.memory:
             turn.claim = ("region", *target)
         return self._go(turn, {target}, target, f"exploring towards {target}")
