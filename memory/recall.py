@@ -235,6 +235,7 @@ class Recall:
     avoid: list[AvoidRecord] = field(default_factory=list)
     trail: list[tuple[int, int]] = field(default_factory=list)
     frontier: list[RegionRecord] = field(default_factory=list)
+    explored: frozenset[tuple[int, int]] = frozenset()  # (rx, ry) the frontier grew from
 
     def node_ids(self) -> list[str]:
         """Every node id this recall refers to (used to bump use counts)."""
@@ -283,8 +284,9 @@ class Recall:
         `max_age` steps before `now` (when given), and closer than the nearest own place
         of its kind (a far or stale sighting would only pull the agent away); then all
         nearest places are sorted by (distance, kind, x, y), an unknown distance as 0.
-        Frontier: the team's, when it has one (the team graph knows what every agent
-        explored). The other parts stay as they are."""
+        Frontier: the regions next to what either explored that neither explored (the
+        team graph knows what every agent explored, the agent what it saw this very step),
+        nearest first. The other parts stay as they are."""
         own = {(p.kind, p.x, p.y) for p in self.nearest}
         best: dict[str, int] = {}
         for p in self.nearest:
@@ -295,8 +297,13 @@ class Recall:
             and (now is None or now - p.step <= max_age)
             and (p.distance or 0) < best.get(p.kind, 1 << 30)]
         self.nearest.sort(key=lambda p: (p.distance or 0, p.kind, p.x, p.y))
-        if team.frontier:
-            self.frontier = list(team.frontier)
+        if team.frontier or team.explored:
+            explored = self.explored | team.explored
+            k = max(len(self.frontier), len(team.frontier))
+            regions = {(r.rx, r.ry): r for r in (*team.frontier, *self.frontier)}
+            self.frontier = sorted((r for key, r in regions.items() if key not in explored),
+                                   key=lambda r: (r.distance, r.ry, r.rx))[:k]
+            self.explored = explored
 
     def lines(self) -> list[str]:
         """One line per item, most decision-relevant first."""
