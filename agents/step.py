@@ -208,18 +208,35 @@ NODES: dict[str, Callable[[AgentRuntime, AgentStepState], dict[str, Any]]] = {
 }
 
 
+def _apply(current: dict[str, Any], update: dict[str, Any]) -> None:
+    """Apply one node's update as the agent graph's reducers would."""
+    for key, value in update.items():
+        if key == "visited":
+            current["visited"] = [*current.get("visited", []), *value]
+        elif key == "decisions":
+            current["decisions"] = merge_dicts(current.get("decisions", {}), value)
+        else:
+            current[key] = value
+
+
 def run_agent_step(runtime: AgentRuntime, state: AgentStepState) -> AgentStepState:
     """The direct executor: the same node functions, in the same order, without LangGraph."""
     current: dict[str, Any] = dict(state)
     for name in NODE_ORDER:
-        update = NODES[name](runtime, current)  # type: ignore[arg-type]
-        for key, value in update.items():
-            if key == "visited":
-                current["visited"] = [*current.get("visited", []), *value]
-            elif key == "decisions":
-                current["decisions"] = merge_dicts(current.get("decisions", {}), value)
-            else:
-                current[key] = value
+        _apply(current, NODES[name](runtime, current))  # type: ignore[arg-type]
+    return current  # type: ignore[return-value]
+
+
+async def arun_agent_step(runtime: AgentRuntime, state: AgentStepState) -> AgentStepState:
+    """The agent step as one awaitable (the team graph's `agent_step` node): the same node
+    functions in the same order, with `decide` awaited so the model calls of a team's
+    agents overlap."""
+    current: dict[str, Any] = dict(state)
+    for name in NODE_ORDER:
+        if name == "decide":
+            _apply(current, await adecide(runtime, current))  # type: ignore[arg-type]
+        else:
+            _apply(current, NODES[name](runtime, current))  # type: ignore[arg-type]
     return current  # type: ignore[return-value]
 
 
@@ -257,7 +274,9 @@ def _bind(name: str) -> Callable[[AgentStepState, RunnableConfig], Any]:
 
 
 def build_agent_graph() -> Any:
-    """The per-agent step as a compiled LangGraph `StateGraph` (a chain of the nodes)."""
+    """The per-agent step as a compiled LangGraph `StateGraph` (a chain of the nodes): what
+    the team graph's `agent_step` node runs, drawn and runnable node by node (the team
+    graph runs the chain as one node: a subgraph would cost a superstep per node)."""
     graph = StateGraph(AgentStepState)
     for name in NODE_ORDER:
         graph.add_node(name, _bind(name))

@@ -163,9 +163,13 @@ def _runner() -> RunEpisode:
 
 
 def _cmd_graph() -> int:
+    from memsim.agents.step import build_agent_graph
     from memsim.sim.team import build_team_graph
 
-    print(build_team_graph().get_graph(xray=1).draw_mermaid())
+    print("%% the team step: one agent_step per live agent (Send), then env_step")
+    print(build_team_graph().get_graph().draw_mermaid())
+    print("%% agent_step: the per-agent chain it runs")
+    print(build_agent_graph().get_graph().draw_mermaid())
     return EXIT_OK
 
 

@@ -26,7 +26,13 @@ from pydantic import BaseModel
 
 from memsim.agents import messages as messages_module
 from memsim.agents.messages import Message
-from memsim.agents.step import AgentRuntime, build_agent_graph, merge_dicts, run_agent_step
+from memsim.agents.step import (
+    AgentRuntime,
+    AgentStepState,
+    arun_agent_step,
+    merge_dicts,
+    run_agent_step,
+)
 from memsim.envs.base import MemsimWorld
 from memsim.memory import SharedMemory
 from memsim.sim.comm import CommChannel
@@ -182,7 +188,11 @@ def build_team_graph(checkpointer: Any = None) -> Any:
     async def env_node(state: TeamState, config: RunnableConfig) -> TeamState:
         return env_step(_team_runtime(config), state)
 
-    graph.add_node("agent_step", build_agent_graph())
+    async def agent_step(state: AgentStepState, config: RunnableConfig) -> dict[str, Any]:
+        runtime = config["configurable"]["runtimes"][state["agent_id"]]
+        return {"decisions": (await arun_agent_step(runtime, state))["decisions"]}
+
+    graph.add_node("agent_step", agent_step)
     graph.add_node("env_step", env_node)
     graph.add_conditional_edges(START, fan_out, ["agent_step"])
     graph.add_edge("agent_step", "env_step")  # the join: env_step waits for every Send
