@@ -13,7 +13,7 @@ SCENARIO ?= default
 TORCH ?= torch==2.13.0
 LLAMA_CPP ?= llama-cpp-python==0.3.36
 
-.PHONY: install llm-server run test test-fast lint bench clean
+.PHONY: install llm-server run test test-fast test-lowest lint docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,23 @@ test-fast: install
 
 lint: install
 	$(PY) -m ruff check .
+
+# The lowest allowed versions: every direct dependency of the core install and of the
+# langgraph, llm, falkordb and neo4j extras at its floor in pyproject.toml (uv's
+# lowest-direct resolution; what they pull in at its newest), in a venv of its own, then
+# the fast tests. Tests of the other extras (viz, rl, bench: pygame, torch, matplotlib)
+# skip there: torch has no small CPU build on PyPI to resolve down to.
+LOWEST_VENV ?= .venv-lowest
+LOWEST_EXTRAS ?= langgraph llm falkordb neo4j test
+test-lowest: install
+	mkdir -p .cache
+	$(PY) -m uv pip compile pyproject.toml --quiet --resolution lowest-direct \
+	  --python $(PY) $(foreach e,$(LOWEST_EXTRAS),--extra $(e)) -o .cache/lowest-requirements.txt
+	rm -rf $(LOWEST_VENV)
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	$(PY) -m uv pip install --quiet --python $(LOWEST_VENV)/bin/python -r .cache/lowest-requirements.txt
+	$(PY) -m uv pip install --quiet --python $(LOWEST_VENV)/bin/python --no-deps -e .
+	$(LOWEST_VENV)/bin/python -m pytest -q -m "not slow" -p no:cacheprovider
 
 bench: install
 	$(PY) benchmarks/env_throughput.py

@@ -67,7 +67,36 @@ _EXPORTS: dict[str, str] = {
     "PluginError": "memsim.plugins",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "INFO_KEYS",
+    "AgentContext",
+    "AgentMemory",
+    "Decision",
+    "EdgeRecord",
+    "Fact",
+    "FlatObservations",
+    "GraphStore",
+    "MemsimWorld",
+    "Message",
+    "NodeRecord",
+    "Perception",
+    "PluginError",
+    "Policy",
+    "Recall",
+    "RetrievalQuery",
+    "Scenario",
+    "ScenarioError",
+    "SchemaError",
+    "SingleAgentEnv",
+    "StoreCapabilities",
+    "WorldFamily",
+    "WorldParallelEnv",
+    "WriteBatch",
+    "load_scenario",
+    "open_store",
+    "register_family",
+    "run_episode",
+]
 
 if TYPE_CHECKING:  # what type checkers and readers see; at run time, __getattr__ loads
     from memsim.agents.messages import Message

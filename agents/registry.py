@@ -26,6 +26,7 @@ from memsim.plugins import (
     is_import_path,
     load_entry_point,
     load_object,
+    missing_extra,
     plugin_names,
 )
 
@@ -107,8 +108,10 @@ def make_policy(
     if name == "random":
         return RandomPolicy()
     if name == "rl":
-        from memsim.agents.rl import make_rl_policy_from_table  # torch / SB3 load only when used
-
+        try:  # torch / SB3 load only when used
+            from memsim.agents.rl import make_rl_policy_from_table
+        except ModuleNotFoundError as exc:
+            raise missing_extra(exc, "rl", "the rl policy") from exc
         return make_rl_policy_from_table(dict(settings or {}))
     if name == "llm":
         from memsim.agents.llm import LLMConfig, LLMPolicy  # openai loads only when used

@@ -28,7 +28,9 @@ An import path is looked up on ``sys.path`` and then in the current directory, s
 module beside your scenario file works with the ``memsim`` command too. Errors are
 `PluginError` (a `ValueError`) naming the path or name and what went wrong.
 
-This package imports nothing else of memsim: every layer may use it.
+`import_optional` imports a dependency of an extra (``memsim[llm]``, ``memsim[langgraph]``
+...) or says which extra to install. This package imports nothing else of memsim: every
+layer may use it.
 """
 
 from __future__ import annotations
@@ -142,6 +144,21 @@ def load_entry_point(kind: str, name: str) -> Any:
                           f"{dist}) cannot be loaded: {type(exc).__name__}: {exc}") from exc
 
 
+def import_optional(module: str, extra: str, needed_by: str) -> Any:
+    """Import `module`, part of the ``memsim[extra]`` extra; when it is not installed,
+    raise `ModuleNotFoundError` saying what needs it and how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        raise missing_extra(exc, extra, needed_by) from exc
+
+
+def missing_extra(exc: ModuleNotFoundError, extra: str, needed_by: str) -> ModuleNotFoundError:
+    """The error for an optional dependency that is not installed (see `import_optional`)."""
+    return ModuleNotFoundError(f"{needed_by} needs {exc.name!r}, which is not installed: "
+                               f"pip install 'memsim[{extra}]'", name=exc.name)
+
+
 def describe(obj: Any) -> str:
     """``module:Name`` of an object, for listings and errors."""
     module = getattr(obj, "__module__", None) or type(obj).__module__
@@ -154,9 +171,11 @@ __all__ = [
     "PluginError",
     "describe",
     "entry_points",
+    "import_optional",
     "is_import_path",
     "load_entry_point",
     "load_object",
+    "missing_extra",
     "plugin_names",
     "refresh",
 ]

@@ -181,7 +181,12 @@ def _runner() -> RunEpisode:
 def _cmd_graph() -> int:
     from memsim.sim.team import build_team_graph
 
-    print(build_team_graph().get_graph(xray=1).draw_mermaid())
+    try:
+        graph = build_team_graph()
+    except ModuleNotFoundError as exc:  # the langgraph extra
+        Console(stderr=True).print(f"error: {escape(str(exc))}", highlight=False)
+        return EXIT_USAGE
+    print(graph.get_graph(xray=1).draw_mermaid())
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@ named, never mid-episode. See :class:`Scenario` for the fields.
 
 from __future__ import annotations
 
+import importlib.util
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -100,7 +101,10 @@ class AgentsSection(BaseModel):
 
 
 def _check_backend(name: str) -> str:
-    check_backend_name(name)
+    try:
+        check_backend_name(name)
+    except ModuleNotFoundError as exc:  # a server client not installed: say which extra
+        raise ValueError(str(exc)) from None
     return name
 
 
@@ -134,7 +138,11 @@ class MemoryConfig(BaseModel):
         # Checked without connecting: the keys the backend takes, in range.
         backend = info.data.get("backend")
         if backend is not None:
-            check_backend_config(backend, config)
+            try:
+                check_backend_config(backend, config)
+            except ModuleNotFoundError as exc:  # reported once, by `backend`
+                if config:
+                    raise ValueError(str(exc)) from None
         return config
 
 
@@ -143,9 +151,31 @@ class RunSection(BaseModel):
 
     model_config = _STRICT
 
-    executor: Executor = "langgraph"
+    executor: Executor = Field(
+        default_factory=lambda: default_executor(),
+        description="langgraph when the memsim[langgraph] extra is installed, else direct "
+        "(the same node functions in the same order: the same trajectories)")
     trace_observations: bool = False
     checkpoint_every: int = Field(0, ge=0, description="0 = no checkpoints")
+
+    @field_validator("executor")
+    @classmethod
+    def _executor_installed(cls, executor: str) -> str:
+        if executor == "langgraph" and not langgraph_installed():
+            raise ValueError("'langgraph' needs LangGraph, which is not installed: pip "
+                             "install 'memsim[langgraph]', or use 'direct' (the same "
+                             "trajectories, without LangGraph)")
+        return executor
+
+
+def langgraph_installed() -> bool:
+    """Whether the ``memsim[langgraph]`` extra (LangGraph) is installed."""
+    return importlib.util.find_spec("langgraph") is not None
+
+
+def default_executor() -> str:
+    """``langgraph`` when it is installed, else ``direct``."""
+    return "langgraph" if langgraph_installed() else "direct"
 
 
 class Scenario(BaseModel):
