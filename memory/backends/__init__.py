@@ -55,10 +55,9 @@ def backend_names() -> list[str]:
 
 
 def check_backend_name(backend: str) -> None:
-    """Raise `ValueError` (`PluginError` for a plug-in) unless `backend` names a store:
-    a plug-in must import and be a class."""
-    if backend in BACKENDS:
-        return
+    """Raise `ValueError` (`PluginError` for a plug-in) unless `backend` names a store
+    that imports and is a class; `ModuleNotFoundError` naming the extra when a built-in
+    server backend's client is not installed."""
     backend_class(backend)
 
 
