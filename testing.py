@@ -34,7 +34,8 @@ from memsim.sim.families import WorldFamily, register_family
 from memsim.sim.scenario import MemoryConfig, Scenario, load_scenario, validate_scenario
 from memsim.sim.team import StepRecord
 
-__all__ = ["STORE_CHECKS", "check_policy", "check_store", "check_world_family", "run_check"]
+__all__ = ["STORE_CHECKS", "Rebuilt", "check_policy", "check_store", "check_world_family",
+           "run_check"]
 
 
 def _fail(what: str, problem: str) -> AssertionError:
@@ -138,13 +139,13 @@ def _check_agent_parts(what: str, family: WorldFamily, env: Any,
             raise _fail(what, "make_scripted must return a memsim.Policy")
 
 
-class _Rebuilt:
+class Rebuilt:
     """A policy built anew (and reset) for every call: it cannot carry anything from one
-    step to the next except through its memory."""
+    step to the next except through its memory (what `check_policy` plays)."""
 
-    def __init__(self, build: Callable[[], Policy], args: tuple[str, int, tuple[str, ...]]
-                 ) -> None:
-        self.build, self.args = build, args
+    def __init__(self, build: Callable[[], Policy], agent_id: str, seed: int,
+                 action_names: tuple[str, ...]) -> None:
+        self.build, self.args = build, (agent_id, seed, action_names)
         self.name = build().name
 
     def _fresh(self) -> Policy:
@@ -170,7 +171,7 @@ def _trajectory(scenario: Scenario, build: Callable[[], Policy], rebuilt: bool,
     try:
         for agent_id, agent in runtime.agents.items():
             args = (agent_id, seed, runtime.env.action_names)
-            policy: Any = _Rebuilt(build, args) if rebuilt else build()
+            policy: Any = Rebuilt(build, *args) if rebuilt else build()
             policy.reset(*args)
             agent.policy = policy
         run_team(runtime, state, make_executor("direct", runtime), steps)

@@ -271,7 +271,7 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console,
     try:
         run_episode = _runner()
     except ImportError as exc:
-        err.print(f"error: the episode runner is not available: {exc}", highlight=False)
+        err.print(escape(f"error: the episode runner is not available: {exc}"), highlight=False)
         return EXIT_FAILED
 
     watcher = None
@@ -283,10 +283,10 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console,
         try:
             watcher = make_watcher(args, scenario)
         except ValueError as exc:
-            err.print(f"error: {exc}", highlight=False)
+            err.print(escape(f"error: {exc}"), highlight=False)
             return EXIT_USAGE
         except Exception as exc:  # pygame missing, no display for the window
-            err.print(f"error: cannot start the viewer: {type(exc).__name__}: {exc}",
+            err.print(escape(f"error: cannot start the viewer: {type(exc).__name__}: {exc}"),
                       highlight=False)
             return EXIT_FAILED
 

@@ -159,7 +159,8 @@ _REGISTERED: dict[str, WorldFamily] = {}  # register_family, import paths and en
 def register_family(family: WorldFamily) -> WorldFamily:
     """Make `family` known by its name (a scenario's ``[env] family``) in this process.
     Registering the same family again is a no-op; another one under a taken name is an
-    error."""
+    error. `memsim bench` runs cells in other processes, which know only entry points and
+    import paths: name a family one of those ways for a benchmark."""
     if not isinstance(family, WorldFamily):
         raise PluginError(f"register_family: {describe(family)} is not a WorldFamily")
     known = FAMILIES.get(family.name) or _REGISTERED.get(family.name)

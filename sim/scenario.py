@@ -169,7 +169,10 @@ class RunSection(BaseModel):
 
 def langgraph_installed() -> bool:
     """Whether the ``memsim[langgraph]`` extra (LangGraph) is installed."""
-    return importlib.util.find_spec("langgraph") is not None
+    try:
+        return importlib.util.find_spec("langgraph") is not None
+    except (ImportError, ValueError):  # blocked (None in sys.modules) or broken
+        return False
 
 
 def default_executor() -> str:
