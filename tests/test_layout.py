@@ -126,3 +126,26 @@ def test_memsim_is_the_only_top_level_name(tmp_path: Path, code: str, ok: bool) 
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
     assert (done.returncode == 0) == ok, done.stderr[-500:]
+
+
+def test_package_data_ships_every_data_file() -> None:
+    """A data file the code reads (rules, settings, prompts, scenarios) must be in
+    package-data, or an installed (not editable) memsim fails where it reads it."""
+    listed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs: dict[str, list[str]] = listed["package-data"]
+    tracked = subprocess.run(["git", "ls-files", *PACKAGES], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.split()
+    missing = []
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix == ".py" or path.name.startswith("."):
+            continue
+        package = path.parent
+        while not (package / "__init__.py").is_file():
+            package = package.parent
+        relative = path.relative_to(package)
+        patterns = globs.get(module_name(package / "__init__.py"), [])
+        if not any(relative.match(p) and len(relative.parts) == len(Path(p).parts)
+                   for p in patterns):
+            missing.append(name)
+    assert not missing, f"not in [tool.setuptools.package-data]: {missing}"

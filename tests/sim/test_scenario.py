@@ -285,7 +285,8 @@ def test_policy_names_come_from_the_agents_registry(monkeypatch: pytest.MonkeyPa
 def test_memory_backends_come_from_the_memory_package(monkeypatch: pytest.MonkeyPatch) -> None:
     from memsim.memory import backends
 
-    monkeypatch.setitem(backends.BACKENDS, "mystore", "my_package.store:MyStore")
+    monkeypatch.setitem(backends.BACKENDS, "mystore",
+                        "memsim.memory.backends.networkx_store:NetworkxStore")
     assert validate_scenario(with_change("memory.backend", "mystore")).memory.backend == "mystore"
     assert "allowed: falkordb, mystore, neo4j, networkx" in error_of(
         with_change("memory.backend", "redis"))
