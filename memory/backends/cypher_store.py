@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from memsim.memory.backends.captions import user_props
 from memsim.memory.backends.cypher import (
     RESERVED_PROPS,
     CypherDialect,
@@ -40,11 +41,11 @@ from memsim.memory.store import (
     WriteBatch,
 )
 
-# Result rows -> records: the reserved `_ns` / `_id` / `_key` properties stay on the server.
+# Result rows -> records: the reserved properties and made captions stay on the server.
 
 
 def _user_props(props: Mapping[str, Any] | None) -> Props:
-    return {k: v for k, v in (props or {}).items() if k not in RESERVED_PROPS}
+    return user_props(props, RESERVED_PROPS)
 
 
 def _node(node_id: str, labels: Sequence[str], props: Mapping[str, Any]) -> NodeRecord:
