@@ -161,3 +161,23 @@ def test_an_embedded_run_records_its_run_id(tmp_path: Path,
     assert record["backend"] == "networkx"
     assert record["namespace"] == f"keep-memory/{record['run_id']}"
     assert "run id" not in capsys.readouterr().out  # nothing kept to point at
+
+
+def test_runs_are_the_first_two_parts_of_a_namespace() -> None:
+    from memsim.sim.memory_cli import group_runs, match_run
+
+    runs = group_runs({"a/r1/seed0/agent_0": 3, "a/r1/seed0/team": 1, "a/r2/agent_0": 5,
+                       "b/r1/seed1/agent_0": 2})
+    assert runs == {"a/r1": {"a/r1/seed0/agent_0": 3, "a/r1/seed0/team": 1},
+                    "a/r2": {"a/r2/agent_0": 5}, "b/r1": {"b/r1/seed1/agent_0": 2}}
+    assert match_run(runs, "r2") == ["a/r2"]
+    assert match_run(runs, "r1") == ["a/r1", "b/r1"]  # ambiguous: the CLI asks for a/r1
+    assert match_run(runs, "b/r1") == ["b/r1"]
+    assert match_run(runs, "nope") == []
+
+
+def test_memory_command_without_a_server_says_how_to_connect(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("MEMSIM_NEO4J_URI", raising=False)
+    assert main(["memory", "list", "--memory", "neo4j"]) == 1
+    assert "MEMSIM_NEO4J_URI" in capsys.readouterr().err
