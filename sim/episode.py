@@ -5,11 +5,15 @@ channel, optional team memory, and the team-step executor.
 the step limit or the last agent's end; `run_episode` does both from a `Scenario`, writes
 the trace and returns an `EpisodeSummary`.
 
-Memory namespaces are `<scenario>/seed<N>/<agent>` and are cleared when an episode starts,
-so a rerun starts clean and the last run stays inspectable in a server backend. With
-`persist_across_episodes` the namespace is `<scenario>/<agent>`, kept between seeds, and
-`AgentMemory.new_episode(world_id)` keeps semantic knowledge (recipes, teammates) while
-dropping the map of a different world.
+Memory namespaces are `<scenario>/<run id>/seed<N>/<agent>` (see sim/stores.py): every run
+has its own, so a rerun of the same scenario and seed starts clean without touching an
+earlier run's memory, which stays inspectable on a server backend (``memsim memory``).
+A namespace is cleared when its episode starts (it is new unless the scenario reuses a
+run id on purpose with ``[memory] run_id``). With `persist_across_episodes` the namespace
+is `<scenario>/<run id>/<agent>`, kept between seeds (and between runs that share a run
+id), and `AgentMemory.new_episode(world_id)` keeps semantic knowledge (recipes,
+teammates) while dropping the map of a different world. The namespace never enters the
+trace: runs with different ids take the same steps.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from memsim.sim.comm import CommChannel, CommConfig
 from memsim.sim.families import family_of
 from memsim.sim.output import EpisodeSummary, TraceWriter, trace_path
 from memsim.sim.scenario import EXECUTORS, MemoryConfig, Scenario
-from memsim.sim.stores import MemoryStores
+from memsim.sim.stores import MemoryStores, run_namespace
 from memsim.sim.team import (
     DirectExecutor,
     LangGraphExecutor,
@@ -173,11 +177,10 @@ def start_checkpoint_path(out_dir: Path, seed: int, step: int) -> Path:
     return Path(out_dir) / f"checkpoint-seed{seed}-step{step}.pkl"
 
 
-def episode_namespace(scenario: Scenario, seed: int) -> str:
-    """The memory namespace of one episode (see the module docstring)."""
-    if scenario.memory.persist_across_episodes:
-        return scenario.name
-    return f"{scenario.name}/seed{seed}"
+def episode_namespace(scenario: Scenario, seed: int, run_id: str) -> str:
+    """The memory namespace prefix of one episode of run `run_id` (module docstring)."""
+    persist = scenario.memory.persist_across_episodes
+    return run_namespace(scenario.name, run_id, None if persist else seed)
 
 
 def build_scenario_team(
@@ -193,9 +196,10 @@ def build_scenario_team(
     no simulation state. `stores` carries memory across the episodes of a run;
     `policy_factory` replaces the policies (see `build_team`)."""
     policies = [scenario.agents.policy_for(a) for a in scenario.agents.agent_ids()]
-    runtime, state = build_team(scenario.env_config(), policies, seed,
-                                stores or MemoryStores(scenario.memory), scenario.comm_config(),
-                                episode_namespace(scenario, seed), on_step,
+    stores = stores or MemoryStores(scenario.memory)  # a new run id: its own namespaces
+    runtime, state = build_team(scenario.env_config(), policies, seed, stores,
+                                scenario.comm_config(),
+                                episode_namespace(scenario, seed, stores.run_id), on_step,
                                 scenario.policy_settings(), policy_factory)
     runtime.env.render_mode = render_mode
     return runtime, state

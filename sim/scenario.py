@@ -128,6 +128,11 @@ class MemoryConfig(BaseModel):
     persist_across_episodes: bool = Field(
         False, description="keep semantic memory between the seeds of one run"
     )
+    run_id: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100,
+        description="reuse this run id's memory namespaces on purpose (default: a new "
+        "run id per run, so runs never overwrite each other's memory)",
+    )
     retrieve_budget: int = Field(16, ge=1, le=10_000, description="items per retrieval")
     config: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="backend connection kwargs (url, uri, user, ...)"

@@ -67,8 +67,10 @@ def test_tiny_world_example_passes_the_family_check_and_needs_memory() -> None:
 
 def test_custom_store_example_passes_the_conformance_suite_and_runs(tmp_path: Path) -> None:
     assert load_example("custom_store").main(["--dir", str(tmp_path), "--max-steps", "30"]) == 2
-    saved = json.loads((tmp_path / "default%2Fseed0%2Fagent_0.json").read_text())
-    assert saved["nodes"]
+    # One file per namespace: <scenario>/<run id>/seed<N>/<agent>, '/' quoted.
+    files = sorted(tmp_path.glob("default%2F*%2Fseed0%2Fagent_0.json"))
+    assert len(files) == 1, sorted(p.name for p in tmp_path.iterdir())
+    assert json.loads(files[0].read_text())["nodes"]
 
 
 def test_a_policy_outside_the_repo_runs_by_import_path(tmp_path: Path) -> None:
@@ -145,8 +147,11 @@ def test_policy_world_and_store_by_entry_point(tmp_path: Path) -> None:
     '''))
     done = run_memsim(["run", "beacon", "--out", "out", "--quiet"], tmp_path, path)
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in (tmp_path / "memory").glob("*.json")) == [
-        f"beacon%2Fseed{seed}%2Fagent_{agent}.json" for seed in (0, 1) for agent in (0, 1)]
+    # <scenario>/<run id>/seed<N>/<agent>: one run id for the run, every seed and agent.
+    names = sorted(p.name.split("%2F", 2) for p in (tmp_path / "memory").glob("*.json"))
+    assert len({run_id for _, run_id, _ in names}) == 1, names
+    assert [(scenario, rest) for scenario, _, rest in names] == [
+        ("beacon", f"seed{seed}%2Fagent_{agent}.json") for seed in (0, 1) for agent in (0, 1)]
     assert "waiting, as told" in reasons(tmp_path / "out")
     done = run_memsim(["run", "beacon", "--policy", "greedy"], tmp_path, path)
     assert done.returncode == 2

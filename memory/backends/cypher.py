@@ -6,13 +6,21 @@ Data model on the server (one graph / database shared by many namespaces):
   (``Goal``, ``Event``, ...) and three reserved properties: ``_ns`` (namespace),
   ``_id`` (the id inside the namespace) and ``_key`` (``_ns`` + U+001F + ``_id``, the
   single-property unique key; Neo4j Community Edition can enforce uniqueness on it);
-* every relationship carries ``_ns`` too.
+* every relationship carries ``_ns`` too;
+* every node carries a caption in ``name`` (what Neo4j Browser and FalkorDB's browser
+  show on a node): the node's own ``name`` when the memory gave it one (agents, goals,
+  subgoals, recipes), else one this layer makes at write time from the label, id and
+  props (``place 3,4``, ``iron 12,40``, ``move_left ok``, ``chunk 7``) and marks with
+  ``_caption = true``. A made caption is presentation only: reads drop it (and
+  ``_caption``), ``query(where={"name": ...})`` / ``missing=["name"]`` do not see it, so
+  every backend returns the same props. The writers in ``memory/`` stay unaware of it.
 
 Every statement filters on the namespace (through ``_key`` or ``_ns``), so a store bound
-to one namespace can neither read nor change another's nodes. Labels and relationship
-types cannot be Cypher parameters: they are interpolated only after passing the
-whitelist in ``memory.schema``; all data (ids, property names and values, namespace)
-travels as parameters.
+to one namespace can neither read nor change another's nodes; the one exception,
+``build_namespaces``, reads only the namespaces' names and node counts (listing runs).
+Labels and relationship types cannot be Cypher parameters: they are interpolated only
+after passing the whitelist in ``memory.schema``; all data (ids, property names and
+values, namespace) travels as parameters.
 
 A ``WriteBatch`` becomes ONE statement (node upserts grouped by label, edge upserts by
 type, ``UNWIND``-batched), so one agent-step write is one round trip and one transaction
@@ -33,6 +41,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from memsim.memory.backends.captions import (
+    CAPTION_PROP,
+    MADE_CAPTION,
+    caption,
+    id_caption,
+)
 from memsim.memory.schema import (
     NODE_LABELS,
     SchemaError,
@@ -54,7 +68,7 @@ BASE_LABEL = "MemNode"
 NS_PROP = "_ns"
 ID_PROP = "_id"
 KEY_PROP = "_key"
-RESERVED_PROPS: frozenset[str] = frozenset({NS_PROP, ID_PROP, KEY_PROP})
+RESERVED_PROPS: frozenset[str] = frozenset({NS_PROP, ID_PROP, KEY_PROP, MADE_CAPTION})
 KEY_SEP = "\x1f"  # cannot occur in a namespace, so (namespace, id) -> key is injective
 DIRECTIONS: tuple[str, ...] = ("out", "in", "both")
 
@@ -213,6 +227,28 @@ def validate_batch(batch: WriteBatch) -> None:
         _check_user_props(edge.props, f"edge[{edge.src}-{edge.type}->{edge.dst}]")
 
 
+# After `SET n += row.props`: a node without a name of its own (none yet, or one this layer
+# made, or the memory just removed its own) gets the caption: from this write's props, or
+# the one it has, or from its id. A name of the memory's own clears the mark (_node_row).
+# The WITH makes the props update visible first (FalkorDB evaluates one SET's items, and
+# consecutive SETs, against the node as it was before them).
+_SET_CAPTION = (
+    f"WITH n, row, (n.{CAPTION_PROP} IS NULL OR n.{MADE_CAPTION} IS NOT NULL) AS made\n"
+    f"SET n.{MADE_CAPTION} = CASE WHEN made THEN true END, "
+    f"n.{CAPTION_PROP} = CASE WHEN made "
+    f"THEN coalesce(row.caption, n.{CAPTION_PROP}, row.fallback) ELSE n.{CAPTION_PROP} END"
+)
+
+
+def _node_row(namespace: str, node: NodeRecord) -> dict[str, Any]:
+    props = dict(node.props)
+    if props.get(CAPTION_PROP) is not None:
+        props[MADE_CAPTION] = None  # the memory's own name: not a made caption any more
+    return {"key": node_key(namespace, node.id), "id": node.id, "label": node.label,
+            "props": props, "caption": caption(node.label, node.props),
+            "fallback": id_caption(node.id)}
+
+
 def _group(items: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for name, row in items:
@@ -242,15 +278,7 @@ def build_write(
 
     params: dict[str, Any] = {"ns": namespace}
     sections: list[str] = []
-    node_groups = _group(
-        [
-            (
-                n.label,
-                {"key": node_key(namespace, n.id), "id": n.id, "label": n.label, "props": n.props},
-            )
-            for n in nodes.values()
-        ]
-    )
+    node_groups = _group([(n.label, _node_row(namespace, n)) for n in nodes.values()])
     for i, rows in enumerate(node_groups.values()):
         params[f"n{i}"] = rows
     if node_groups and not replace:
@@ -281,6 +309,7 @@ def build_write(
             f"MERGE (n:{BASE_LABEL}:{label} {{{KEY_PROP}: row.key}})\n"
             f"ON CREATE SET n.{NS_PROP} = $ns, n.{ID_PROP} = row.id\n"
             "SET n += row.props\n"
+            f"{_SET_CAPTION}\n"
             f"{_COLLAPSE}"
         )
     edge_groups = _group(
@@ -393,6 +422,11 @@ def build_query(
     if equal:
         params["where"] = equal
         filters.append("all(k IN keys($where) WHERE n[k] = $where[k])")
+        if CAPTION_PROP in equal:  # a made caption is not the memory's name
+            filters.append(f"n.{MADE_CAPTION} IS NULL")
+    if CAPTION_PROP in absent:
+        absent.remove(CAPTION_PROP)
+        filters.append(f"(n.{CAPTION_PROP} IS NULL OR n.{MADE_CAPTION} IS NOT NULL)")
     if absent:
         params["missing"] = absent
         filters.append("all(k IN $missing WHERE n[k] IS NULL)")
@@ -445,4 +479,11 @@ def build_count(namespace: str, label: str | None = None) -> Statement:
 def build_clear(namespace: str) -> Statement:
     return Statement(
         f"MATCH (n:{BASE_LABEL} {{{NS_PROP}: $ns}})\nDETACH DELETE n", {"ns": namespace}
+    )
+
+
+def build_namespaces() -> Statement:
+    """Every namespace on the graph / database with its node count (``memsim memory``)."""
+    return Statement(
+        f"MATCH (n:{BASE_LABEL})\nRETURN n.{NS_PROP} AS ns, count(n) AS nodes\nORDER BY ns"
     )

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from memsim.memory.backends.captions import user_props
 from memsim.memory.backends.cypher import (
     RESERVED_PROPS,
     CypherDialect,
@@ -24,6 +25,7 @@ from memsim.memory.backends.cypher import (
     build_edges,
     build_get,
     build_missing,
+    build_namespaces,
     build_neighbors,
     build_query,
     build_write,
@@ -40,11 +42,11 @@ from memsim.memory.store import (
     WriteBatch,
 )
 
-# Result rows -> records: the reserved `_ns` / `_id` / `_key` properties stay on the server.
+# Result rows -> records: the reserved properties and made captions stay on the server.
 
 
 def _user_props(props: Mapping[str, Any] | None) -> Props:
-    return {k: v for k, v in (props or {}).items() if k not in RESERVED_PROPS}
+    return user_props(props, RESERVED_PROPS)
 
 
 def _node(node_id: str, labels: Sequence[str], props: Mapping[str, Any]) -> NodeRecord:
@@ -282,6 +284,11 @@ class CypherStore(StoreShorthands, ABC):
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         """Replace the namespace's contents, in one statement (clear + write)."""
         self._apply(snapshot_to_batch(snapshot), replace=True)
+
+    def namespaces(self) -> dict[str, int]:
+        """Every namespace on this server's graph / database, not only this store's, with
+        its node count: names and counts only (to list runs' memories)."""
+        return {str(ns): int(count) for ns, count in self._read(build_namespaces())}
 
     def clear(self) -> None:
         self._check_open()

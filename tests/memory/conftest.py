@@ -1,29 +1,59 @@
 """`store_factory`: one fixture that opens GraphStores on every backend, so the same tests
 run on networkx (always) and on FalkorDB / Neo4j when their config fixtures (in
-tests/conftest.py) can provide a live server; otherwise those variants skip with a reason."""
+tests/conftest.py) can provide a live server; otherwise those variants skip with a reason.
+
+With ``MEMSIM_RECORD_NEO4J_STATEMENTS=<file>`` (set by test_neo4j_lint.py for the pytest
+run it starts) they also run on the Neo4j statement recorder, which records what the
+Neo4j backend would send (running it on FalkorDB) and appends it to that file."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
 import pytest
+from neo4j_recorder import RECORD_ENV, Neo4jStatementRecorder, StatementLog
 
 from memsim.memory import GraphStore, open_store
 
 StoreFactory = Callable[[str], GraphStore]
+_RECORD_TO = os.environ.get(RECORD_ENV)
+_BACKENDS = ["networkx", "falkordb", "neo4j"] + (["neo4j-recorder"] if _RECORD_TO else [])
 
 
-@pytest.fixture(params=["networkx", "falkordb", "neo4j"])
+@pytest.fixture(scope="session")
+def neo4j_statement_log() -> Iterator[StatementLog]:
+    """What the recorder variants recorded, appended to the file at the session's end."""
+    log = StatementLog()
+    yield log
+    if _RECORD_TO:
+        log.save(Path(_RECORD_TO))
+
+
+def _open(backend: str, namespace: str, config: dict[str, Any],
+          log: StatementLog | None) -> GraphStore:
+    if backend == "neo4j-recorder":
+        assert log is not None
+        return Neo4jStatementRecorder(namespace, log=log, **config)
+    return open_store(backend, namespace, **config)
+
+
+@pytest.fixture(params=_BACKENDS)
 def store_factory(request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
     """`factory(name) -> GraphStore` on the parametrised backend, each namespace prefixed
     with a per-test uuid; every store opened is cleared and closed at teardown."""
     backend: str = request.param
+    log = None
     if backend == "networkx":
         registry: dict[str, nx.MultiDiGraph] = {}
         config: dict[str, Any] = {"graph_registry": registry}
+    elif backend == "neo4j-recorder":  # not Neo4j: records its statements, runs on FalkorDB
+        config = request.getfixturevalue("falkordb_config")
+        log = request.getfixturevalue("neo4j_statement_log")
     else:
         fixture = f"{backend}_config"
         try:
@@ -34,7 +64,7 @@ def store_factory(request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
     opened: list[GraphStore] = []
 
     def factory(name: str) -> GraphStore:
-        store = open_store(backend, f"{prefix}-{name}", **config)
+        store = _open(backend, f"{prefix}-{name}", config, log)
         opened.append(store)
         return store
 
@@ -43,7 +73,7 @@ def store_factory(request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
         try:
             store.clear()
         except RuntimeError:  # already closed by the test
-            reopened = open_store(backend, store.namespace, **config)
+            reopened = _open(backend, store.namespace, config, log)
             reopened.clear()
             reopened.close()
             continue

@@ -217,7 +217,7 @@ def test_repeated_ids_are_merged_and_label_conflicts_rejected() -> None:
     assert statement is not None
     assert statement.params["n0"] == [
         {"key": node_key("ns", "a"), "id": "a", "label": "Goal",
-         "props": {"x": 1, "y": 2, "z": None}}
+         "props": {"x": 1, "y": 2, "z": None}, "caption": None, "fallback": "a"}
     ]
     assert [r["props"] for r in statement.params["e0"]] == [{"w": 1, "v": 2}]
     assert statement.params["dn"] == [node_key("ns", "q")]
