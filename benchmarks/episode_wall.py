@@ -21,7 +21,7 @@ import time
 from memsim.sim.episode import run_episode
 from memsim.sim.scenario import load_scenario
 
-TARGET_SECONDS = 2.0
+TARGET_SECONDS = 1.2  # issue 12: median per 6-agent episode
 
 
 def main() -> None:
@@ -51,7 +51,7 @@ def main() -> None:
     print(f"load average (1 min) during the run: {os.getloadavg()[0]:.2f} on "
           f"{os.cpu_count()} CPUs; median CPU per episode: {statistics.median(cpus):.2f} s")
     print(f"median wall per episode: {median:.2f} s "
-          f"({'under' if median < TARGET_SECONDS else 'OVER'} the {TARGET_SECONDS:.0f} s target; "
+          f"({'under' if median < TARGET_SECONDS else 'OVER'} the {TARGET_SECONDS:g} s target; "
           f"the aim is well under it); median steps {statistics.median(steps):.0f}")
     print(f"team-steps per second: {sum(steps) / sum(walls):.0f} "
           f"({scenario.agents.count * sum(steps) / sum(walls):.0f} agent-steps/s)")
