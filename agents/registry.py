@@ -1,8 +1,10 @@
 """Policies by name, as scenario files refer to them.
 
 ``scripted`` is each world family's own scripted policy (the runner passes its factory);
-the others work in any world. A policy that needs settings (an LLM endpoint, an RL model
-file) gets them from the scenario table of the same name.
+the others work in any world. The skill policies (``llm-skills``, ``random-skills``) choose
+among the family's skills (`agents.skills`), built over its scripted policy. A policy that
+needs settings (an LLM endpoint, an RL model file) gets them from the scenario table of
+the same name (``llm-skills`` reads ``[llm]``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from memsim.agents.random_policy import RandomPolicy
 if TYPE_CHECKING:
     from memsim.agents.llm.prompt import WorldBrief
 
-POLICY_NAMES: tuple[str, ...] = ("random", "scripted", "rl", "llm")
+POLICY_NAMES: tuple[str, ...] = ("random", "scripted", "rl", "llm", "llm-skills",
+                                 "random-skills")
 
 
 def make_policy(
@@ -40,4 +43,14 @@ def make_policy(
         from memsim.agents.llm import LLMConfig, LLMPolicy  # openai loads only when used
 
         return LLMPolicy(LLMConfig.from_sources(settings), brief)
+    if name in ("llm-skills", "random-skills"):
+        from memsim.agents.skills import RandomSkillPolicy, skill_library
+
+        library = skill_library(scripted())
+        if name == "random-skills":
+            return RandomSkillPolicy(library)
+        from memsim.agents.llm import LLMConfig
+        from memsim.agents.llm.skill_policy import LLMSkillPolicy
+
+        return LLMSkillPolicy(LLMConfig.from_sources(settings), library)
     raise ValueError(f"policy {name!r} is unknown; allowed: {', '.join(POLICY_NAMES)}")
