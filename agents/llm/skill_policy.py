@@ -70,16 +70,17 @@ class SkillPrompts:
     def step(self, turn: Turn, context: AgentContext, system_tokens: int = 0) -> str:
         """The step prompt, within `prompt_tokens` together with the system prompt:
         remembered facts are cut first (they have their own budget too), then the oldest
-        done subgoals."""
+        done subgoals, then the menu's last options (down to `min_options`; the turn's
+        menu is cut with it, so the answer's schema matches what the model read)."""
         sizes = self.sizes
         goal = self.library.goal(context).replace("_", " ")
         if turn.active is not None:
             goal += f" > running: {turn.active.label} since step {turn.active.since}"
         done = [shorten(line, sizes["done_chars"]) for line in self.runner.done(context)]
         memory = self._memory(context)
-        menu = "\n".join(f"{i}. {shorten(o.text, sizes['menu_line_chars'])}"
-                         for i, o in enumerate(turn.menu, 1))
         while True:
+            menu = "\n".join(f"{i}. {shorten(o.text, sizes['menu_line_chars'])}"
+                             for i, o in enumerate(turn.menu, 1))
             text = self._step.substitute(
                 agent_id=context.agent_id,
                 teammates=", ".join(context.teammates) or "none",
@@ -92,12 +93,14 @@ class SkillPrompts:
                 menu=menu,
             )
             fits = approx_tokens(text) + system_tokens <= sizes["prompt_tokens"]
-            if fits or not (memory or len(done) > 1):
+            if fits or not (memory or len(done) > 1 or len(turn.menu) > sizes["min_options"]):
                 return text
             if memory:
                 memory.pop()
-            else:
+            elif len(done) > 1:
                 done.pop()
+            else:
+                turn.menu.pop()
 
     def _memory(self, context: AgentContext) -> list[str]:
         """Remembered facts, most relevant first, within `memory_tokens`."""

@@ -93,8 +93,8 @@ class CraftingSkills:
     def brief(self) -> str:
         steps = " > ".join(m.split("_", 1)[1].replace("_", " ") for m in self.rules.milestones)
         return (f"World: Crafter, a grid (x east, y south). Team goal: "
-                f"{self.planner.goal_item}. Tech tree: {steps}. Eating, drinking, sleeping "
-                "are automatic.")
+                f"{self.planner.goal_item}. Tech tree: {steps}. Eating and sleeping are "
+                "automatic.")
 
     def goal(self, context: AgentContext) -> str:
         return f"collect_{self.planner.goal_item}"
@@ -116,8 +116,7 @@ class CraftingSkills:
         v = b.view
         held = ", ".join(f"{k} {n}" for k, n in v.inventory.items()
                          if n and k not in v.vitals) or "nothing"
-        vitals = ", ".join(f"{k} {v.vitals[k]}" for k in v.vitals)
-        return (f"at ({v.x},{v.y}); holding {held}; {vitals}; next tech-tree step: "
+        return (f"at ({v.x},{v.y}); holding {held}; next tech-tree step: "
                 f"{self.next_milestone(b).replace('_', ' ')}")
 
     def memory_lines(self, context: AgentContext) -> list[str]:
@@ -134,7 +133,7 @@ class CraftingSkills:
             if p.kind in kinds or f"{p.kind} at" in shown:
                 continue
             kinds.add(p.kind)
-            out.append(f"{p.kind} at ({p.x},{p.y}), {b.dist((p.x, p.y))} cells "
+            out.append(f"{p.kind} at ({p.x},{p.y}), {b.dist((p.x, p.y))} away "
                        f"[{_source(p.provenance)} step {p.step}]")
         out += [f"{t.agent} at ({t.x},{t.y}) [{_source(t.provenance)} step {t.step}]"
                 for t in recall.teammates]
@@ -162,10 +161,10 @@ class CraftingSkills:
                 continue
             until = inv.get(item, 0) + cfg["amount"].get(item, 1)
             cell = self._nearest(b, recipe.material)
-            where = (f"{recipe.material} at {_cell(cell)}, {b.dist(cell)} cells" if cell
-                     else f"no {recipe.material} remembered: explores")
+            where = (f"{recipe.material} at {_cell(cell)}, {b.dist(cell)} away" if cell
+                     else f"no {recipe.material} known: explores")
             options.append(Option("collect", (item, str(until)),
-                                  f"collect {item} until you hold {until} ({where})", cell))
+                                  f"collect {item} until {until} ({where})", cell))
         for thing in cfg["place"]:
             recipe = self._recipe(b, thing, "place")
             if recipe is None or self._missing(recipe, inv):
@@ -187,27 +186,26 @@ class CraftingSkills:
                     all(self._adjacent(b, s) for s in recipe.stations)
                     or self._spots(b, recipe.stations)):
                 continue
-            at = "; ".join(f"{s} at {_cell(b.known[s][0])}, {b.dist(b.known[s][0])} cells"
-                           for s in recipe.stations)
+            at = ", ".join(f"{s} at {_cell(b.known[s][0])}" for s in recipe.stations)
             options.append(Option("make", (item, str(inv.get(item, 0) + 1)),
                                   f"make {item} ({at})"))
         options += self._team_options(b)
         if b.frontier:
             region = b.frontier[0]
-            options.append(Option("explore", (), f"explore (unexplored area at "
-                                  f"({region.x},{region.y}), {region.distance} cells)"))
+            options.append(Option("explore", (), f"explore (new area at "
+                                  f"({region.x},{region.y}), {region.distance} away)"))
         else:
             options.append(Option("explore", (), "explore"))
         mates = sorted((b.dist(p[:2]), name, p) for name, p in b.teammates.items())
         for distance, name, p in mates[: cfg["teammates_shown"]]:
             if distance > cfg["meet_distance"]:
-                options.append(Option("meet", (name,), f"meet {name} (last seen at "
-                                      f"({p[0]},{p[1]}) at step {p[2]})", p[:2]))
+                options.append(Option("meet", (name,), f"meet {name} (at ({p[0]},{p[1]}) "
+                                      f"at step {p[2]})", p[:2]))
         for kind in cfg["go_to"]:
             cell = self._nearest(b, kind)
             if cell is not None and b.dist(cell) > 1:
                 options.append(Option("go_to", (kind,), f"go to {kind} at {_cell(cell)} "
-                                      f"({b.dist(cell)} cells)", cell))
+                                      f"({b.dist(cell)} away)", cell))
         for item in cfg["collect"]:  # what it cannot find, a teammate may have
             recipe = self._collect_recipe(b, item)
             if (recipe is not None and item != self.planner.goal_item

@@ -176,8 +176,8 @@ def test_llm_skill_team_calls_the_model_only_on_events(endpoint: Any) -> None:
     assert total_calls == len(server.requests)
     for messages in prompts:
         system, step = messages[0]["content"], messages[1]["content"]
-        assert approx_tokens(system) + approx_tokens(step) < 400
-        assert "Skills:\n1. " in step and "Asked because: " in step
+        assert approx_tokens(system) + approx_tokens(step) <= 270  # < 400 SmolLM2 tokens
+        assert "\nSkills:\n1. " in step and "Asked because: " in step
         assert "agent_" not in system  # one cached prefix for the whole team
     request = server.requests[0]
     enum = request["response_format"]["json_schema"]["schema"]["properties"]["skill"]["enum"]
