@@ -206,15 +206,15 @@ class CraftingSkills:
             if cell is not None and b.dist(cell) > 1:
                 options.append(Option("go_to", (kind,), f"go to {kind} at {_cell(cell)} "
                                       f"({b.dist(cell)} away)", cell))
-        for item in cfg["collect"]:  # what it cannot find, a teammate may have
+        wanted = self.wanted(b)
+        for item in cfg["collect"]:  # what the next step needs and it cannot find
             recipe = self._collect_recipe(b, item)
-            if (recipe is not None and item != self.planner.goal_item
-                    and recipe.material not in b.known and b.asked(item) is None
-                    and inv.get(item, 0) < 1):
+            if (recipe is not None and f"collect_{item}" in wanted
+                    and item != self.planner.goal_item
+                    and recipe.material not in b.known and b.asked(item) is None):
                 options.append(Option("ask", (item, str(inv.get(item, 0) + 1)),
                                       f"ask the team for {item} (and keep searching)"))
                 break
-        wanted = self.wanted(b)
         return sorted(options, key=lambda o: wanted.index(o.name) if o.name in wanted
                       else len(wanted))
 
@@ -285,7 +285,7 @@ class CraftingSkills:
         elif skill in ("meet", "wait"):
             where = b.teammates.get(first)
             if where is None:
-                return failed(f"where {first} is is unknown")
+                return failed(f"{first}'s position is unknown")
             if b.dist(where[:2]) <= self.cfg["meet_distance"]:
                 return completed(f"{first} is close")
             if skill == "wait" and any(m.sender == first for m in context.inbox):
@@ -296,7 +296,7 @@ class CraftingSkills:
             if inv.get(first, 0) < 1:
                 return failed(f"no {first} left")
             if active.arg(1) not in b.teammates:
-                return failed(f"where {active.arg(1)} is is unknown")
+                return failed(f"{active.arg(1)}'s position is unknown")
         if age >= self.cfg["limit"][skill]:
             return failed(f"took too long ({age} steps)")
         return RUNNING
@@ -408,7 +408,7 @@ class CraftingSkills:
         mate = first if skill == "meet" else active.arg(1)
         where = b.teammates.get(mate)
         if where is None:
-            return self._step(context, "noop", f"where {mate} is is unknown")
+            return self._step(context, "noop", f"{mate}'s position is unknown")
         cell = where[:2]
         if skill == "give":
             v = b.view

@@ -92,7 +92,7 @@ def llm_overrides(server: ScriptedEndpoint) -> dict[str, Any]:
 
 def test_a_random_skill_team_plays_with_few_choices_and_skills_end_in_memory() -> None:
     runtime, records = run(scenario("random-skills-2"), 300, seed=1)
-    assert "make_wood_pickaxe" in runtime.env.team_achievements
+    assert "collect_wood" in runtime.env.team_achievements
     for agent in runtime.agents.values():
         usage = agent.policy.usage()
         assert usage["calls"] == 0 and usage["decisions"] == 300
