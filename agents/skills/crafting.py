@@ -100,16 +100,18 @@ class CraftingSkills:
         return f"collect_{self.planner.goal_item}"
 
     def next_milestone(self, b: Beliefs) -> str:
-        """The first tech-tree step the agent has not done, judged from its inventory and
-        the stations it knows."""
+        """The first tech-tree step after the furthest one the agent has (an item it holds,
+        a station it knows) that it has not: what was used up on the way (the iron in the
+        iron pickaxe) is not asked for again."""
         inv = b.view.inventory
-        for milestone in self.rules.milestones:
+
+        def done(milestone: str) -> bool:
             verb, _, thing = milestone.partition("_")
-            if verb == "place" and not b.known.get(thing):
-                return milestone
-            if verb in ("collect", "make") and inv.get(thing, 0) < 1:
-                return milestone
-        return "done"
+            return bool(b.known.get(thing)) if verb == "place" else inv.get(thing, 0) >= 1
+
+        milestones = self.rules.milestones
+        furthest = max((i for i, m in enumerate(milestones) if done(m)), default=-1)
+        return next((m for m in milestones[furthest + 1:] if not done(m)), "done")
 
     def situation(self, context: AgentContext) -> str:
         b = self.beliefs(context)
@@ -173,7 +175,8 @@ class CraftingSkills:
             if any(not b.known.get(s) for s in stations):
                 continue
             near = self._nearest(b, thing)
-            if near is not None and b.dist(near) <= self.planner.cfg["station_reach"]:
+            if (near is not None and b.dist(near) <= self.planner.cfg["station_reach"]
+                    and thing not in self._apart(b)):
                 continue  # one is at hand already
             uses = ", ".join(f"{k} {n}" for k, n in recipe.uses.items())
             near = f", next to {' and '.join(stations)}" if stations else ""
@@ -229,7 +232,30 @@ class CraftingSkills:
             return [milestone]
         inv = b.view.inventory
         missing = [f"collect_{k}" for k, n in recipe.uses.items() if inv.get(k, 0) < n]
+        apart = self._apart(b)
+        if apart:  # build the cheapest one by the others, first getting what it uses
+            place = self._recipe(b, apart[0], "place")
+            uses = place.uses.items() if place is not None else ()
+            missing += [f"collect_{k}" for k, n in uses if inv.get(k, 0) < n]
+            missing.append(f"place_{apart[0]}")
         return [*missing, milestone]
+
+    def _apart(self, b: Beliefs) -> list[str]:
+        """The stations the next tech-tree step needs together that are all known but
+        have no cell next to every one of them: one of them must be built by the others
+        (cheapest first)."""
+        verb, _, thing = self.next_milestone(b).partition("_")
+        recipe = self._recipe(b, thing, "make") if verb == "make" else None
+        if recipe is None or len(recipe.stations) < 2:
+            return []
+        if any(not b.known.get(s) for s in recipe.stations) or self._spots(b, recipe.stations):
+            return []
+
+        def cost(station: str) -> int:
+            place = self._recipe(b, station, "place")
+            return sum(place.uses.values()) if place is not None else 1 << 20
+
+        return sorted(recipe.stations, key=lambda st: (cost(st), st))
 
     def _team_options(self, b: Beliefs) -> list[Option]:
         """Give what a teammate asked for; wait for a promised hand-over."""
@@ -330,15 +356,25 @@ class CraftingSkills:
             return self._own(active, context, b)
         if skill in ("make", "place"):
             stations = self._stations(b, active)
-            if not all(self._adjacent(b, s) for s in stations):
+            # Placing moves about for a free cell: one more cell of slack keeps it from
+            # walking back to the spot after each such move.
+            slack = 1 if skill == "place" else 0
+            if not all(self._adjacent(b, s, slack) for s in stations):
                 spots = self._spots(b, stations)
                 if not spots:
                     step = self._step(context, "noop", "no spot by the stations known")
                     step.outcome = failed(f"no spot next to {' and '.join(stations)} known")
                     return step
-                target = min(spots, key=lambda c: (b.dist(c), c))
-                return self._walk(context, b, spots, target, f"to the {'+'.join(stations)}")
-        task = self._task(active, b)
+                if not self._spots(b, stations, self.planner.cfg["station_reach"]):
+                    # Farther than the planner goes for stations: walk there directly.
+                    target = min(spots, key=lambda c: (b.dist(c), c))
+                    return self._walk(context, b, spots, target,
+                                      f"to the {'+'.join(stations)}")
+                return self._planned(active, context, Task("station", "+".join(stations)))
+        return self._planned(active, context, self._task(active, b))
+
+    def _planned(self, active: ActiveSkill, context: AgentContext, task: Task) -> SkillStep:
+        """One step of a planner task (with everything `act_on` does besides)."""
         decision = self.planner.act_on(task, context, survive=True)
         notes: list[Fact] = []
         target = None
@@ -382,13 +418,16 @@ class CraftingSkills:
                 if any(b.dist(c) <= reach for c in b.known.get(s, []))]
         return tuple(dict.fromkeys((*self.rules.place[thing].nearby, *near)))
 
-    def _spots(self, b: Beliefs, stations: tuple[str, ...]) -> set[Cell]:
-        """Cells within reach of a remembered instance of every station."""
+    def _spots(self, b: Beliefs, stations: tuple[str, ...], reach: int | None = None
+               ) -> set[Cell]:
+        """Cells within reach of a remembered instance of every station (only instances
+        within `reach` of the agent, when given)."""
         d = self.rules.station_distance
         spots: set[Cell] | None = None
         taken: set[Cell] = set()
         for station in stations:
-            cells = b.known.get(station, [])
+            cells = [c for c in b.known.get(station, []) if c not in b.avoid
+                     and (reach is None or b.dist(c) <= reach)]
             taken.update(cells)
             around = {(c[0] + dx, c[1] + dy) for c in cells
                       for dx in range(-d, d + 1) for dy in range(-d, d + 1)}
@@ -455,8 +494,9 @@ class CraftingSkills:
         cells = [c for c in b.known.get(kind, []) if c not in b.avoid]
         return min(cells, key=lambda c: (b.dist(c), c)) if cells else None
 
-    def _adjacent(self, b: Beliefs, station: str) -> bool:
-        d = self.rules.station_distance
+    def _adjacent(self, b: Beliefs, station: str, slack: int = 0) -> bool:
+        """A `station` within reach (the rules' station distance, plus `slack`)."""
+        d = self.rules.station_distance + slack
         v = b.view
         return any(v.materials.get((v.x + dx, v.y + dy)) == station
                    for dx in range(-d, d + 1) for dy in range(-d, d + 1))

@@ -11,6 +11,7 @@ import json
 import re
 import zlib
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -153,6 +154,25 @@ def test_crafting_menu_is_built_from_memory() -> None:
     # The next tech-tree step comes first.
     wanted = library.wanted(b)
     assert names[0] in wanted or not set(names) & set(wanted)
+
+
+def test_next_milestone_does_not_ask_again_for_what_was_used_up() -> None:
+    runtime, _ = build_scenario_team(scenario("random-skills-2"), 0)
+    library = runtime.agents["agent_0"].policy.runner.library
+
+    def beliefs(inventory: dict[str, int], known: dict[str, list[Any]]) -> Any:
+        return SimpleNamespace(view=SimpleNamespace(inventory=inventory), known=known)
+
+    assert library.next_milestone(beliefs({}, {})) == "collect_wood"
+    # The wood went into the table and the pickaxe: the stone is next, not the wood.
+    tools = {"wood_pickaxe": 1}
+    assert library.next_milestone(beliefs(tools, {"table": [(1, 1)]})) == "collect_stone"
+    # The iron went into the iron pickaxe: the diamond is next.
+    done = {"iron_pickaxe": 1, "wood_pickaxe": 1, "stone_pickaxe": 1}
+    assert library.next_milestone(beliefs(done, {"table": [(1, 1)], "furnace": [(2, 2)]})
+                                  ) == "collect_diamond"
+    # A gap before the furthest step still counts when nothing beyond it is done.
+    assert library.next_milestone(beliefs({"wood": 1}, {})) == "place_table"
 
 
 # ---- the LLM skill policy -----------------------------------------------------------
