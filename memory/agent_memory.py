@@ -90,6 +90,9 @@ class AgentMemory:
         self._pending_uses: Counter[str] = Counter()
         # re-sightings' steps not yet written (sole writers; see SemanticWriter)
         self._pending_seen: dict[str, int] = {}
+        # (global step, ids written at it): what an export of `since` that step looks at
+        # (None: not known, e.g. after a restore)
+        self._written: tuple[int, set[str]] | None = None
         self._hints = Hints()
         self._spatial = SpatialIndex(max(2, region_size // 2)) if sole_writer else None
         self._semantic = SemanticWriter(self.self_id, region_size, self._spatial,
@@ -124,6 +127,7 @@ class AgentMemory:
         """Re-read what is kept in process from the store (open, restore, new episode)."""
         self._count = self.store.count()
         self._base = base
+        self._written = None
         self._retriever.forget_recipes()
         if self._spatial is not None:
             self._spatial.rebuild(self.store)
@@ -148,7 +152,18 @@ class AgentMemory:
         if not isinstance(step, int) or step < 0:
             raise SchemaError(f"step must be a non-negative int, got {step!r}")
         step += self._base
-        parsed = [f if isinstance(f, Fact) else Fact.model_validate(f) for f in facts]
+        parsed: list[Fact] = []
+        resighted: list[str] = []  # seen again where indexed: no read, no write (see below)
+        for f in facts:
+            if not isinstance(f, Fact):
+                f = Fact.model_validate(f)
+            if f.kind == "seen_at":
+                iid = ids.instance(f)
+                if self._semantic.resighting(f, iid):
+                    self._semantic.resight(iid, step)
+                    resighted.append(iid)
+                    continue
+            parsed.append(f)
         tx = Tx(self.store)
         # The cursor ids seen at the last commit are only a prefetch hint (so one read
         # covers them); the truth is the agent node loaded in the same read.
@@ -167,7 +182,7 @@ class AgentMemory:
         # Surveys go last: they close what the rest of this write did not report seen.
         surveys = [f for f in parsed if f.kind == "surveyed"]
         if surveys:
-            seen = {ids.instance(f) for f in parsed if f.kind == "seen_at"}
+            seen = {*resighted, *(ids.instance(f) for f in parsed if f.kind == "seen_at")}
             for fact in surveys:
                 self._semantic.surveyed(tx, fact, self._time(fact, step), seen)
         me = tx.node(self.self_id) or {}
@@ -185,8 +200,6 @@ class AgentMemory:
             if full and f.place is not None and not self._resighting(f):
                 x, y = f.place
                 out += [ids.place(x, y), ids.region(*ids.region_of(x, y, self.region_size))]
-            if f.kind == "seen_at" and self._semantic.resighting(f, ids.instance(f)):
-                continue  # written without reading (see SemanticWriter.resighting)
             if f.kind in ("seen_at", "gone_from"):
                 out.append(ids.instance(f))
                 if full:
@@ -243,6 +256,9 @@ class AgentMemory:
         if flushing:
             self._pending_uses.clear()
             self._pending_seen.clear()
+        if self._written is None or self._written[0] != step:
+            self._written = (step, set())
+        self._written[1].update(tx.nodes)
         self._count += len(tx.created) - len(tx.delete_nodes)
         self._hints.keep(tx, self.self_id)
         if self._spatial is not None:
@@ -302,7 +318,17 @@ class AgentMemory:
         return recall
 
     def export(self, selector: ExportSelector | Mapping[str, Any]) -> dict[str, Any]:
-        """A JSON-serialisable payload of the selected semantic subgraph, for a teammate."""
+        """A JSON-serialisable payload of the selected semantic subgraph, for a teammate.
+        A selector's `since` is an episode step, like the steps `write` takes."""
+        if not isinstance(selector, ExportSelector):
+            selector = ExportSelector.model_validate(selector)
+        written = None
+        if selector.since is not None:
+            since = selector.since + self._base
+            selector = selector.model_copy(update={"since": since})
+            if self.sole_writer and self._written is not None and since >= self._written[0]:
+                step, ids_written = self._written  # all that is new was written at `step`
+                written = ids_written if since == step else set()
         return export_payload(
             self.store,
             self.agent_id,
@@ -310,6 +336,7 @@ class AgentMemory:
             selector,
             max_nodes=self.max_payload_nodes,
             max_bytes=self.max_payload_bytes,
+            written_since=written,
         )
 
     def merge(self, payload: Mapping[str, Any], step: int, sender: str) -> int:

@@ -235,6 +235,7 @@ class Recall:
     avoid: list[AvoidRecord] = field(default_factory=list)
     trail: list[tuple[int, int]] = field(default_factory=list)
     frontier: list[RegionRecord] = field(default_factory=list)
+    explored: frozenset[tuple[int, int]] = frozenset()  # (rx, ry) the frontier grew from
 
     def node_ids(self) -> list[str]:
         """Every node id this recall refers to (used to bump use counts)."""
@@ -276,13 +277,33 @@ class Recall:
         for part, keep in zip(parts, kept, strict=True):
             part[:] = keep
 
-    def merge_team(self, team: Recall) -> None:
-        """Add the team graph's nearest places this recall lacks (same kind and cell), then
-        sort all nearest places by (distance, kind, x, y), an unknown distance as 0. The
-        other parts stay as they are."""
+    def merge_team(self, team: Recall, now: int | None = None, max_age: int = 300) -> None:
+        """Merge what the team graph recalls for the same query into this recall.
+
+        Places: a team place is added only where it helps: not already known, seen at most
+        `max_age` steps before `now` (when given), and closer than the nearest own place
+        of its kind (a far or stale sighting would only pull the agent away); then all
+        nearest places are sorted by (distance, kind, x, y), an unknown distance as 0.
+        Frontier: the regions next to what either explored that neither explored (the
+        team graph knows what every agent explored, the agent what it saw this very step),
+        nearest first. The other parts stay as they are."""
         own = {(p.kind, p.x, p.y) for p in self.nearest}
-        self.nearest += [p for p in team.nearest if (p.kind, p.x, p.y) not in own]
+        best: dict[str, int] = {}
+        for p in self.nearest:
+            best[p.kind] = min(best.get(p.kind, 1 << 30), p.distance or 0)
+        self.nearest += [
+            p for p in team.nearest
+            if (p.kind, p.x, p.y) not in own
+            and (now is None or now - p.step <= max_age)
+            and (p.distance or 0) < best.get(p.kind, 1 << 30)]
         self.nearest.sort(key=lambda p: (p.distance or 0, p.kind, p.x, p.y))
+        if team.frontier or team.explored:
+            explored = self.explored | team.explored
+            k = max(len(self.frontier), len(team.frontier))
+            regions = {(r.rx, r.ry): r for r in (*team.frontier, *self.frontier)}
+            self.frontier = sorted((r for key, r in regions.items() if key not in explored),
+                                   key=lambda r: (r.distance, r.ry, r.rx))[:k]
+            self.explored = explored
 
     def lines(self) -> list[str]:
         """One line per item, most decision-relevant first."""

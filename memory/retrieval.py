@@ -253,6 +253,7 @@ class Retriever:
                         else working.explored_regions(extras["explored"]))
             recall.frontier = working.frontier(explored, query.position, query.bounds,
                                                self.region_size, query.frontier)
+            recall.explored = frozenset(explored)
 
     def _nearest(
         self,

@@ -83,7 +83,13 @@ def check_edge_type(edge_type: str) -> str:
     return edge_type
 
 
+_GOOD_IDS: set[str] = set()  # ids that passed `check_id` (the same ids recur every write)
+_GOOD_IDS_MAX = 200_000
+
+
 def check_id(node_id: Any, field: str = "id") -> str:
+    if type(node_id) is str and node_id in _GOOD_IDS:
+        return node_id
     if not isinstance(node_id, str) or not node_id:
         raise SchemaError(f"{field} must be a non-empty string, got {node_id!r}")
     if len(node_id) > 512:
@@ -94,6 +100,10 @@ def check_id(node_id: Any, field: str = "id") -> str:
                           f"newline, got {bad.group()!r} in {node_id[:60]!r}")
     if node_id != node_id.rstrip():
         raise SchemaError(f"{field} must not end with whitespace, got {node_id[-60:]!r}")
+    if type(node_id) is str:
+        if len(_GOOD_IDS) >= _GOOD_IDS_MAX:
+            _GOOD_IDS.clear()
+        _GOOD_IDS.add(node_id)
     return node_id
 
 
@@ -112,17 +122,45 @@ def check_props(props: Mapping[str, Any], where: str) -> None:
     """Property maps hold scalars or flat lists of one scalar type; None removes."""
     if not isinstance(props, Mapping):
         raise SchemaError(f"{where}.props must be a mapping, got {type(props).__name__}")
+    if _plain(props):
+        return
     for key, value in props.items():
-        # The common exact types are checked inline: a write of a step checks hundreds.
-        kind = type(value)
-        if type(key) is str and key.isidentifier():
-            if value is None or kind is float or kind is bool:
-                continue
-            if kind is int and INT64_MIN <= value <= INT64_MAX:
-                continue
-            if kind is str and len(value) <= _MAX_STRING and "\x00" not in value:
-                continue
         _check_value(key, value, where)
+
+
+def _plain(props: Mapping[str, Any]) -> bool:
+    """Every property is of a common exact type and within bounds (checked inline: a
+    write of a step checks hundreds of them); False sends the map to the full check."""
+    for key, value in props.items():
+        kind = type(value)
+        if type(key) is not str or not key.isidentifier():
+            return False
+        if value is None or kind is float or kind is bool:
+            continue
+        if kind is int and INT64_MIN <= value <= INT64_MAX:
+            continue
+        if kind is str and len(value) <= _MAX_STRING and "\x00" not in value:
+            continue
+        if (kind is list or kind is tuple) and _plain_list(value):
+            continue
+        return False
+    return True
+
+
+def _plain_list(value: list[Any] | tuple[Any, ...]) -> bool:
+    """A short list of one common exact type, within bounds (C-speed checks)."""
+    if len(value) > _MAX_LIST:
+        return False
+    if not value:
+        return True
+    first = type(value[0])
+    if not all(type(v) is first for v in value):
+        return False
+    if first is int:
+        return min(value) >= INT64_MIN and max(value) <= INT64_MAX
+    if first is str:
+        return all(len(v) <= _MAX_STRING and "\x00" not in v for v in value)
+    return first is float or first is bool
 
 
 def _check_value(key: Any, value: Any, where: str) -> None:
@@ -155,14 +193,16 @@ def _check_value(key: Any, value: Any, where: str) -> None:
 def check_node(node: NodeRecord) -> None:
     check_id(node.id, "node.id")
     check_label(node.label)
-    check_props(node.props, f"node[{node.id}]")
+    if not (isinstance(node.props, Mapping) and _plain(node.props)):
+        check_props(node.props, f"node[{node.id}]")
 
 
 def check_edge(edge: EdgeRecord) -> None:
     check_id(edge.src, "edge.src")
     check_id(edge.dst, "edge.dst")
     check_edge_type(edge.type)
-    check_props(edge.props, f"edge[{edge.src}-{edge.type}->{edge.dst}]")
+    if not (isinstance(edge.props, Mapping) and _plain(edge.props)):
+        check_props(edge.props, f"edge[{edge.src}-{edge.type}->{edge.dst}]")
 
 
 def check_batch(batch: WriteBatch) -> None:

@@ -98,6 +98,13 @@ class SemanticWriter:
                 and f.entity_id is None and f.observed_step is None and f.place is not None
                 and iid in spatial.observed and spatial.position(iid) == tuple(f.place))
 
+    def resight(self, iid: str, t: int) -> None:
+        """Seen again where it is indexed as seen by this agent (`resighting`): only the
+        step changes, and own observations are never stale, so no read is needed."""
+        assert self.pending_seen is not None and self.spatial is not None
+        if t > max(self.spatial.observed[iid], self.pending_seen.get(iid, -1)):
+            self.pending_seen[iid] = t
+
     def _seen(self, iid: str, inst: Mapping[str, Any]) -> Mapping[str, Any]:
         """`inst` with its latest sighting step (a pending one included)."""
         pending = self.pending_seen.get(iid) if self.pending_seen is not None else None
@@ -190,11 +197,7 @@ class SemanticWriter:
         x, y = f.place
         iid = ids.instance(f)
         if self.resighting(f, iid):
-            # Seen again where it is indexed as seen by this agent: only the step changes,
-            # and own observations are never stale, so no read is needed.
-            assert self.pending_seen is not None and self.spatial is not None
-            if t > max(self.spatial.observed[iid], self.pending_seen.get(iid, -1)):
-                self.pending_seen[iid] = t
+            self.resight(iid, t)
             return
         inst = tx.node(iid)
         if inst is not None and stale(self._seen(iid, inst), t, f):

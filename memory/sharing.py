@@ -5,7 +5,7 @@ into hearsay facts (`told_by:<sender>`) for `AgentMemory.merge`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -55,9 +55,13 @@ def export_payload(
     *,
     max_nodes: int,
     max_bytes: int,
+    written_since: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """The payload of the subgraph `selector` picks from agent `agent_id`'s `store`;
-    `step_base` is that memory's clock offset (so receivers can map steps back)."""
+    `step_base` is that memory's clock offset (so receivers can map steps back).
+    `written_since`: every node written since `selector.since`, when the caller knows
+    them (then only those are looked at for entities and regions: the same answer,
+    without a query over all of them)."""
     if not isinstance(selector, ExportSelector):
         selector = ExportSelector.model_validate(selector)
     self_id = ids.agent(agent_id)
@@ -65,14 +69,23 @@ def export_payload(
     edges: list[EdgeRecord] = []
     missing = () if selector.include_closed else ("valid_to",)
     new_only = selector.since is not None or selector.observed_only
+    recent = None
+    if written_since is not None and selector.since is not None:
+        wanted = ("ent:",) * bool(selector.kinds) + ("region:",) * selector.regions
+        recent = store.get(sorted(i for i in written_since if i.startswith(wanted))) if (
+            wanted) else []
+
+    def entities(kind: str) -> list[NodeRecord]:
+        if recent is None:
+            return store.query("Entity", {"kind": kind, "instance": True}, missing=missing,
+                               limit=None if new_only else selector.max_per_kind)
+        return [r for r in recent if r.label == "Entity" and r.props.get("kind") == kind
+                and r.props.get("instance") is True
+                and not any(k in r.props for k in missing)]
+
     for kind in selector.kinds:
         taken = 0
-        for rec in store.query(
-            "Entity",
-            {"kind": kind, "instance": True},
-            missing=missing,
-            limit=None if new_only else selector.max_per_kind,
-        ):
+        for rec in entities(kind):
             p = rec.props
             if selector.since is not None and p.get("valid_from", -1) < selector.since:
                 continue
@@ -83,7 +96,9 @@ def export_payload(
             if taken >= selector.max_per_kind:
                 break
     if selector.regions:
-        for rec in store.query("Region", {"explored": True}):
+        regions = (store.query("Region", {"explored": True}) if recent is None else
+                   [r for r in recent if r.label == "Region" and r.props.get("explored") is True])
+        for rec in regions:
             p = rec.props
             if selector.since is not None and p.get("explored_at", -1) < selector.since:
                 continue

@@ -14,6 +14,7 @@ dropping the map of a different world.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from memsim.agents.policy import Policy
 from memsim.agents.registry import make_policy
 from memsim.agents.step import AgentRuntime
 from memsim.memory import SharedMemory
@@ -51,11 +53,14 @@ def build_team(
     namespace: str = "memsim",
     on_step: Callable[[StepRecord], None] | None = None,
     policy_settings: dict[str, dict[str, Any]] | None = None,
+    policy_factory: Callable[[str, str], Policy] | None = None,
 ) -> tuple[TeamRuntime, TeamState]:
     """Everything one episode needs, reset to `seed`. The world family (and so the env,
     perception and scripted policy) follows from the type of `env_config`; `memory` is the
     scenario's memory settings, or an opener that outlives the episode (`MemoryStores`);
-    `policy_settings` holds per-policy tables (e.g. ``{"llm": {...}}``) from the scenario."""
+    `policy_settings` holds per-policy tables (e.g. ``{"llm": {...}}``) from the scenario.
+    `policy_factory(agent_id, policy_name)`, when given, makes the policies instead (a
+    replay of a trace plays its recorded decisions and builds no model client)."""
     stores = memory if isinstance(memory, MemoryStores) else MemoryStores(memory)
     memory_config = stores.config
     n_agents = env_config.n_agents  # type: ignore[attr-defined]
@@ -73,10 +78,14 @@ def build_team(
                               node_budget=max(memory_config.node_budget, 1000),
                               chunk_size=memory_config.chunk_size)
     settings = dict(policy_settings or {})
-    brief = family.llm_brief(env) if family.llm_brief and "llm" in policies else None
+    brief = (family.llm_brief(env) if family.llm_brief and "llm" in policies
+             and policy_factory is None else None)
     for agent_id, policy_name in zip(agent_ids, policies, strict=True):
-        policy = make_policy(policy_name, lambda a=agent_id: family.make_scripted(env, a),
-                             settings.get(policy_name), brief)
+        if policy_factory is not None:
+            policy = policy_factory(agent_id, policy_name)
+        else:
+            policy = make_policy(policy_name, lambda a=agent_id: family.make_scripted(env, a),
+                                 settings.get(policy_name), brief)
         policy.reset(agent_id, seed, env.action_names)
         agent_memory = None
         if memory_config.enabled:
@@ -157,6 +166,13 @@ def checkpoint_path(out_dir: Path, seed: int) -> Path:
     return Path(out_dir) / f"checkpoint-seed{seed}.pkl"
 
 
+def start_checkpoint_path(out_dir: Path, seed: int, step: int) -> Path:
+    """The checkpoint a trace that starts at `step` > 0 was resumed from (a resumed run
+    into a directory without the trace's earlier steps keeps it there, so the trace can
+    be replayed from it)."""
+    return Path(out_dir) / f"checkpoint-seed{seed}-step{step}.pkl"
+
+
 def episode_namespace(scenario: Scenario, seed: int) -> str:
     """The memory namespace of one episode (see the module docstring)."""
     if scenario.memory.persist_across_episodes:
@@ -170,15 +186,17 @@ def build_scenario_team(
     on_step: Callable[[StepRecord], None] | None = None,
     render_mode: str | None = None,
     stores: MemoryStores | None = None,
+    policy_factory: Callable[[str, str], Policy] | None = None,
 ) -> tuple[TeamRuntime, TeamState]:
     """The team of one episode of `scenario`, exactly as `run_episode` builds it.
     `render_mode="rgb_array"` makes the env's `render()` draw (for viewers); it changes
-    no simulation state. `stores` carries memory across the episodes of a run."""
+    no simulation state. `stores` carries memory across the episodes of a run;
+    `policy_factory` replaces the policies (see `build_team`)."""
     policies = [scenario.agents.policy_for(a) for a in scenario.agents.agent_ids()]
     runtime, state = build_team(scenario.env_config(), policies, seed,
                                 stores or MemoryStores(scenario.memory), scenario.comm_config(),
                                 episode_namespace(scenario, seed), on_step,
-                                scenario.policy_settings())
+                                scenario.policy_settings(), policy_factory)
     runtime.env.render_mode = render_mode
     return runtime, state
 
@@ -203,9 +221,11 @@ def run_episode(
 ) -> EpisodeSummary:
     """Run one seed of a scenario; write `trace-seed<N>.jsonl` to `out_dir` if given, and
     with `run.checkpoint_every = N` a `checkpoint-seed<N>.pkl` every N steps. `resume`
-    continues from such a checkpoint (same scenario and seed) instead of starting over.
-    `watch` sees the team after every step (a viewer, a recorder); it may block (pause)
-    or raise `StopEpisode` to end the episode early, which still returns a summary.
+    continues from such a checkpoint (same scenario and seed) instead of starting over;
+    if `out_dir` has no trace of the steps before it, the checkpoint is kept there as
+    `checkpoint-seed<N>-step<S>.pkl`, where a replay of the trace starts. `watch` sees
+    the team after every step (a viewer, a recorder); it may block (pause) or raise
+    `StopEpisode` to end the episode early, which still returns a summary.
     `stores`: one opener for all the episodes of a run, so memory persists across them
     when the scenario says so (a new one per episode otherwise)."""
     meta = {"scenario": scenario.name, "seed": seed}
@@ -221,6 +241,12 @@ def run_episode(
     # TraceWriter), never overwrites it.
     trace = (TraceWriter(trace_path(out_dir, seed), resume_from=resume_from)
              if out_dir is not None else None)
+    if trace is not None and resume is not None and trace.lines < int(resume_from or 0):
+        # The trace starts at the checkpoint's step: keep that checkpoint beside it (the
+        # directory's checkpoint file is overwritten as the run goes on).
+        first = start_checkpoint_path(Path(out_dir), seed, int(resume_from or 0))
+        if Path(resume).resolve() != first.resolve():
+            shutil.copyfile(resume, first)
     start = time.perf_counter()
     last: list[StepRecord] = []
 

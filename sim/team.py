@@ -12,22 +12,30 @@ the two give identical trajectories.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-from langgraph.graph import END, START, StateGraph
-from langgraph.types import Send
+from pydantic import BaseModel
 
 from memsim.agents import messages as messages_module
 from memsim.agents.messages import Message
-from memsim.agents.step import AgentRuntime, build_agent_graph, merge_dicts, run_agent_step
+from memsim.agents.step import (
+    AgentRuntime,
+    AgentStepState,
+    arun_agent_step,
+    merge_dicts,
+    run_agent_step,
+)
 from memsim.envs.base import MemsimWorld
 from memsim.memory import SharedMemory
+from memsim.plugins import import_optional
 from memsim.sim.comm import CommChannel
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.checkpoint.memory import InMemorySaver
 
 
 class TeamState(TypedDict, total=False):
@@ -96,6 +104,27 @@ def agent_input(state: TeamState, agent_id: str) -> dict[str, Any]:
     }
 
 
+def replay_json(value: Any) -> Any:
+    """`value` (a message as a policy sent it) as plain JSON for the trace, so a replay can
+    send it again; a value JSON cannot hold is kept as its repr (re-sent, it is rejected
+    as the original was unless that was accepted, which the replay reports)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError, RecursionError):
+        return repr(value)
+
+
+def _notes(decision: Any) -> dict[str, Any]:
+    """The decision's memory notes for the trace (only when there are any): a replay
+    writes them to memory as the run did."""
+    notes = getattr(decision, "memory_notes", None)
+    if not notes:
+        return {}
+    return {"notes": [n.model_dump(mode="json", exclude_defaults=True) for n in notes]}
+
+
 def env_step(runtime: TeamRuntime, state: TeamState) -> TeamState:
     """Act and send: apply every live agent's decision, route messages, deliver inboxes."""
     step = state["team_step"]
@@ -107,8 +136,9 @@ def env_step(runtime: TeamRuntime, state: TeamState) -> TeamState:
     for agent_id in live:
         for raw in decisions[agent_id]["decision"].messages:
             result = comm.send(raw, step, positions, sender=agent_id)  # bound: no forgery
+            # The message as sent (a replay re-sends it: `viz.replay` needs no policy).
             sent.append({"from": agent_id, "accepted": result.accepted, "msg_id": result.msg_id,
-                         "error": result.error})
+                         "error": result.error, "message": replay_json(raw)})
     if runtime.shared is not None:
         for agent_id in live:  # serially, in agent order: the team graph stays deterministic
             if decisions[agent_id]["publish"]:
@@ -119,6 +149,7 @@ def env_step(runtime: TeamRuntime, state: TeamState) -> TeamState:
     record = StepRecord(
         step=step,
         agents={a: {**{k: v for k, v in decisions[a].items() if k not in ("decision", "publish")},
+                    **_notes(decisions[a]["decision"]),
                     "ok": infos[a]["ok"], "env_reason": infos[a]["reason"],
                     "events": infos[a]["events"]} for a in live},
         rewards=rewards,
@@ -148,20 +179,27 @@ def _team_runtime(config: RunnableConfig) -> TeamRuntime:
 
 def build_team_graph(checkpointer: Any = None) -> Any:
     """The compiled team-step graph. Runtimes go in `config["configurable"]`:
-    `{"team": TeamRuntime, "runtimes": {agent_id: AgentRuntime}}`."""
-    graph = StateGraph(TeamState)
+    `{"team": TeamRuntime, "runtimes": {agent_id: AgentRuntime}}`. LangGraph is the
+    ``memsim[langgraph]`` extra."""
+    lg = import_optional("langgraph.graph", "langgraph", "the LangGraph executor")
+    send = import_optional("langgraph.types", "langgraph", "the LangGraph executor").Send
+    graph = lg.StateGraph(TeamState)
 
-    def fan_out(state: TeamState) -> list[Send]:
-        return [Send("agent_step", agent_input(state, a)) for a in state["live"]]
+    def fan_out(state: TeamState) -> list[Any]:
+        return [send("agent_step", agent_input(state, a)) for a in state["live"]]
 
     async def env_node(state: TeamState, config: RunnableConfig) -> TeamState:
         return env_step(_team_runtime(config), state)
 
-    graph.add_node("agent_step", build_agent_graph())
+    async def agent_step(state: AgentStepState, config: RunnableConfig) -> dict[str, Any]:
+        runtime = config["configurable"]["runtimes"][state["agent_id"]]
+        return {"decisions": (await arun_agent_step(runtime, state))["decisions"]}
+
+    graph.add_node("agent_step", agent_step)
     graph.add_node("env_step", env_node)
-    graph.add_conditional_edges(START, fan_out, ["agent_step"])
+    graph.add_conditional_edges(lg.START, fan_out, ["agent_step"])
     graph.add_edge("agent_step", "env_step")  # the join: env_step waits for every Send
-    graph.add_edge("env_step", END)
+    graph.add_edge("env_step", lg.END)
     return graph.compile(checkpointer=checkpointer)
 
 
@@ -171,7 +209,10 @@ def team_checkpointer() -> InMemorySaver:
     allowed = [("memsim.agents.messages", name) for name in dir(messages_module)
                if name.endswith("Payload") or name in ("Message", "MessageKind")]
     allowed += [("memsim.agents.policy", "Decision"), ("memsim.memory.facts", "Fact")]
-    return InMemorySaver(serde=JsonPlusSerializer(allowed_msgpack_modules=allowed))
+    saver = import_optional("langgraph.checkpoint.memory", "langgraph", "the LangGraph executor")
+    serde = import_optional("langgraph.checkpoint.serde.jsonplus", "langgraph",
+                            "the LangGraph executor")
+    return saver.InMemorySaver(serde=serde.JsonPlusSerializer(allowed_msgpack_modules=allowed))
 
 
 class LangGraphExecutor:

@@ -26,7 +26,9 @@ import numpy as np
 
 from memsim.memory.store import GraphStore
 from memsim.sim.families import family_of
+from memsim.viz.local_view import local_view_image
 
+OUTSIDE = (20, 20, 20)  # cells beyond the world's edge in a local view
 TEAM_GRAPH = "team"
 """`graph_store` key of the team's shared graph."""
 
@@ -140,9 +142,22 @@ class Frame:
     reached: dict[str, int]
     done: bool = False
     note: str = ""  # e.g. a replay's divergence from its trace
+    memory_note: str = ""  # what the memory panel shows, when not the run's memory
     observation_text: Callable[[str], str] = lambda agent_id: ""
     graph_store: Callable[[str], GraphStore | None] = lambda key: None
     has_team_graph: bool = False
+    family: str = ""  # the world family's name
+    # The followed agent's observation decoded by its family's perception (a typed view:
+    # `CraftingView`, `NavigationView`, `ManipulationView`), None for an agent that is out.
+    agent_view: Callable[[str], Any] = lambda agent_id: None
+    # Its local view as RGB tiles (`viz.local_view`), None if the world has none.
+    local_view: Callable[[str], np.ndarray | None] = lambda agent_id: None
+
+    @property
+    def world_cells(self) -> tuple[int, int]:
+        """The world's size in cells (columns, rows)."""
+        p = max(self.cell_pixels, 1)
+        return self.world_rgb.shape[1] // p, self.world_rgb.shape[0] // p
 
 
 def view_extent(env: Any) -> tuple[int, int] | None:
@@ -153,10 +168,16 @@ def view_extent(env: Any) -> tuple[int, int] | None:
         return int(config.view_width), int(config.view_height)
     try:
         space = env.observation_space(env.possible_agents[0])
-        rows, cols = space["materials"].shape[:2]
-        return int(cols), int(rows)
     except (KeyError, TypeError, AttributeError, IndexError):
         return None
+    # crafting's material grid, navigation's terrain, manipulation's item shapes
+    for key in ("materials", "terrain", "shape"):
+        try:
+            rows, cols = space[key].shape[:2]
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError):
+            continue
+        return int(cols), int(rows)
+    return None
 
 
 def cell_pixels(env: Any, world: Mapping[str, Any], rgb: np.ndarray) -> int:
@@ -204,6 +225,23 @@ def frame_from_runtime(runtime: Any, state: Mapping[str, Any],
     def text(agent_id: str) -> str:
         return env.text_observation(agent_id) if agent_id in agents else ""
 
+    def decoded(agent_id: str) -> Any:
+        agent = runtime.agents.get(agent_id)
+        obs = state.get("observations", {}).get(agent_id)
+        if agent is None or obs is None:
+            return None
+        return agent.perception.decode(obs)
+
+    extent = view_extent(env)
+    cell_px = cell_pixels(env, world, rgb)
+    positions = {a: (int(x), int(y)) for a, (x, y) in env.agent_positions().items()}
+
+    def tiles(agent_id: str) -> np.ndarray | None:
+        if agent_id not in positions:
+            return None
+        return local_view_image(env, agent_id, decoded(agent_id), rgb, positions[agent_id],
+                                extent, cell_px, OUTSIDE)
+
     def store(key: str) -> GraphStore | None:
         if key == TEAM_GRAPH:
             return runtime.shared.store if runtime.shared is not None else None
@@ -214,10 +252,10 @@ def frame_from_runtime(runtime: Any, state: Mapping[str, Any],
         step=step,
         agents=agents,
         world_rgb=rgb,
-        cell_pixels=cell_pixels(env, world, rgb),
+        cell_pixels=cell_px,
         daylight=daylight,
-        view_extent=view_extent(env),
-        positions={a: (int(x), int(y)) for a, (x, y) in env.agent_positions().items()},
+        view_extent=extent,
+        positions=positions,
         alive=alive,
         decisions={a: DecisionView.from_record(r) for a, r in (decisions or {}).items()},
         log=log.upto(step) if log is not None else [],
@@ -229,23 +267,7 @@ def frame_from_runtime(runtime: Any, state: Mapping[str, Any],
         observation_text=text,
         graph_store=store,
         has_team_graph=runtime.shared is not None,
+        family=family_of(env.config).name,
+        agent_view=decoded,
+        local_view=tiles,
     )
-
-
-def crop_view(world_rgb: np.ndarray, position: tuple[int, int], extent: tuple[int, int],
-              cell_pixels: int, fill: tuple[int, int, int]) -> np.ndarray:
-    """The cells of `extent` (cols, rows) centred on `position`, cut out of the world
-    image; cells beyond the edge are `fill` (as an agent's own view shows them)."""
-    cols, rows = extent
-    x, y = position
-    p = cell_pixels
-    out = np.empty((rows * p, cols * p, 3), np.uint8)
-    out[:] = fill
-    height, width = world_rgb.shape[0] // p, world_rgb.shape[1] // p
-    x0, y0 = x - cols // 2, y - rows // 2
-    sx0, sy0 = max(x0, 0), max(y0, 0)
-    sx1, sy1 = min(x0 + cols, width), min(y0 + rows, height)
-    if sx1 > sx0 and sy1 > sy0:
-        out[(sy0 - y0) * p:(sy1 - y0) * p, (sx0 - x0) * p:(sx1 - x0) * p] = \
-            world_rgb[sy0 * p:sy1 * p, sx0 * p:sx1 * p]
-    return out

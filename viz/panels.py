@@ -14,18 +14,16 @@
 
 from __future__ import annotations
 
-import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pygame
 
-from memsim.viz.frame import Frame, crop_view
+from memsim.viz.frame import Frame
 from memsim.viz.style import Style
 
 Colour = tuple[int, int, int]
-_VITAL = re.compile(r"(\w+) (\d+)/(\d+)")
 
 
 class TextCache:
@@ -109,13 +107,27 @@ def draw_top_bar(surface: pygame.Surface, rect: pygame.Rect, frame: Frame, statu
                            bar.height)
         done = name in frame.reached
         pygame.draw.rect(surface, style.window.accent if done else style.window.panel, cell)
-        short = name.split("_", 1)[-1]  # collect_wood -> wood
-        while short and text.width(short) >= cell.width - 4:
-            short = short[:-1]
+        short = abbreviate(name.split("_", 1)[-1], text.width, cell.width - 4)
         if short:
             colour = style.window.background if done else style.window.dim_text
             text.blit(surface, short, colour, cell.x + 2,
                       cell.y + (cell.height - text.line_height) // 2)
+
+
+def abbreviate(name: str, width: Callable[[str], int], room: int) -> str:
+    """`name` as it fits in `room` pixels: whole, else (several ``_`` parts) each part cut
+    to 4, then 3 letters (``stone_pickaxe`` -> ``ston_pick``), else cut with a trailing
+    ``~``."""
+    if width(name) < room:
+        return name
+    parts = name.split("_")
+    for keep in (4, 3) if len(parts) > 1 else ():
+        short = "_".join(p[:keep] for p in parts)
+        if width(short) < room:
+            return short
+    while len(name) > 1 and width(name + "~") >= room:
+        name = name[:-1]
+    return name + "~" if width(name + "~") < room else ""
 
 
 # --------------------------------------------------------------------------- world map
@@ -182,14 +194,21 @@ class WorldMap:
     def _draw_agents(self, surface: pygame.Surface, frame: Frame, follow: str | None,
                      text: TextCache) -> None:
         style = self.style.map
-        if frame.view_extent is not None:
+        world_cols, world_rows = frame.world_cells
+        # A view that covers the whole world from anywhere (navigation) needs no box.
+        if frame.view_extent is not None and not (
+                frame.view_extent[0] >= 2 * world_cols - 1
+                and frame.view_extent[1] >= 2 * world_rows - 1):
             cols, rows = frame.view_extent
+            image = self.cell_rect(frame, 0, 0, world_cols, world_rows)
             for i, agent in enumerate(frame.agents):
                 if not frame.alive.get(agent, False):
                     continue
                 x, y = frame.positions[agent]
-                box = self.cell_rect(frame, x - cols // 2, y - rows // 2, cols, rows)
-                surface.blit(self._box(box.size, style.agent_colour(i)), box.topleft)
+                box = self.cell_rect(frame, x - cols // 2, y - rows // 2, cols,
+                                     rows).clip(image)  # never over the next panel
+                if box.width and box.height:
+                    surface.blit(self._box(box.size, style.agent_colour(i)), box.topleft)
         for i, agent in enumerate(frame.agents):
             x, y = frame.positions[agent]
             colour = style.agent_colour(i)
@@ -223,11 +242,22 @@ class WorldMap:
 # --------------------------------------------------------------------------- followed agent
 
 
+def agent_vitals(view: object) -> list[tuple[str, str, str]]:
+    """(name, value, most) of the decoded view's vitals (crafting), in the view's order;
+    none for a world without vitals."""
+    vitals = getattr(view, "vitals", None)
+    most = getattr(view, "vital_max", None) or {}
+    if not isinstance(vitals, dict):
+        return []
+    return [(name, str(value), str(most.get(name, value))) for name, value in vitals.items()]
+
+
 def draw_agent_panel(surface: pygame.Surface, rect: pygame.Rect, frame: Frame, agent: str,
                      observation_text: str, style: Style, text: TextCache) -> pygame.Rect | None:
-    """Draw the followed agent: its local view, vitals as labelled bars (two columns:
-    name, bar, value, so no label sits on a bar) and its observation text. Returns the
-    screen rect of the local view (if the world has one)."""
+    """Draw the followed agent: its local view as tiles (`Frame.local_view`), vitals as
+    labelled bars read from its decoded view (two columns: name, bar, value, so no label
+    sits on a bar) and its observation text. Returns the screen rect of the local view
+    (if the world has one)."""
     index = frame.agents.index(agent)
     state = "alive" if frame.alive.get(agent, False) else "dead"
     x, y = frame.positions[agent]
@@ -235,28 +265,32 @@ def draw_agent_panel(surface: pygame.Surface, rect: pygame.Rect, frame: Frame, a
     pygame.draw.rect(surface, style.map.agent_colour(index), rect, 2)
     view_rect = None
     top = body.y
-    lines = [line for line in observation_text.splitlines() if line]
-    vitals_line = next((line for line in lines if line.startswith("Vitals:")), None)
-    vitals = _VITAL.findall(vitals_line) if vitals_line is not None else []
-    text_rows = max(len(lines) - (vitals_line is not None), 1)
-    if frame.view_extent is not None:
-        view = crop_view(frame.world_rgb, (x, y), frame.view_extent, frame.cell_pixels,
-                         style.map.outside)
+    lines = [line for line in observation_text.splitlines()
+             if line and not line.startswith("Vitals:")]
+    vitals = agent_vitals(frame.agent_view(agent))
+    text_rows = max(len(lines), 1)
+    view = frame.local_view(agent)
+    if view is not None:
         h, w = view.shape[:2]
         # Integer scale so every cell stays whole; as large as the panel allows after the
-        # vitals and a few text lines, up to the style's scale.
+        # vitals and a few text lines, up to the style's scale (shrunk, never cut, when
+        # a wide view is larger than the panel).
         below = ((len(vitals) + 1) // 2) * (text.line_height + 3) + (
             min(text_rows, 6) + 1) * text.line_height
-        scale = max(1, min(style.layout.local_view_scale, body.width // w,
-                           max(body.height - below, h) // h))
-        image = pygame.image.frombuffer(view, (w, h), "RGB")
-        if scale > 1:
-            image = pygame.transform.scale(image, (w * scale, h * scale))
-        view_rect = surface.blit(image, (body.x + (body.width - w * scale) // 2, top))
+        room = max(body.height - below, 40)
+        scale = max(1, min(style.layout.local_view_scale, body.width // w, room // h))
+        image = pygame.image.frombuffer(np.ascontiguousarray(view), (w, h), "RGB")
+        size = (w * scale, h * scale)
+        fit = min(body.width / w, room / h, style.layout.local_view_scale)
+        if size[0] > body.width or size[1] > room or (scale < 2 and fit > 1.2 * scale):
+            # too large, or whole multiples leave it small: fit it (cells within a pixel)
+            size = (max(int(w * fit), 1), max(int(h * fit), 1))
+        if size != (w, h):
+            image = pygame.transform.scale(image, size)
+        view_rect = surface.blit(image, (body.x + (body.width - size[0]) // 2, top))
         top = view_rect.bottom + 6
     if vitals:
         top, _ = draw_vitals(surface, body, top, vitals, style, text)
-        lines = [line for line in lines if line is not vitals_line]
     text.lines(surface, [(line, style.window.text) for line in lines],
                pygame.Rect(body.x, top, body.width, max(body.bottom - top, 0)))
     return view_rect

@@ -34,7 +34,7 @@ from memsim.sim.scenario import Scenario, ScenarioError, load_scenario, validate
 from memsim.sim.team import StepRecord, TeamRuntime, TeamState
 from memsim.viz.frame import MessageLog, frame_from_runtime
 from memsim.viz.replay import Replayer
-from memsim.viz.viewer import Viewer, headless
+from memsim.viz.viewer import Viewer, display_problem, headless
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".gif")
@@ -138,7 +138,7 @@ class LiveWatch:
             if s.paused and not s.step_requests:
                 continue
             s.step_requests = max(s.step_requests - 1, 0)
-            s.back_requests = 0  # a live run cannot go back
+            self._no_back()
             return
 
     def _hold(self) -> None:
@@ -146,8 +146,14 @@ class LiveWatch:
         s.paused, s.step_requests = True, 0
         while s.paused and not s.quit and not s.step_requests:
             _wait(self.viewer, 0.1)
-            s.back_requests = 0
+            self._no_back()
         s.step_requests = 0
+
+    def _no_back(self) -> None:
+        if self.viewer.state.back_requests:
+            self.viewer.state.back_requests = 0
+            self.viewer.say("b: a live run cannot step back (replay its trace with "
+                            "`memsim view` to)")
 
 
 class RecordWatch:
@@ -328,8 +334,9 @@ def snapshot(trace: str | Path, step: int, out_png: str | Path,
     replayer = Replayer(trace)
     viewer = Viewer(size, window=False)
     try:
-        if not 0 <= step <= replayer.length:
-            raise ValueError(f"step {step} is outside the trace: allowed 0..{replayer.length}")
+        if not replayer.start <= step <= replayer.length:
+            raise ValueError(f"step {step} is outside the trace: allowed "
+                             f"{replayer.start}..{replayer.length}")
         if follow is not None and follow not in replayer.runtime.agents:
             raise ValueError(f"follow: agent {follow!r} is not in this run; allowed: "
                              f"{', '.join(replayer.runtime.agents)}")
@@ -353,6 +360,11 @@ def cmd_view(trace: Path, *, snapshot_every: int = 50, speed: float = 10.0,
              size: tuple[int, int] | None = None) -> int:
     """`memsim view TRACE`: replay a trace in a window. Space pauses, n / → steps on,
     b / ← steps back, q quits. Returns an exit code."""
+    problem = display_problem()
+    if problem is not None:
+        _error(f"memsim view cannot open a window ({problem}); save frames instead: "
+               f"memsim snapshot {trace} --step N OUT.png")
+        return EXIT_USAGE
     try:
         replayer = Replayer(trace, snapshot_every=snapshot_every)
     except (ValueError, ScenarioError) as exc:
@@ -388,12 +400,17 @@ def _view_loop(viewer: Viewer, replayer: Replayer) -> None:
         if s.back_requests:
             target = replayer.step - s.back_requests
             s.back_requests = 0
+            if target < replayer.start:
+                viewer.say(f"b: the trace starts at step {replayer.start}")
         elif s.step_requests or not s.paused:
             target = replayer.step + 1
             s.step_requests = max(s.step_requests - 1, 0)
         else:
             continue
         if target > replayer.length:
+            if not s.paused:
+                viewer.say(f"the end of the trace (step {replayer.length}): b steps back, "
+                           "q quits")
             s.paused = True  # the end of the trace: wait for the user
             continue
         replayer.goto(target)

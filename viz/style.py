@@ -98,6 +98,21 @@ class MemoryStyle(BaseModel):
         return self.edge_colours.get(edge_type, (120, 120, 120))
 
 
+class ReadingStyle(BaseModel):
+    """The memory panel read in the world's terms (`viz.reading_panel`)."""
+
+    model_config = _STRICT
+
+    map_height: Fraction
+    unknown: Colour
+    known: Colour
+    explored: Colour
+    fog: Channel
+    legend_rows: int = Field(ge=1, le=20)
+    working_lines: int = Field(ge=0, le=50)
+    kind_colours: dict[str, Colour]
+
+
 class LogStyle(BaseModel):
     model_config = _STRICT
 
@@ -113,6 +128,7 @@ class Style(BaseModel):
     layout: LayoutStyle
     map: MapStyle
     memory: MemoryStyle
+    reading: ReadingStyle
     log: LogStyle
 
 

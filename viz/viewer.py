@@ -6,8 +6,13 @@
     viewer.draw()                     # the window's surface, drawn
 
 Controls: space pause, n or → one step, ← or b one step back (replay), + / - speed,
-1-9 or a click on the map to follow an agent, m the team's shared graph, mouse wheel
-zoom and drag pan in the memory panel (f: fit again), q or Esc quit. The window resizes.
+0-9 (agent_0 .. agent_9) or a click on the map to follow an agent, m the team's shared
+graph, o the believed map over the world map, mouse wheel zoom and drag pan in the
+memory panel (f: fit again), q or Esc quit. The window resizes. A key that can do
+nothing now says why in the status line.
+
+A window needs a display: `display_problem()` tells, before SDL opens anything, why
+there is none (`Viewer(window=True)` raises `NoDisplayError` with it).
 
 The viewer only reads frames; what happens on pause, step and quit is up to the loop
 driving it (`viz.run`), which reads `viewer.state`.
@@ -16,6 +21,8 @@ driving it (`viz.run`), which reads `viewer.state`.
 from __future__ import annotations
 
 import os
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +39,37 @@ from memsim.viz.panels import (
     draw_top_bar,
     draw_why_panel,
 )
+from memsim.viz.reading_panel import ReadingPanel
 from memsim.viz.style import Style, load_style
 
 SPEED_MIN, SPEED_MAX = 0.25, 1000.0  # team steps per second
 SPEED_FACTOR = 1.5
+MESSAGE_SECONDS = 4.0  # how long a status-line message stays
+_DIGITS = {getattr(pygame, f"K_{d}"): d for d in range(10)} | {
+    getattr(pygame, f"K_KP{d}"): d for d in range(10)}
+
+
+class NoDisplayError(ValueError):
+    """There is no display to open a window on (the message says why)."""
+
+
+def display_problem() -> str | None:
+    """Why a window cannot be shown here, or None. Checked before SDL is asked (on Linux
+    without DISPLAY / WAYLAND_DISPLAY and no SDL_VIDEODRIVER, SDL falls back to an
+    invisible off-screen driver), then by starting pygame's display."""
+    env = os.environ
+    if not env.get("SDL_VIDEODRIVER") and sys.platform.startswith(("linux", "freebsd")) and \
+            not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+        return "no display: DISPLAY and WAYLAND_DISPLAY are not set"
+    try:
+        pygame.display.init()
+    except pygame.error as exc:
+        return f"no display: {exc}"
+    driver = pygame.display.get_driver()
+    if driver in ("offscreen", "dummy") and env.get("SDL_VIDEODRIVER") != driver:
+        pygame.display.quit()
+        return f"no display: SDL chose its invisible {driver!r} driver"
+    return None
 
 
 @dataclass
@@ -48,7 +82,11 @@ class ViewState:
     back_requests: int = 0  # single steps back (replay only)
     follow: str | None = None
     show_team: bool = False
+    overlay: bool = False  # the believed map drawn over the world map
+    graph_view: bool = False  # the memory panel as the raw graph instead of read
     quit: bool = False
+    message: str = ""  # a status-line note (why a key did nothing); see `Viewer.say`
+    message_until: float = 0.0
 
 
 class Viewer:
@@ -65,7 +103,10 @@ class Viewer:
         self.window = window
         pygame.font.init()
         if window:
-            pygame.display.init()
+            problem = display_problem()
+            if problem is not None:
+                raise NoDisplayError(f"cannot open a window ({problem}); record the run "
+                                     "instead: --record OUT.mp4 (or OUT.gif)")
             pygame.display.set_caption(title)
             self.surface = pygame.display.set_mode(size, pygame.RESIZABLE)
         else:
@@ -76,6 +117,7 @@ class Viewer:
         self.frame_id = 0
         self.world_map = WorldMap(self.style)
         self.memory = MemoryPanel(self.style)
+        self.reading = ReadingPanel(self.style)
         self.rects: dict[str, pygame.Rect] = {}
         self.local_view_rect: pygame.Rect | None = None
         self._text_key: tuple[int, str] | None = None
@@ -90,6 +132,7 @@ class Viewer:
         """Forget the memory layouts and caches of the last episode (its stores are gone;
         a new episode's graphs are laid out from scratch)."""
         self.memory.reset()
+        self.reading.reset()
         self.frame = None
         self._text_key = None
 
@@ -109,8 +152,11 @@ class Viewer:
 
     @property
     def memory_drawn_nodes(self) -> int:
-        """Nodes drawn in the memory panel at the last `draw()`."""
-        return self.memory.drawn_nodes
+        """Nodes drawn in the memory panel at the last `draw()` (graph view), or
+        sightings drawn on the believed map (the default view)."""
+        if self.state.graph_view:
+            return self.memory.drawn_nodes
+        return self.reading.drawn_sightings
 
     def draw(self) -> pygame.Surface:
         """Draw the current frame; flips the window if there is one."""
@@ -128,27 +174,45 @@ class Viewer:
             pygame.display.flip()
         return surface
 
+    def say(self, message: str) -> None:
+        """Show `message` in the status line for a few seconds."""
+        self.state.message = message
+        self.state.message_until = time.monotonic() + MESSAGE_SECONDS
+
     def _status(self) -> str:
         s = self.state
+        if s.message and time.monotonic() < s.message_until:
+            return s.message
         state = "paused" if s.paused else f"{s.speed:g} steps/s"
         if self.frame is not None and self.frame.done:
             state = "episode over, " + state
-        return state + "  (space n +/- 1-9 m q)"
+        return state + "  (space n b +/- 0-9 m o g q)"
 
     def _draw_frame(self, surface: pygame.Surface, frame: Frame) -> None:
         r, style, text = self.rects, self.style, self.text
         follow = self.state.follow or frame.agents[0]
         draw_top_bar(surface, r["top"], frame, self._status(), style, text)
         self.world_map.draw(surface, r["map"], frame, follow, text)
+        graph_key = self.graph_key or follow
+        if self.state.overlay:
+            self.reading.draw_overlay(surface, frame, graph_key, self.frame_id,
+                                      self.world_map.cell_rect)
         key = (self.frame_id, follow)
         if key != self._text_key:  # read the observation text once per frame
             self._text_key, self._text = key, frame.observation_text(follow)
         self.local_view_rect = draw_agent_panel(surface, r["agent"], frame, follow,
                                                 self._text, style, text)
         decision = frame.decisions.get(follow)
-        graph_key = self.graph_key or follow
-        self.memory.draw(surface, r["memory"], frame, graph_key, self.frame_id,
-                         decision.retrieved if decision is not None else [], text)
+        retrieved = decision.retrieved if decision is not None else []
+        if self.state.graph_view:
+            self.memory.draw(surface, r["memory"], frame, graph_key, self.frame_id,
+                             retrieved, text)
+        else:
+            switches = "  [g] graph" + ("  [m] agent" if graph_key == TEAM_GRAPH else (
+                "  [m] team" if frame.has_team_graph else ""))
+            self.reading.draw(surface, r["memory"], frame, graph_key, self.frame_id,
+                              retrieved, text, frame.cell_pixels * self.world_map.scale,
+                              switches)
         draw_why_panel(surface, r["why"], frame, follow, style, text)
         draw_message_log(surface, r["log"], frame, style, text)
 
@@ -203,11 +267,13 @@ class Viewer:
             self._key(event)
         elif event.type == pygame.MOUSEWHEEL:
             pos = getattr(event, "pos", None) or pygame.mouse.get_pos()
-            if self.rects["memory"].collidepoint(pos):
+            if self.rects["memory"].collidepoint(pos) and not s.graph_view:
+                self.say("wheel: zoom works in the graph view (g)")
+            elif self.rects["memory"].collidepoint(pos):
                 factor = self.style.memory.wheel_zoom ** event.y
                 self.memory.zoom(factor, pos)
         elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
-            if self.rects["memory"].collidepoint(event.pos):
+            if self.rects["memory"].collidepoint(event.pos) and s.graph_view:
                 self._drag = event.pos
             elif self.rects["map"].collidepoint(event.pos) and self.frame is not None:
                 agent = self.world_map.agent_at(self.frame, event.pos)
@@ -215,6 +281,9 @@ class Viewer:
                     s.follow = agent
         elif event.type == pygame.MOUSEBUTTONUP and event.button == 1:
             self._drag = None
+        elif event.type == pygame.MOUSEMOTION and self._drag is None:
+            inside = self.rects["memory"].collidepoint(event.pos)
+            self.reading.hover = event.pos if inside else None
         elif event.type == pygame.MOUSEMOTION and self._drag is not None:
             x, y = event.pos
             self.memory.pan(x - self._drag[0], y - self._drag[1])
@@ -237,13 +306,31 @@ class Viewer:
         elif key in (pygame.K_MINUS, pygame.K_KP_MINUS):
             s.speed = max(s.speed / SPEED_FACTOR, SPEED_MIN)
         elif key == pygame.K_m:
-            s.show_team = not s.show_team
+            if self.frame is not None and not self.frame.has_team_graph:
+                s.show_team = False
+                self.say("m: this run keeps no team graph (its [memory] shared is off)")
+            else:
+                s.show_team = not s.show_team
+        elif key == pygame.K_o:
+            s.overlay = not s.overlay
+            memory_off = self.frame is not None and self.frame.graph_store(
+                self.graph_key or s.follow or "") is None
+            self.say("o: nothing to draw: this agent keeps no memory (memory is off)"
+                     if s.overlay and memory_off else "o: believed map " + (
+                         "over the world map" if s.overlay else "off the world map"))
+        elif key == pygame.K_g:
+            s.graph_view = not s.graph_view
         elif key == pygame.K_f:
+            if not s.graph_view:
+                self.say("f: fitting is for the graph view (g)")
             self.memory.refit()
-        elif pygame.K_1 <= key <= pygame.K_9 and self.frame is not None:
-            index = key - pygame.K_1
-            if index < len(self.frame.agents):
-                s.follow = self.frame.agents[index]
+        elif key in _DIGITS and self.frame is not None:
+            agent = agent_for_digit(self.frame.agents, _DIGITS[key])
+            if agent is None:
+                self.say(f"{_DIGITS[key]}: no agent_{_DIGITS[key]} in this run "
+                         f"({', '.join(self.frame.agents)})")
+            else:
+                s.follow = agent
 
     # -- output -------------------------------------------------------------------
 
@@ -265,6 +352,12 @@ class Viewer:
         self.closed = True
         if self.window:
             pygame.display.quit()
+
+
+def agent_for_digit(agents: tuple[str, ...], digit: int) -> str | None:
+    """The agent a digit key follows: the one whose id ends in ``_<digit>`` (agent ids are
+    0-based: key 0 is agent_0), else None."""
+    return next((a for a in agents if a.rsplit("_", 1)[-1] == str(digit)), None)
 
 
 def headless() -> None:

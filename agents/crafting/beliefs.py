@@ -60,8 +60,10 @@ class Recipe:
         return cls.parse(fact.subject, fact.object or "", fact.requires, fact.nearby)
 
 
-# Recipes recalled every step are parsed once (a recipe is an immutable value).
+# Recipes recalled every step are parsed once (a recipe is an immutable value), and a
+# recalled book is turned into a recipe book once per version of it.
 _PARSED: dict[tuple[Any, ...], Recipe] = {}
+_BOOKS: dict[tuple[tuple[str, int], ...], dict[str, list[Recipe]]] = {}
 
 
 def recipe_book(recipes: Iterable[Recipe]) -> dict[str, list[Recipe]]:
@@ -89,6 +91,7 @@ class Beliefs:
     trail: list[Cell]  # newest first
     goal: str | None  # the current goal's name
     subgoal: GoalRecord | None
+    recent: list[GoalRecord]  # the last subgoals that ended, newest first
     frontier: list[RegionRecord]
     inbox: list[Message] = field(default_factory=list)
 
@@ -129,7 +132,7 @@ def gather(context: AgentContext, manual: Iterable[Recipe], recall_kinds: Iterab
     if recall is not None:
         avoid = {(a.x, a.y) for a in recall.avoid}
         remembered = [(p.kind, (p.x, p.y)) for p in recall.nearest]
-        recipes = [Recipe.of_record(r) for r in recall.recipes]
+        recipes = None
     else:
         remembered = [(f.subject, f.place) for f in heard
                       if f.kind == "seen_at" and f.place is not None and f.entity_id is None]
@@ -144,12 +147,22 @@ def gather(context: AgentContext, manual: Iterable[Recipe], recall_kinds: Iterab
     for kind, cells in known.items():
         if kind in wanted or kind == "cow":
             cells.sort(key=lambda c: (abs(c[0] - view.x) + abs(c[1] - view.y), c))
+    if recipes is None:  # memory on: the book as recalled (parsed once per version of it)
+        assert recall is not None
+        key = tuple((r.node_id, r.step) for r in recall.recipes)
+        book = _BOOKS.get(key)
+        if book is None:
+            if len(_BOOKS) > 256:
+                _BOOKS.clear()
+            book = _BOOKS[key] = recipe_book(Recipe.of_record(r) for r in recall.recipes)
+    else:
+        book = recipe_book(recipes)
     return Beliefs(
         agent_id=context.agent_id,
         step=context.step,
         view=view,
         memory=recall is not None,
-        recipes=recipe_book(recipes),
+        recipes=book,
         known=known,
         teammates=_teammates(context, heard),
         claims=_claims(context, heard),
@@ -158,6 +171,7 @@ def gather(context: AgentContext, manual: Iterable[Recipe], recall_kinds: Iterab
         trail=list(recall.trail) if recall is not None else [],
         goal=recall.goal.name if recall is not None and recall.goal is not None else None,
         subgoal=recall.subgoal if recall is not None else None,
+        recent=list(recall.subgoals) if recall is not None else [],
         frontier=list(recall.frontier) if recall is not None else [],
         inbox=inbox,
     )

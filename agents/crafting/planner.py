@@ -46,6 +46,12 @@ def load_settings(path: Path = SETTINGS_PATH) -> dict[str, Any]:
         return tomllib.load(handle)
 
 
+def _yield(rules: Rules, material: str) -> str:
+    """What collecting `material` yields, as achievements name it (a tree yields wood)."""
+    rule = rules.collect.get(material)
+    return next(iter(rule.receive), material) if rule is not None else material
+
+
 def _productive(task: Task) -> bool:
     """Work the agent can do itself (not waiting on a teammate's item or knowledge)."""
     return task.verb not in ("ask", "learn")
@@ -57,9 +63,12 @@ class Task:
     what: str = ""
     item: str = ""  # what it yields, as achievements name it
     near: tuple[str, ...] = ()  # place: stations to stay next to while building
+    goal: str = ""  # its subgoal's name when not `<verb>_<item>` (the achievement it aims at)
 
     @property
     def subgoal(self) -> str:
+        if self.goal:
+            return self.goal
         return f"{self.verb}_{self.item or self.what}" if (self.item or self.what) else self.verb
 
 
@@ -68,11 +77,15 @@ class _Turn:
     """One decision in the making: beliefs, and what to say and remember."""
 
     b: Beliefs
-    rng: random.Random
+    seed: str  # the random choices of this agent-step are drawn from this
     messages: list[dict[str, Any]] = field(default_factory=list)
     notes: list[Fact] = field(default_factory=list)
     target: Cell | None = None  # where the chosen task goes (for the subgoal note)
     claim: tuple[str, int, int] | None = None  # what it claims this step
+
+    def random_move(self) -> str:
+        """A move drawn from (seed, agent, step): no generator state between steps."""
+        return f"move_{random.Random(self.seed).choice(list(DIRECTIONS))}"
 
     def say(self, kind: str, payload: dict[str, Any], to: str | None = None) -> None:
         self.messages.append({"recipients": [to] if to else None,
@@ -109,6 +122,13 @@ class ScriptedPlanner:
         self.goal_item = goal_item
         self.cfg = settings if settings is not None else load_settings()
         self.terrain = Terrain(rules, self.cannot)
+        kinds = tuple(self.cfg["recall"])
+        self._query = {hungry: RetrievalQuery(
+            nearest=(*kinds, "cow") if hungry else kinds, position=(0, 0),
+            per_kind=self.cfg["recall_per_kind"], recipes=True, teammates=True, claims=True,
+            commitments=True, avoid=True, subgoals=self.cfg["recent_subgoals"],
+            trail=self.cfg["stuck_steps"] + 1, frontier=self.cfg["exploration"]["frontier"],
+            bounds=bounds) for hungry in (False, True)}
         self.team = Teamwork(self.cfg, goal_item, self.cannot, self._go)
         self.agent_id = ""
         self.seed = 0
@@ -124,14 +144,9 @@ class ScriptedPlanner:
 
     def recall_query(self, context: AgentContext) -> RetrievalQuery | None:
         view, cfg = context.view, self.cfg
-        kinds = tuple(cfg["recall"])
-        if view.vitals["food"] <= cfg["vitals"]["eat_in_view"]:
-            kinds = (*kinds, "cow")
-        return RetrievalQuery(
-            nearest=kinds, position=view.position, per_kind=cfg["recall_per_kind"],
-            recipes=True, teammates=True, claims=True, commitments=True, avoid=True,
-            trail=cfg["stuck_steps"] + 1, frontier=cfg["exploration"]["frontier"],
-            bounds=self.bounds)
+        hungry = view.vitals["food"] <= cfg["vitals"]["eat_in_view"]
+        # validated once; each step only the position changes (model_copy skips validation)
+        return self._query[hungry].model_copy(update={"position": view.position})
 
     def decide(self, context: AgentContext) -> Decision:
         return self.act_on(None, context)
@@ -142,7 +157,7 @@ class ScriptedPlanner:
         with everything else `decide` does: answer teammates, tell new sightings, keep
         promises, claim targets, note the subgoal; `survive` first if asked."""
         b = gather(context, self.manual, self.cfg["recall"])
-        turn = _Turn(b, random.Random(f"{self.seed}:{self.agent_id}:{context.step}"))
+        turn = _Turn(b, f"{self.seed}:{self.agent_id}:{context.step}")
         self.team.answer(turn)
         self.team.share_sightings(turn)
         action, why = self._act(turn, task, survive, context.info.get("unlocked", ()))
@@ -180,13 +195,13 @@ class ScriptedPlanner:
         # Once at the water, drink until full rather than walking back for single sips.
         if (v["drink"] <= cfg["drink_below"] and "water" in b.known) or (
                 at_water and v["drink"] < full - 1):
-            return Task("drink", "water", "drink")
+            return Task("drink", "water", "drink", goal="collect_drink")
         cows = b.known.get("cow", [])
         in_view = any(thing == "cow" for thing in b.view.objects.values())
         near = any(b.dist(c) <= cfg["cow_reach"] for c in cows)
         if (v["food"] <= cfg["eat_in_view"] and in_view) or (
                 v["food"] <= cfg["eat_near"] and near) or (v["food"] <= cfg["eat_known"] and cows):
-            return Task("eat", "cow", "eat_cow")
+            return Task("eat", "cow", "food", goal="eat_cow")
         if urgent:
             return Task("explore", "food")
         if b.view.inventory.get(self.goal_item, 0) >= 1:
@@ -330,6 +345,10 @@ class ScriptedPlanner:
         targets = [c for c in b.known.get(kind, []) if c not in b.avoid]
         if kind in self.cfg["claimed"]:
             targets = [c for c in targets if b.free(kind, c)] or targets
+        resumed = self._interrupted_target(b, f"collect_{_yield(self.rules, kind)}")
+        if resumed in targets:  # go back to what it was heading for before an interruption
+            targets.remove(resumed)
+            targets.insert(0, resumed)
         for target in targets[:3]:
             if self._stuck(turn, target):
                 continue
@@ -338,6 +357,15 @@ class ScriptedPlanner:
             goals = {(target[0] + dx, target[1] + dy) for dx, dy in DIRECTIONS.values()}
             return self._go(turn, goals, target, f"to {kind} at {target}")
         return self._explore(turn)
+
+    def _interrupted_target(self, b: Beliefs, name: str) -> Cell | None:
+        """The target of the latest subgoal `name` that another task replaced (survival,
+        a promise) within `resume_steps`, if any: the hierarchy says where it was going."""
+        for sub in b.recent:
+            if sub.name == name and sub.status == "replaced" and sub.target is not None and (
+                    b.step - (sub.until or 0) <= self.cfg["resume_steps"]):
+                return sub.target
+        return None
 
     def _place(self, thing: str, near: tuple[str, ...], b: Beliefs,
                turn: _Turn) -> tuple[str, str]:
@@ -358,7 +386,7 @@ class ScriptedPlanner:
             options.append((not keeps, not good, name))
         if options:
             return f"move_{min(options)[2]}", "looking for a free cell to build on"
-        return f"move_{turn.rng.choice(list(DIRECTIONS))}", "boxed in"
+        return turn.random_move(), "boxed in"
 
     @staticmethod
     def _near(materials: dict[Cell, str], cell: Cell, material: str) -> bool:
@@ -384,7 +412,7 @@ class ScriptedPlanner:
             return "noop", "arrived"
         nxt, _ = first_step(self.terrain, b.view, goals, Counter(b.trail))
         if nxt is None:
-            return f"move_{turn.rng.choice(list(DIRECTIONS))}", "no visible way"
+            return turn.random_move(), "no visible way"
         action, how = step_into(self.terrain, b.view, nxt)
         return action, f"{why}: {how}"
 
@@ -402,6 +430,7 @@ class ScriptedPlanner:
             return False
         turn.note(kind="avoid", subject=sub.name, place=target,
                   until=b.step + self.cfg["avoid_steps"], text="no progress")
+        turn.note(kind="subgoal", subject=sub.name, status="failed")  # its outcome, on record
         b.avoid.add(target)
         return True
 
@@ -409,7 +438,7 @@ class ScriptedPlanner:
         b, cfg = turn.b, self.cfg["exploration"]
         target = self._explore_target(turn)
         if target is None:
-            return f"move_{turn.rng.choice(list(DIRECTIONS))}", "nowhere left to explore"
+            return turn.random_move(), "nowhere left to explore"
         if cfg["region_claims"] and b.memory:
             turn.claim = ("region", *target)
         return self._go(turn, {target}, target, f"exploring towards {target}")

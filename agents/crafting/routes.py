@@ -79,22 +79,24 @@ def first_step(terrain: Terrain, view: CraftingView, goals: Collection[Cell],
     here = view.position
     costs = terrain.costs(view)
     goal_list = list(goals)
+    heappush, heappop = heapq.heappush, heapq.heappop
     frontier: list[tuple[int, Cell]] = [(0, here)]
     cost = {here: 0}
     first: dict[Cell, Cell] = {}
-    best: tuple[float, Cell] | None = None
+    best_score, best_cell = float("inf"), None
     while frontier:
-        c, cell = heapq.heappop(frontier)
+        c, cell = heappop(frontier)
         if c > cost[cell]:
             continue
         x, y = cell
         if cell != here:
             if cell in goals:
                 return first[cell], True
-            left = min(abs(gx - x) + abs(gy - y) for gx, gy in goal_list)
+            left = min([abs(gx - x) + abs(gy - y) for gx, gy in goal_list])
             score = c + 1.2 * left + 3.0 * crowded.get(cell, 0)
-            if best is None or (score, cell) < best:
-                best = (score, cell)
+            if score < best_score or (score == best_score and cell < best_cell):
+                best_score, best_cell = score, cell
+            via = first[cell]
         for nxt in ((x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)):
             step_cost = costs.get(nxt)
             if step_cost is None:
@@ -102,9 +104,9 @@ def first_step(terrain: Terrain, view: CraftingView, goals: Collection[Cell],
             nc = c + step_cost
             if nc < cost.get(nxt, 1 << 30):
                 cost[nxt] = nc
-                first[nxt] = first[cell] if cell != here else nxt
-                heapq.heappush(frontier, (nc, nxt))
-    return (None, False) if best is None else (first[best[1]], False)
+                first[nxt] = via if cell != here else nxt
+                heappush(frontier, (nc, nxt))
+    return (None, False) if best_cell is None else (first[best_cell], False)
 
 
 def step_into(terrain: Terrain, view: CraftingView, nxt: Cell) -> tuple[str, str]:

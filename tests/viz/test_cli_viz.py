@@ -162,3 +162,19 @@ def test_view_command_replays_until_quit_and_rejects_a_lonely_trace(
     shutil.copy(traced_run, lonely)
     assert main(["view", str(lonely)]) == 2
     assert "scenario.json" in capsys.readouterr().err
+
+
+def test_viz_without_a_display_stops_at_once_and_names_record(
+        scenario_file: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in __import__("os").environ.items()
+           if k not in ("SDL_VIDEODRIVER", "DISPLAY", "WAYLAND_DISPLAY")}
+    done = subprocess.run([sys.executable, "-m", "memsim.cli", "run", str(scenario_file),
+                           "--viz", "--seed", "1", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--record" in done.stderr and "DISPLAY" in done.stderr
+    assert not (tmp_path / "out" / "trace-seed1.jsonl").exists()  # nothing ran
+    done = subprocess.run([sys.executable, "-m", "memsim.cli", "view",
+                           str(tmp_path / "trace-seed1.jsonl")],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert done.returncode == 2 and "memsim snapshot" in done.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pygame
@@ -10,11 +12,11 @@ import pytest
 
 from memsim.envs.crafting.render import render_grid
 from memsim.sim.episode import build_scenario_team, make_executor
-from memsim.sim.scenario import Scenario
+from memsim.sim.scenario import Scenario, validate_scenario
 from memsim.sim.team import StepRecord
 from memsim.viz.frame import TEAM_GRAPH, Frame, MessageLog, frame_from_runtime
 from memsim.viz.run import run_live
-from memsim.viz.viewer import Viewer
+from memsim.viz.viewer import NoDisplayError, Viewer, display_problem
 
 
 class Team:
@@ -73,6 +75,7 @@ def test_frames_have_the_window_size_off_screen_and_in_a_window(team: Team,
 
 def test_memory_panel_draws_more_nodes_as_memory_grows(team: Team) -> None:
     viewer = Viewer((960, 600), window=False)
+    viewer.state.graph_view = True  # the graph view (g)
     counts = []
     for _ in range(4):
         team.step(5)
@@ -129,6 +132,7 @@ def _key(key: int) -> pygame.event.Event:
 
 def test_keys_and_mouse_control_the_view(team: Team) -> None:
     viewer = Viewer((960, 600), window=False)
+    viewer.state.graph_view = True  # the graph view (g)
     team.step(8)
     viewer.update(team.frame())
     viewer.draw()
@@ -142,10 +146,13 @@ def test_keys_and_mouse_control_the_view(team: Team) -> None:
     assert s.speed > speed
     viewer.handle_events([_key(pygame.K_MINUS), _key(pygame.K_MINUS)])
     assert s.speed < speed
-    viewer.handle_events([_key(pygame.K_3)])
+    viewer.handle_events([_key(pygame.K_2)])  # keys are agent ids: 2 is agent_2
     assert s.follow == "agent_2"
-    viewer.handle_events([_key(pygame.K_9)])  # no 9th agent: unchanged
+    viewer.handle_events([_key(pygame.K_0)])
+    assert s.follow == "agent_0"
+    viewer.handle_events([_key(pygame.K_2), _key(pygame.K_9)])  # no agent_9: unchanged
     assert s.follow == "agent_2"
+    assert "no agent_9" in viewer._status()  # ... and the status line says so
     # Clicking an agent on the map follows it.
     frame = viewer.frame
     x, y = frame.positions["agent_1"]
@@ -179,6 +186,33 @@ def test_keys_and_mouse_control_the_view(team: Team) -> None:
     assert not np.array_equal(before, viewer.pixels())
 
 
+def test_m_without_a_team_graph_says_why(tmp_path: Path) -> None:
+    scenario = validate_scenario({
+        "name": "no-team", "version": 1, "seeds": [1], "max_steps": 2,
+        "env": {"family": "crafting", "width": 16, "height": 16},
+        "agents": {"count": 2, "policy": "scripted"}, "run": {"executor": "direct"}})
+    runtime, state = build_scenario_team(scenario, 1, render_mode="rgb_array")
+    viewer = Viewer((960, 600), window=False)
+    try:
+        viewer.update(frame_from_runtime(runtime, state))
+        viewer.handle_events([_key(pygame.K_m)])
+        assert viewer.graph_key == "agent_0"
+        assert "no team graph" in viewer._status()
+    finally:
+        runtime.close()
+
+
+def test_a_window_without_a_display_fails_at_once_naming_record(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SDL_VIDEODRIVER", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert "DISPLAY" in (display_problem() or "")
+    with pytest.raises(NoDisplayError, match="--record"):
+        Viewer((960, 600))
+    assert not pygame.display.get_init()
+
+
 def test_quit_key_and_window_close_end_cleanly(window: Viewer) -> None:
     pygame.event.post(pygame.event.Event(pygame.QUIT))
     window.handle_events()
@@ -207,6 +241,7 @@ def test_run_live_steps_draws_and_stops_on_q(viz_scenario: Scenario) -> None:
 
 def test_memory_is_read_only_when_its_revision_changes(team: Team) -> None:
     viewer = Viewer((960, 600), window=False)
+    viewer.state.graph_view = True  # the graph view (g)
     team.step(3)
     viewer.update(team.frame())
     viewer.draw()
@@ -231,6 +266,7 @@ def test_memory_is_read_only_when_its_revision_changes(team: Team) -> None:
 def test_a_new_store_is_read_even_at_the_same_revision(viz_scenario: Scenario) -> None:
     # Two episodes of the same scenario and seed: new stores whose revisions repeat.
     viewer = Viewer((960, 600), window=False)
+    viewer.state.graph_view = True  # the graph view (g)
     first, second = Team(viz_scenario), Team(viz_scenario)
     try:
         first.step(2)
@@ -252,6 +288,7 @@ def test_a_new_store_is_read_even_at_the_same_revision(viz_scenario: Scenario) -
 
 def test_retrieved_nodes_are_ringed_and_captioned(team: Team) -> None:
     viewer = Viewer((1280, 720), window=False)
+    viewer.state.graph_view = True  # the graph view (g)
     team.step(12)
     frame = team.frame()
     retrieved = frame.decisions["agent_0"].retrieved
