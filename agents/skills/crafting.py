@@ -24,6 +24,10 @@ The planner-backed skills run with everything else the planner does in `act_on`:
 surviving (eat, drink, sleep), keeping promises, answering requests, telling new
 sightings, claims. The planner's own subgoal notes are replaced by the skill's (its target
 goes into the skill's subgoal).
+
+Over 500 lines: the menu, the tech-tree reading and the executors of one world's skills
+share the same memory helpers (nearest source, spots by stations, recipes); split apart
+they would pass the beliefs and the planner back and forth.
 """
 
 from __future__ import annotations
