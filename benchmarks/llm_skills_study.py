@@ -26,7 +26,9 @@ same within the per-step horizon, and calls and tokens per episode.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import os
 import re
 import sys
 import time
@@ -97,7 +99,8 @@ def episode(condition: str, seed: int, steps: int, endpoint: dict[str, Any] | No
     return {"condition": condition, "seed": seed, "max_steps": steps, "steps": summary.steps,
             "milestones": summary.milestones, "picks": picks,
             "usage": {k: summary.usage_total(k) for k in USAGE},
-            "wall_s": round(time.perf_counter() - started, 1)}
+            "wall_s": round(time.perf_counter() - started, 1),
+            "load_1min": round(os.getloadavg()[0], 2)}  # the machine is shared: say how busy
 
 
 def run(args: argparse.Namespace, endpoint: dict[str, Any] | None) -> None:
@@ -122,7 +125,25 @@ def run(args: argparse.Namespace, endpoint: dict[str, Any] | None) -> None:
                 f.write(json.dumps(row) + "\n")
             print(f"  {row['milestones']} calls {row['usage']['calls']:.0f} "
                   f"({row['wall_s']} s)", file=sys.stderr, flush=True)
+    write_csv(read(path), out / "results.csv")
     report(read(path), args)
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """One line per episode: condition, seed, step limit, the step each team milestone was
+    first reached (empty: not within the limit), usage totals, wall time and load."""
+    from memsim.sim.families import CRAFTING_MILESTONES
+
+    head = ["condition", "seed", "max_steps", "steps", *CRAFTING_MILESTONES, *USAGE,
+            "wall_s", "load_1min"]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(head)
+        for r in rows:
+            writer.writerow([r["condition"], r["seed"], r["max_steps"], r["steps"],
+                             *(r["milestones"].get(m, "") for m in CRAFTING_MILESTONES),
+                             *(round(r["usage"][k], 3) for k in USAGE), r["wall_s"],
+                             r.get("load_1min", "")])
 
 
 def read(path: Path) -> list[dict[str, Any]]:
@@ -191,8 +212,10 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
               f"{sum(per) / len(per):>18.3f}{_estimate(prompt):>22}"
               f"{sum(prompt) / total_calls:>9.0f}{latency:>8.1f}{f'{said}/{rejected}':>15}"
               f"{share:>19}")
-    print(f"\n(scenario {SCENARIO}; model {args.model}; seeds {args.seeds_text}, per-step "
-          f"seeds {args.per_step_text})")
+    print(f"\n(scenario {SCENARIO}; model {args.model}; seeds {args.seeds_text} at "
+          f"{args.steps} steps; the per-step llm arm, a call per agent per step, only seeds "
+          f"{args.per_step_text} at {args.per_step_steps} steps: the second table compares "
+          f"every arm within that horizon)")
 
 
 def main() -> None:
@@ -215,6 +238,7 @@ def main() -> None:
     if unknown:
         parser.error(f"--conditions: unknown {sorted(unknown)}; allowed: {CONDITIONS}")
     if args.report:
+        write_csv(read(args.out / "episodes.jsonl"), args.out / "results.csv")
         report(read(args.out / "episodes.jsonl"), args)
         return
     needs_model = {"llm-skills", "llm"} & set(args.conditions)
