@@ -41,8 +41,26 @@ def subgoal_name(skill: str, args: Sequence[str]) -> str:
     return "_".join((skill, *args[:1]))
 
 
+class _Named:
+    """`name` and `label` of something that has a `skill` and its `args`."""
+
+    __slots__ = ()
+    skill: str
+    args: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """Its subgoal node's name (`subgoal_name`)."""
+        return subgoal_name(self.skill, self.args)
+
+    @property
+    def label(self) -> str:
+        """The skill and all its arguments, as one line shows them."""
+        return " ".join((self.skill, *self.args))
+
+
 @dataclass(frozen=True, slots=True)
-class Option:
+class Option(_Named):
     """One menu entry: a skill with its arguments filled from memory, and the line the
     model reads (`text`). `target`: the cell it goes for, when known at the start."""
 
@@ -52,17 +70,9 @@ class Option:
     target: Cell | None = None
     keep: bool = False  # "continue the active skill" (no new subgoal)
 
-    @property
-    def name(self) -> str:
-        return subgoal_name(self.skill, self.args)
-
-    @property
-    def label(self) -> str:
-        return " ".join((self.skill, *self.args))
-
 
 @dataclass(frozen=True, slots=True)
-class ActiveSkill:
+class ActiveSkill(_Named):
     """The skill in progress, as memory holds it (or as chosen at this very step)."""
 
     skill: str
@@ -70,14 +80,6 @@ class ActiveSkill:
     since: int
     target: Cell | None = None
     target_since: int = 0
-
-    @property
-    def name(self) -> str:
-        return subgoal_name(self.skill, self.args)
-
-    @property
-    def label(self) -> str:
-        return " ".join((self.skill, *self.args))
 
     def arg(self, i: int, default: str = "") -> str:
         return self.args[i] if len(self.args) > i else default

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from memsim.agents.navigation.perception import WALL
-from memsim.agents.navigation.solver import CHOICE_MARKS, NavigationSolver, bfs, first_step
+from memsim.agents.navigation.solver import CHOICE_MARKS, NavigationSolver, step_towards
 from memsim.agents.navigation.view import NavigationView
 from memsim.agents.policy import AgentContext, Decision
 from memsim.agents.skills.base import (
@@ -170,15 +170,7 @@ class NavigationSkills:
             if recall is not None:
                 avoid |= {(p.x, p.y) for p in recall.nearest if p.kind == choice}
             avoid.discard(goal)
-        known = [*walls, goal, position]
-        x0, x1 = min(c[0] for c in known) - 1, max(c[0] for c in known) + 1
-        y0, y1 = min(c[1] for c in known) - 1, max(c[1] for c in known) + 1
-
-        def passable(cell: Cell) -> bool:
-            return (x0 <= cell[0] <= x1 and y0 <= cell[1] <= y1
-                    and cell not in walls and cell not in avoid)
-
-        nxt = first_step(bfs(position, passable), goal)
+        nxt = step_towards(position, goal, walls, avoid)
         if nxt is None:
             return self._random_step(context, f"{kind} at {goal}: no route known")
         move = (nxt[0] - position[0], nxt[1] - position[1])
