@@ -146,7 +146,9 @@ class Rebuilt:
     def __init__(self, build: Callable[[], Policy], agent_id: str, seed: int,
                  action_names: tuple[str, ...]) -> None:
         self.build, self.args = build, (agent_id, seed, action_names)
-        self.name = build().name
+        first = build()
+        self.name = first.name
+        self.wants_text = getattr(first, "wants_text", False)  # LLM agents read the text
 
     def _fresh(self) -> Policy:
         policy = self.build()
@@ -160,7 +162,12 @@ class Rebuilt:
         return self._fresh().recall_query(context)
 
     def decide(self, context: AgentContext) -> Decision:
-        return self._fresh().decide(context)
+        policy = self._fresh()
+        decision = policy.decide(context)
+        close = getattr(policy, "close", None)
+        if callable(close):
+            close()  # an LLM policy's connections and event loop
+        return decision
 
 
 def _trajectory(scenario: Scenario, build: Callable[[], Policy], rebuilt: bool,

@@ -4,7 +4,9 @@ A policy is named in one of three ways:
 
 - a **built-in** name (`POLICY_NAMES`): ``scripted`` is each world family's own scripted
   policy (the runner passes its factory); ``random``, ``rl`` and ``llm`` work in any world
-  (``rl`` and ``llm`` take the scenario table of the same name);
+  (``rl`` and ``llm`` take the scenario table of the same name); the skill policies
+  (``llm-skills``, ``random-skills``) choose among the family's skills (`agents.skills`),
+  built over its scripted policy (``llm-skills`` reads ``[llm]``);
 - an **import path**, ``"package.module:MyPolicy"``: a `Policy` class, or any callable
   taking no arguments that returns a new policy;
 - the name of a ``memsim.policies`` **entry point** another package declares (see
@@ -33,7 +35,8 @@ from memsim.plugins import (
 if TYPE_CHECKING:
     from memsim.agents.llm.prompt import WorldBrief
 
-POLICY_NAMES: tuple[str, ...] = ("random", "scripted", "rl", "llm")
+POLICY_NAMES: tuple[str, ...] = ("random", "scripted", "rl", "llm", "llm-skills",
+                                 "random-skills")
 """The built-in policy names."""
 
 _POLICY_METHODS = ("reset", "recall_query", "decide")
@@ -117,4 +120,14 @@ def make_policy(
         from memsim.agents.llm import LLMConfig, LLMPolicy  # openai loads only when used
 
         return LLMPolicy(LLMConfig.from_sources(settings), brief)
+    if name in ("llm-skills", "random-skills"):
+        from memsim.agents.skills import RandomSkillPolicy, skill_library
+
+        library = skill_library(scripted())
+        if name == "random-skills":
+            return RandomSkillPolicy(library)
+        from memsim.agents.llm import LLMConfig
+        from memsim.agents.llm.skill_policy import LLMSkillPolicy
+
+        return LLMSkillPolicy(LLMConfig.from_sources(settings), library)
     return _checked(name, policy_factory(name)())

@@ -207,8 +207,9 @@ class Episodes:
         if n >= self.chunk_size:
             self.consolidate_chunk(tx, cid)
 
-    def end_subgoal(self, tx: Tx, t: int, status: str) -> None:
-        """Close the current subgoal with `status` and a one-line summary of it."""
+    def end_subgoal(self, tx: Tx, t: int, status: str, reason: str | None = None) -> None:
+        """Close the current subgoal with `status` and a one-line summary of it (ending
+        with `reason`, why it ended, when given)."""
         me = self._me(tx)
         self.consolidate_chunk(tx, me.get("current_chunk"))
         sid = me.get("current_subgoal")
@@ -218,6 +219,8 @@ class Episodes:
             summary = f"{node.get('name', '')}: {status} after {t - since} steps ({since}-{t})"
             if "target_x" in node:
                 summary += f", target ({node['target_x']},{node['target_y']})"
+            if reason:
+                summary += f": {' '.join(reason.split())[:200]}"
             tx.put(sid, "Subgoal", {"status": status, "valid_to": t, "last_step": t,
                                     "summary": summary})
             recent = [i for i in me.get("recent_subgoals", []) if i != sid]
@@ -251,7 +254,7 @@ class Episodes:
         same = sid is not None and current is not None and current.get("name") == f.subject
         if f.status != "set":
             if same:
-                self.end_subgoal(tx, t, f.status or "completed")
+                self.end_subgoal(tx, t, f.status or "completed", f.text)
             return
         target = ({"target_x": f.place[0], "target_y": f.place[1], "target_since": t}
                   if f.place else {})

@@ -15,7 +15,8 @@ Facts are world-agnostic: memory never interprets an observation, only these sta
 - `event`: action `subject` was taken with `outcome` (optional `reward`, target `object`,
   and `place`: where the agent stood, which extends its trail).
 - `goal` / `subgoal`: `subject` was set / completed / failed / interrupted (`status`); a
-  subgoal may list the items it still `needs` and the `place` it is going for.
+  subgoal may list the items it still `needs` and the `place` it is going for; ending one,
+  `text` says why (its summary ends with it).
 - `report`: teammate `subject` said `text` (optionally `object`: what it is about).
 
 Working memory (what an agent is doing with others, and has set aside):

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 USAGE_KEYS: tuple[str, ...] = (
+    "decisions",
     "calls",
     "prompt_tokens",
     "completion_tokens",
@@ -34,8 +35,13 @@ USAGE_KEYS: tuple[str, ...] = (
     "fallbacks",
     "cache_hits",
     "latency_s",
+    "messages_written",
+    "messages_rejected",
+    "choices",
 )
-"""Model-usage counters a policy may report (LLM agents); summed over agents per episode."""
+"""Model-usage counters a policy may report (LLM and skill agents), summed over agents per
+episode: agent-steps decided, model calls, tokens, answers that could not be used,
+messages the model wrote and those its memory check rejected, skill choices made."""
 
 
 def metrics_columns(milestones: Sequence[str]) -> tuple[str, ...]:
@@ -372,7 +378,9 @@ def summary_table(
         table.add_section()
         for key, label in (("calls", "llm calls"), ("prompt_tokens", "tokens in"),
                            ("completion_tokens", "tokens out"),
-                           ("parse_failures", "parse failures"), ("fallbacks", "fallbacks")):
+                           ("parse_failures", "parse failures"), ("fallbacks", "fallbacks"),
+                           ("choices", "skill choices"),
+                           ("messages_rejected", "said, not sent")):
             values = [s.usage_total(key) for s in summaries]
             row(label, [f"{s.usage_total(key):.0f}" for s in shown], _fmt_ci(values))
     return table

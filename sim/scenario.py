@@ -46,6 +46,7 @@ SCENARIO_VERSION = 1  # the file format this code reads
 MAX_SEED = 2**63 - 1  # seeds are kept as 64-bit integers (metrics, bench tables)
 MAX_STEPS = 10**9
 MAX_NESTING = 32  # tables and arrays in a scenario file; a real one nests 3 deep
+LLM_TABLE_USERS = ("llm", "llm-skills")  # the policies that read the [llm] table
 
 
 class ScenarioError(ValueError):
@@ -202,7 +203,8 @@ class Scenario(BaseModel):
     comm: CommConfig = Field(default_factory=CommConfig)
     run: RunSection = Field(default_factory=RunSection)
     llm: dict[str, str | int | float | bool | list[str]] = Field(
-        default_factory=dict, description="settings of the 'llm' policy (endpoint, model, ...)"
+        default_factory=dict,
+        description="settings of the 'llm' and 'llm-skills' policies (endpoint, model, ...)"
     )
     rl: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="settings of the 'rl' policy (model file, ...)"
@@ -237,7 +239,7 @@ class Scenario(BaseModel):
             if not isinstance(self.rl.get("model_path"), str):
                 raise ValueError("rl.model_path: required by policy 'rl' (a .zip from "
                                  "examples/train_ppo_*.py, or a .pt torch module)")
-        if "llm" in used:
+        if used & set(LLM_TABLE_USERS):
             from memsim.agents.llm.config import LLMConfig
             from memsim.agents.messages import format_validation_error
 
@@ -251,9 +253,10 @@ class Scenario(BaseModel):
                                           **self.llm})
             except ValidationError as exc:
                 raise ValueError("llm." + format_validation_error(exc)) from None
-        for name in ("llm", "rl"):
-            if name not in used and getattr(self, name):
-                raise ValueError(f"{name}: settings given but no agent uses policy {name!r}")
+        for name, users in (("llm", LLM_TABLE_USERS), ("rl", ("rl",))):
+            if not used & set(users) and getattr(self, name):
+                raise ValueError(f"{name}: settings given but no agent uses policy "
+                                 f"{' or '.join(map(repr, users))}")
         return self
 
     @model_validator(mode="after")
@@ -282,7 +285,7 @@ class Scenario(BaseModel):
 
     def policy_settings(self) -> dict[str, dict[str, Any]]:
         """Per-policy tables (``llm``, ``rl``) for the policies that take settings."""
-        return {"llm": dict(self.llm), "rl": dict(self.rl)}
+        return {**{name: dict(self.llm) for name in LLM_TABLE_USERS}, "rl": dict(self.rl)}
 
     def comm_config(self) -> CommConfig:
         """The comm channel settings (``enabled=false`` is the comm-off ablation)."""

@@ -155,5 +155,6 @@ def test_policy_world_and_store_by_entry_point(tmp_path: Path) -> None:
     assert "waiting, as told" in reasons(tmp_path / "out")
     done = run_memsim(["run", "beacon", "--policy", "greedy"], tmp_path, path)
     assert done.returncode == 2
-    assert ("'greedy' is not allowed; allowed: llm, random, rl, scripted (built in), "
+    assert ("'greedy' is not allowed; allowed: llm, llm-skills, random, random-skills, rl, "
+            "scripted (built in), "
             "entry points: waiter;") in " ".join(done.stderr.split())

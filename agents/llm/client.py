@@ -83,6 +83,8 @@ class LLMUsage:
     retries: int = 0  # transport retries (timeouts, 429, 5xx, connection errors)
     form_fallbacks: int = 0  # `auto` switching request form
     cache_hits: int = 0
+    messages_written: int = 0  # messages the model wrote
+    messages_rejected: int = 0  # of those, refused by the check against its own memory
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)

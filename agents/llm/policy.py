@@ -14,7 +14,7 @@ import asyncio
 import json
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,12 +22,12 @@ from memsim.agents.llm.client import Completion, LLMClient, LLMUsage
 from memsim.agents.llm.config import LLMConfig
 from memsim.agents.llm.prompt import (
     ChatMessage,
-    GoalStack,
     PromptBuilder,
     WorldBrief,
     generic_brief,
     messages_for,
 )
+from memsim.agents.llm.say import MessageCheck
 from memsim.agents.llm.schema import (
     LLMDecisionOut,
     decision_schema,
@@ -48,8 +48,10 @@ MAX_ANSWER_DEPTH = 32
 _ACTION_PREFIXES = ("make_", "place_", "give_")
 
 
-def parse_answer(text: str,
-                 model: type[LLMDecisionOut]) -> tuple[LLMDecisionOut | None, str]:
+Answer = TypeVar("Answer", bound=BaseModel)
+
+
+def parse_answer(text: str, model: type[Answer]) -> tuple[Answer | None, str]:
     """The validated output, or None and what was wrong (field named). Takes the outermost
     {...}, so a code fence or chatter around the object (plain JSON mode) does not matter,
     and accepts raw newlines inside strings, which llama.cpp's JSON grammar lets through."""
@@ -118,7 +120,8 @@ class LLMPolicy:
         self.agent_id = ""
         self.seed = 0
         self.action_names: tuple[str, ...] = ()
-        self.goals = GoalStack()
+        self.check = MessageCheck(self.brief.items, allow_text=True,
+                                  text_chars=load_settings().output.text_chars)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._system: dict[bool, str] = {}
         self._items: tuple[str, ...] = ()  # item names, longest first (for goal needs)
@@ -132,7 +135,6 @@ class LLMPolicy:
         self.agent_id = agent_id
         self.seed = seed
         self.action_names = tuple(action_names)
-        self.goals = GoalStack()
         self._system = {}
         self._usage.reset()  # the same object: the client counts into it
         names = set(self.action_names)
@@ -163,8 +165,7 @@ class LLMPolicy:
         schema, strict = decision_schema(model), decision_schema(model, strict=True)
         step_prompt = self.prompts.step(self.agent_id, context.teammates,
                                         context.observation_text, context.recall,
-                                        context.inbox, self.goals, actions,
-                                        self.message_kinds)
+                                        context.inbox, actions, self.message_kinds)
         messages = messages_for(self._system_prompt(model), step_prompt)
         seed = zlib.crc32(f"{self.seed}:{self.agent_id}:{context.step}".encode())
         answer = await self.client.complete(messages, schema, strict, seed)
@@ -193,8 +194,9 @@ class LLMPolicy:
 
     def usage(self) -> dict[str, float | int]:
         """This episode's counters: calls, tokens, latency, parse failures, retries,
-        fallbacks, cache hits (see `LLMUsage`)."""
-        return self._usage.as_dict()
+        fallbacks, cache hits, messages written and rejected (see `LLMUsage`); `choices`:
+        one per step (the model chooses every action)."""
+        return {**self._usage.as_dict(), "choices": self._usage.decisions}
 
     def close(self) -> None:
         """Close the HTTP client (call it before closing the executor's event loop) and
@@ -221,24 +223,35 @@ class LLMPolicy:
         return retry
 
     def _decision(self, out: LLMDecisionOut, context: AgentContext) -> Decision:
-        messages: list[Message | dict[str, Any]] = list(
-            to_channel_messages(out, self.agent_id, context.step, self.config.ttl))
+        """The decision an answer means. Its messages are checked against the agent's own
+        memory first (`agents.llm.say`): a rejected one is counted and never sent. Its
+        goal notes go to memory, which is where later steps read them from."""
+        messages: list[Message | dict[str, Any]] = []
+        rejected: list[str] = []
+        for message in to_channel_messages(out, self.agent_id, context.step, self.config.ttl):
+            self._usage.messages_written += 1
+            why = self.check.reject(message, context)
+            if why is None:
+                messages.append(message)
+            else:
+                self._usage.messages_rejected += 1
+                rejected.append(why)
         # Note names are already checked against memory's id rules by the output model.
         notes = to_memory_facts(out)
-        for note in out.memory_notes:
-            self.goals.apply(note.kind, note.name, note.status)
         action = (context.action_names or self.action_names).index(out.action)
-        return Decision(action, messages, notes, reason=out.reason)
+        reason = out.reason + (f" [not sent: {'; '.join(rejected)}]" if rejected else "")
+        return Decision(action, messages, notes, reason=reason[:400])
 
     def _fallback_action(self) -> int:
         return self.action_names.index(FALLBACK_ACTION) if FALLBACK_ACTION in \
             self.action_names else 0
 
     def _needs(self, context: AgentContext) -> tuple[str, ...]:
-        """Items named by the current goal and subgoal (longest names first, no overlap)."""
-        names = [g for g in (self.goals.goal, self.goals.subgoal) if g]
-        if context.recall is not None:
-            names += [g.name for g in (context.recall.goal, context.recall.subgoal) if g]
+        """Items named by the goal and subgoal in memory (longest names first, no overlap);
+        none with memory off: the policy keeps no goals of its own between steps."""
+        if context.recall is None:
+            return ()
+        names = [g.name for g in (context.recall.goal, context.recall.subgoal) if g]
         text = " ".join(names).lower().replace(" ", "_")
         found: list[str] = []
         for item in self._items:

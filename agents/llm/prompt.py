@@ -3,7 +3,8 @@
 The system prompt is the same for every agent and step (how the world works, the output
 form). The step prompt holds only what this step needs: the text observation, the
 memory recall rendered within `memory_tokens`, the last few inbox messages (each
-shortened), the goal stack and the allowed actions. It never carries the history, so its
+shortened), the goal and subgoal as memory holds them (the policy keeps none of its own)
+and the allowed actions. It never carries the history, so its
 size does not grow with the episode.
 """
 
@@ -46,26 +47,6 @@ class WorldBrief:
 def generic_brief() -> WorldBrief:
     """The description for a world family that gives none of its own."""
     return WorldBrief(load_template("world").template.strip())
-
-
-@dataclass
-class GoalStack:
-    """The goal and subgoal the agent set itself (kept by the policy, memory on or off)."""
-
-    goal: str | None = None
-    subgoal: str | None = None
-
-    def apply(self, kind: str, name: str, status: str) -> None:
-        """Update from one memory note."""
-        if kind == "goal":
-            if status == "set":
-                self.goal, self.subgoal = name, None
-            elif name == self.goal:
-                self.goal, self.subgoal = None, None
-        elif status == "set":
-            self.subgoal = name
-        elif name == self.subgoal:
-            self.subgoal = None
 
 
 class PromptBuilder:
@@ -116,26 +97,23 @@ class PromptBuilder:
         ]
         return "\n".join(lines)
 
-    def goals_text(self, recall: Recall | None, own: GoalStack) -> str:
+    def goals_text(self, recall: Recall | None) -> str:
+        """The goal and subgoal as memory holds them (set with memory notes)."""
+        if recall is None:
+            return "(memory is off: goals cannot be kept)"
+        if recall.goal is None:
+            return "none set yet (set one with memory_notes)"
         cap = self.sizes.goal_chars
-        lines = []
-        if own.goal or own.subgoal:
-            line = f"yours: goal {shorten(own.goal or 'none', cap)}"
-            if own.subgoal:
-                line += f"; subgoal {shorten(own.subgoal, cap)}"
-            lines.append(line)
-        if recall is not None and recall.goal is not None:
-            goal = recall.goal
-            line = f"in memory: goal {shorten(goal.name, cap)} since step {goal.since}"
-            if recall.subgoal is not None:
-                line += f"; subgoal {shorten(recall.subgoal.name, cap)}"
-                if recall.subgoal.needs:
-                    line += f" needs {shorten(', '.join(recall.subgoal.needs), cap)}"
-            lines.append(line)
-        return "\n".join(lines) or "none set yet (set one with memory_notes)"
+        goal = recall.goal
+        line = f"goal {shorten(goal.name, cap)} since step {goal.since}"
+        if recall.subgoal is not None:
+            line += f"; subgoal {shorten(recall.subgoal.name, cap)}"
+            if recall.subgoal.needs:
+                line += f" needs {shorten(', '.join(recall.subgoal.needs), cap)}"
+        return line
 
     def step(self, agent_id: str, teammates: Sequence[str], observation_text: str,
-             recall: Recall | None, inbox: Sequence[Message], own: GoalStack,
+             recall: Recall | None, inbox: Sequence[Message],
              action_names: Sequence[str], message_kinds: Sequence[str]) -> str:
         """The step prompt: bounded parts only (see the module docstring). What is the same
         every step comes first, so a server that reuses a cached prompt prefix (llama.cpp
@@ -147,7 +125,7 @@ class PromptBuilder:
             observation=observation_text.strip() or "(no observation text)",
             memory=self.memory_text(recall),
             inbox=self.inbox_text(inbox),
-            goals=self.goals_text(recall, own),
+            goals=self.goals_text(recall),
             actions=", ".join(action_names),
         )
 

@@ -1,4 +1,5 @@
-"""The LLM agents' data file (`defaults.toml`): config defaults, output bounds, message kinds."""
+"""The LLM agents' data file (`defaults.toml`): config defaults, output bounds, message kinds,
+the skill policy's prompt sizes."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ class LLMSettings:
     output: OutputBounds
     prompt: PromptSizes
     messages: tuple[MessageKindRule, ...]
+    skills: dict[str, Any]  # the skill policy's prompt sizes and message settings
 
 
 @cache
@@ -60,6 +62,7 @@ def load_settings(path: Path = DEFAULTS_PATH) -> LLMSettings:
         messages = tuple(MessageKindRule(name=name, **rule)
                          for name, rule in data["messages"].items())
         return LLMSettings(config=dict(data["config"]), output=output,
-                           prompt=PromptSizes(**data["prompt"]), messages=messages)
+                           prompt=PromptSizes(**data["prompt"]), messages=messages,
+                           skills=dict(data["skills"]))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{path}: malformed LLM settings: {exc}") from None

@@ -55,6 +55,21 @@ def bfs(start: Cell, passable: Callable[[Cell], bool]) -> dict[Cell, Cell | None
     return parents
 
 
+def step_towards(position: Cell, goal: Cell, walls: set[Cell], avoid: set[Cell]
+                 ) -> Cell | None:
+    """The next cell on a shortest route from `position` to `goal` that keeps off `walls`
+    and `avoid` and within one cell of the box around what is known (None: no route)."""
+    known = [*walls, goal, position]
+    x0, x1 = min(c[0] for c in known) - 1, max(c[0] for c in known) + 1
+    y0, y1 = min(c[1] for c in known) - 1, max(c[1] for c in known) + 1
+
+    def passable(cell: Cell) -> bool:
+        return (x0 <= cell[0] <= x1 and y0 <= cell[1] <= y1
+                and cell not in walls and cell not in avoid)
+
+    return first_step(bfs(position, passable), goal)
+
+
 def first_step(parents: dict[Cell, Cell | None], goal: Cell) -> Cell | None:
     """The first cell after the start on the path to `goal` (None if unreachable or there)."""
     if goal not in parents or parents[goal] is None:
@@ -201,15 +216,7 @@ class NavigationSolver:
             avoid = {c for c, _ in obs.cells("marks", self.rules.mark_ids[choice])}
             avoid |= set(self._recalled(recall, choice))
             avoid.discard(goal)
-        known = [*walls, goal, position]
-        x0, x1 = min(c[0] for c in known) - 1, max(c[0] for c in known) + 1
-        y0, y1 = min(c[1] for c in known) - 1, max(c[1] for c in known) + 1
-
-        def passable(cell: Cell) -> bool:
-            return (x0 <= cell[0] <= x1 and y0 <= cell[1] <= y1
-                    and cell not in walls and cell not in avoid)
-
-        nxt = first_step(bfs(position, passable), goal)
+        nxt = step_towards(position, goal, walls, avoid)
         if nxt is None:
             return self._random_move(obs, position, f"{target} at {goal}: no route known", step)
         return Decision(self._move_to(position, nxt),

@@ -13,13 +13,14 @@ import importlib.util
 import json
 import pickle
 import random
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# The fake endpoint: a bare module name from tests/, as llm_server (see tests/conftest.py).
+from fake_llm import Reply, ScriptedEndpoint, chat_reply, error_reply
 from pydantic import ValidationError
 
 from memsim.agents.crafting.perception import CraftingPerception
@@ -37,78 +38,14 @@ from memsim.agents.llm import (
     parse_answer,
 )
 from memsim.agents.llm.client import forget_request_forms
-from memsim.agents.llm.prompt import GoalStack
 from memsim.agents.llm.schema import to_channel_messages
 from memsim.agents.llm.settings import load_settings
 from memsim.agents.messages import Message
 from memsim.agents.policy import AgentContext
 from memsim.envs.crafting import CraftingConfig, CraftingParallelEnv
 from memsim.envs.crafting.rules import load_rules
-from memsim.memory import AgentMemory, approx_tokens, open_store
+from memsim.memory import AgentMemory, Fact, GoalRecord, Recall, approx_tokens, open_store
 from memsim.sim.output import USAGE_KEYS
-
-Reply = tuple[int, Any]  # (HTTP status, JSON body; bytes are sent as they are)
-
-
-def chat_reply(content: str | None = None, tool_args: str | None = None,
-               usage: dict[str, int] | None = None) -> Reply:
-    message: dict[str, Any] = {"role": "assistant", "content": content}
-    if tool_args is not None:
-        message["tool_calls"] = [{"id": "call_0", "type": "function",
-                                  "function": {"name": "decide", "arguments": tool_args}}]
-    body: dict[str, Any] = {"id": "c", "object": "chat.completion", "created": 0, "model": "m",
-                            "choices": [{"index": 0, "message": message,
-                                         "finish_reason": "stop"}]}
-    if usage is not None:
-        body["usage"] = {**usage, "total_tokens": sum(usage.values())}
-    return 200, body
-
-
-def error_reply(status: int, text: str = "error") -> Reply:
-    return status, {"error": {"message": text, "type": "server_error"}}
-
-
-class ScriptedEndpoint:
-    """A real HTTP server answering POST /v1/chat/completions from a list of replies (the
-    last one repeats), or from a function of the request; records every request body."""
-
-    def __init__(self, replies: list[Reply] | Callable[[dict[str, Any]], Reply]) -> None:
-        self.replies = replies
-        self.requests: list[dict[str, Any]] = []
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", 0))
-                request = json.loads(self.rfile.read(length))
-                endpoint.requests.append(request)
-                replies = endpoint.replies
-                if callable(replies):
-                    status, body = replies(request)
-                else:
-                    status, body = replies[min(len(endpoint.requests), len(replies)) - 1]
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
-        self.thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -262,7 +199,7 @@ def test_prompt_stays_flat_as_the_episode_and_memory_grow(world: Any) -> None:
             context = make_context(env, observations, step, inbox[: step // 10 + 1])
             context.recall = memory.retrieve(policy.recall_query(context))
             prompt = policy.prompts.step("agent_0", ("agent_1",), context.observation_text,
-                                         context.recall, context.inbox, policy.goals,
+                                         context.recall, context.inbox,
                                          env.action_names, policy.message_kinds)
             sizes[step] = approx_tokens(system) + approx_tokens(prompt)
         actions = {a: rng.randrange(len(env.action_names)) for a in env.agents}
@@ -281,18 +218,17 @@ def test_step_prompt_has_every_part_and_only_the_last_inbox_messages(world: Any)
     builder = PromptBuilder(crafting_brief(env.world.rules), memory_tokens=50, inbox_messages=2)
     inbox = [Message(sender="agent_1", kind="inform", step=s, payload={
         "type": "location", "entity": "iron", "x": s, "y": 1, "seen_step": s}) for s in range(5)]
-    goals = GoalStack()
-    goals.apply("goal", "collect diamond", "set")
-    goals.apply("subgoal", "find iron", "set")
     text = builder.step("agent_0", ("agent_1",), env.text_observation("agent_0"), None, inbox,
-                        goals, env.action_names, ("text", "location"))
+                        env.action_names, ("text", "location"))
     assert env.text_observation("agent_0") in text
     assert "iron at (4,1)" in text and "iron at (3,1)" in text and "iron at (2,1)" not in text
-    assert "goal collect diamond; subgoal find iron" in text
     assert "(memory is off)" in text and ", ".join(env.action_names) in text
     assert "Message kinds you may send: text, location" in text
-    goals.apply("goal", "collect diamond", "completed")
-    assert goals.goal is None and goals.subgoal is None
+    # Goals are what memory holds (the policy keeps none of its own).
+    recall = Recall(goal=GoalRecord("g", "goal", "collect diamond", "active", 3),
+                    subgoal=GoalRecord("s", "subgoal", "find iron", "active", 5))
+    text = builder.step("agent_0", ("agent_1",), "", recall, [], env.action_names, ())
+    assert "goal collect diamond since step 3; subgoal find iron" in text
 
 
 def test_system_prompt_is_shared_by_agents_and_describes_the_configured_world() -> None:
@@ -316,7 +252,9 @@ def test_valid_answer_becomes_action_messages_and_memory_notes(world: Any,
     endpoint = endpoint_factory([chat_reply(VALID, usage={"prompt_tokens": 700,
                                                            "completion_tokens": 40})])
     policy = make_policy(endpoint.base_url, env, response_format="json_schema")
-    decision = policy.decide(make_context(env, observations, step=3))
+    context = make_context(env, observations, step=3)
+    context.facts = [Fact(kind="seen_at", subject="iron", place=(4, 5))]  # it sees what it says
+    decision = policy.decide(context)
     assert env.action_names[decision.action] == "move_left"
     assert decision.reason == "tree to the left"
     parsed = [Message.model_validate(m) for m in decision.messages]
@@ -325,7 +263,6 @@ def test_valid_answer_becomes_action_messages_and_memory_notes(world: Any,
     assert parsed[1].recipients == ["agent_1"] and parsed[1].kind.value == "request"
     assert [(f.kind, f.subject, f.status) for f in decision.memory_notes] == [
         ("goal", "collect diamond", "set")]
-    assert policy.goals.goal == "collect diamond"
     usage = policy.usage()
     assert (usage["decisions"], usage["calls"], usage["prompt_tokens"],
             usage["completion_tokens"]) == (1, 1, 700, 40)
@@ -334,8 +271,34 @@ def test_valid_answer_becomes_action_messages_and_memory_notes(world: Any,
     assert request["response_format"]["json_schema"]["strict"] is True
     assert request["max_tokens"] == policy.config.max_tokens
     assert set(USAGE_KEYS) <= set(usage)  # what the episode summary and metrics.csv read
-    policy.reset("agent_0", 1, env.action_names)  # a new episode: counters and goals restart
-    assert policy.usage()["calls"] == 0 and policy.goals.goal is None
+    policy.reset("agent_0", 1, env.action_names)  # a new episode: counters restart
+    assert policy.usage()["calls"] == 0
+    policy.close()
+
+
+def test_what_the_model_says_is_checked_against_its_own_memory(world: Any,
+                                                              endpoint_factory: Any) -> None:
+    """A location it does not remember, a claim on no real target: counted, never sent
+    (so never stored as a teammate's hearsay); a request for a real item goes."""
+    env, observations = world
+    answer = json.dumps({"action": "noop", "reason": "talk", "messages": [
+        {"to": "all", "kind": "goal_claim", "goal": "game_2038.com/56794-dice-world",
+         "status": "claim"},
+        {"to": "all", "kind": "location", "entity": "diamond", "x": 1, "y": 2}],
+        "memory_notes": []})
+    endpoint = endpoint_factory([chat_reply(answer)])
+    policy = make_policy(endpoint.base_url, env, response_format="json_schema")
+    decision = policy.decide(make_context(env, observations))
+    assert decision.messages == []
+    assert "claim: 'game_2038.com/56794-dice-world' names no target" in decision.reason
+    assert "location: no diamond remembered at (1,2)" in decision.reason
+    usage = policy.usage()
+    assert (usage["messages_written"], usage["messages_rejected"]) == (2, 2)
+    endpoint.replies = [chat_reply(VALID)]
+    decision = policy.decide(make_context(env, observations, step=1))
+    assert [Message.model_validate(m).payload.type for m in decision.messages] == [
+        "item_request"]  # the iron location went unsent: it remembers none at (4,5)
+    assert policy.usage()["messages_rejected"] == 3
     policy.close()
 
 
@@ -618,7 +581,7 @@ def test_recall_query_asks_for_places_goal_needs_reports_and_failures(world: Any
     assert query.position == tuple(int(v) for v in observations["agent_0"]["position"])
     assert "diamond" in query.nearest and query.teammate_reports > 0
     assert query.recent_failures > 0 and query.needs == ()
-    policy.goals.apply("goal", "make stone pickaxe", "set")
+    context.recall = Recall(goal=GoalRecord("g", "goal", "make stone pickaxe", "active", 0))
     assert policy.recall_query(context).needs == ("stone_pickaxe",)
 
 
@@ -628,7 +591,7 @@ def test_policy_pickles_for_checkpoints(world: Any, endpoint_factory: Any) -> No
     policy = make_policy(endpoint.base_url, env, response_format="json_schema")
     policy.decide(make_context(env, observations))
     copy = pickle.loads(pickle.dumps(policy))
-    assert copy.goals.goal == "collect diamond" and copy.usage()["calls"] == 1
+    assert copy.usage()["calls"] == 1
     assert env.action_names[copy.decide(make_context(env, observations)).action] == "move_left"
     copy.close()
     policy.close()

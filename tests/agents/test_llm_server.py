@@ -3,6 +3,7 @@
 
 A 135M model plays badly; these tests check the plumbing, not its choices: every action is
 a valid action, every message it sent passed the channel, and the usage counters add up.
+The skill team is the exception: skills do the steps, so it must get the wood pickaxe.
 """
 
 from __future__ import annotations
@@ -154,3 +155,47 @@ def test_llm_scripted_and_rl_agents_share_one_world_through_memsim_run(
         (row,) = list(csv.DictReader(f))
     assert int(float(row["llm_calls"])) >= 3  # the LLM agent's calls, counted per episode
     assert float(row["llm_prompt_tokens"]) > 0
+
+
+SKILL_STEPS = 150
+
+
+def test_llm_skill_team_gets_the_wood_pickaxe_with_checked_messages(
+        llm_server: dict[str, Any]) -> None:
+    """`llm-skills-2` against the real model: the team gets at least the wood pickaxe within
+    150 steps, asking the model only on events (<= 0.1 calls per agent-step);
+    every message the model wrote was checked against its memory, and what passed the
+    check passed the channel; the usage counters add up."""
+    from memsim.sim.episode import build_scenario_team
+    from memsim.sim.scenario import load_scenario, validate_scenario
+    from memsim.sim.suite import deep_merge
+
+    data = deep_merge(load_scenario("llm-skills-2").model_dump(), {
+        "llm": {**llm_server, "timeout_s": 300.0, "max_retries": 1}, "max_steps": SKILL_STEPS})
+    scenario = validate_scenario(data, source="llm-skills-2")
+    records: list[Any] = []
+    runtime, state = build_scenario_team(scenario, 0, records.append)
+    executor = make_executor("langgraph", runtime)
+    try:
+        state = run_team(runtime, state, executor, SKILL_STEPS)
+    finally:
+        usages = {a: agent.policy.usage() for a, agent in runtime.agents.items()}
+        for agent in runtime.agents.values():
+            agent.policy.close()
+        executor.close()
+        runtime.close()
+    assert "make_wood_pickaxe" in runtime.env.team_achievements, state["team_step"]
+    steps = state["team_step"]
+    reasons = [row["reason"] for record in records for row in record.agents.values()]
+    for usage in usages.values():
+        assert usage["decisions"] == steps
+        assert usage["calls"] == usage["choices"] - usage["auto_choices"]  # no repairs
+        assert usage["repair_calls"] == 0 and usage["parse_failures"] == usage["fallbacks"]
+        assert usage["calls"] <= 0.1 * usage["decisions"]
+        assert usage["prompt_tokens"] > 100 * usage["calls"] > 0
+        assert usage["prompt_tokens"] < 400 * usage["calls"]  # the prompt stays short
+        assert 0 < usage["latency_s_max"] <= usage["latency_s"]
+        assert usage["messages_rejected"] <= usage["messages_written"] <= usage["calls"]
+    assert sum(u["messages_rejected"] for u in usages.values()) == sum(
+        "; not sent: " in r for r in reasons)
+    assert all(sent["accepted"] for record in records for sent in record.sent)

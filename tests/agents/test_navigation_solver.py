@@ -102,7 +102,8 @@ def test_relay_observer_sends_every_cue_row_as_valid_location_messages() -> None
         assert decision.action == RULES.actions.index("noop")
         assert len(decision.messages) <= RULES.relay_messages
         for raw in decision.messages:
-            message = Message.model_validate({**raw, "sender": "agent_0"})  # the runtime's
+            # The runtime binds the sender (policies no longer name themselves).
+            message = Message.model_validate({**raw, "sender": "agent_0"})
             assert message.recipients == ["agent_1"] and message.payload.entity == "safe"
             told.add((message.payload.x, message.payload.y))
     assert told == rows

@@ -116,6 +116,12 @@ def test_subgoals_keep_their_target_and_end_with_a_summary(mem: AgentMemory) -> 
     [ended] = mem.retrieve(Q(subgoals=3)).subgoals
     assert ended.status == "completed" and ended.until == 9
     assert ended.summary == "collect_wood: completed after 8 steps (1-9), target (7,7)"
+    # Ended with why: the summary says it (a skill's failure reason), on one line.
+    mem.write([note(kind="subgoal", subject="explore", status="set", needs=("north",))], 10)
+    mem.write([note(kind="subgoal", subject="explore", status="failed",
+                    text="no progress\ntowards (3,4)")], 12)
+    ended = mem.retrieve(Q(subgoals=3)).subgoals[0]
+    assert ended.summary == "explore: failed after 2 steps (10-12): no progress towards (3,4)"
 
 
 def test_a_teammates_location_message_moves_one_node(mem: AgentMemory) -> None:

@@ -151,9 +151,9 @@ def test_a_broken_entry_point_names_its_distribution(entry_points: dict[str, lis
 def test_unknown_names_list_what_is_there(entry_points: dict[str, list[Any]]) -> None:
     with pytest.raises(ScenarioError) as caught:
         validate_scenario(scenario_data(policy="greedy"))
-    assert ("agents.policy: 'greedy' is not allowed; allowed: llm, random, rl, scripted "
-            "(built in), entry points: none installed; or a policy class by import path "
-            "'package.module:MyPolicy'") in str(caught.value)
+    assert ("agents.policy: 'greedy' is not allowed; allowed: llm, llm-skills, random, "
+            "random-skills, rl, scripted (built in), entry points: none installed; or a "
+            "policy class by import path 'package.module:MyPolicy'") in str(caught.value)
     data = scenario_data()
     data["env"] = {"family": "underwater"}
     with pytest.raises(ScenarioError, match=r"env.family: 'underwater' is not allowed; allowed: "

@@ -33,7 +33,10 @@ ACTIONS = ("move_left", "move_up", "do", "move_right", "noop", "move_down")
 def _answer(n: int) -> dict[str, Any]:
     content = json.dumps({
         "action": ACTIONS[n % len(ACTIONS)], "reason": f"answer {n}",
-        "messages": [{"to": "all", "kind": "location", "entity": "tree", "x": n % 7, "y": 3}],
+        # Free text leaves; a report of a tree the sender does not remember is refused
+        # by the sender-side check (agents/llm/say.py) and never sent.
+        "messages": [{"to": "all", "kind": "text", "text": f"note {n}"},
+                     {"to": "all", "kind": "location", "entity": "tree", "x": n % 7, "y": 3}],
         "memory_notes": [{"kind": "goal", "name": "collect diamond", "status": "set"}]
         if n == 0 else [],
     })

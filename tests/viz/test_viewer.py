@@ -364,15 +364,24 @@ def test_agents_are_outlined_in_the_styles_colours(team: Team) -> None:
 
 
 def _one_scenario_per_other_family() -> dict[str, Scenario]:
-    """A shipped scenario of each registered world family other than crafting."""
+    """A shipped scenario of each registered world family other than crafting (one that
+    needs no model endpoint)."""
     from memsim.sim.families import FAMILIES
-    from memsim.sim.scenario import ScenarioError, list_scenarios, load_scenario
+    from memsim.sim.scenario import (
+        LLM_TABLE_USERS,
+        ScenarioError,
+        list_scenarios,
+        load_scenario,
+    )
 
     found: dict[str, Scenario] = {}
     for name, _ in list_scenarios():
         try:
             scenario = load_scenario(name)
         except ScenarioError:  # a family being added: not registered yet
+            continue
+        if {scenario.agents.policy, *scenario.agents.policies.values()} & set(
+                LLM_TABLE_USERS):
             continue
         family = scenario.env.family
         if family != "crafting" and family in FAMILIES and family not in found:
