@@ -10,9 +10,11 @@ plain run never loads pygame.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+from memsim.plugins import missing_extra
 from memsim.sim import cli as sim_cli
 from memsim.sim.scenario import Scenario
 
@@ -51,8 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_watcher(args: argparse.Namespace, scenario: Scenario) -> Any:
     """The viewer side of ``--viz`` / ``--record`` (`viz.run.RunWatcher`): imported here,
     so only these runs load pygame. Raises ValueError for a bad --record path."""
-    from memsim.viz.run import RunWatcher, check_video_path
-    from memsim.viz.viewer import display_problem
+    try:
+        from memsim.viz.run import RunWatcher, check_video_path
+        from memsim.viz.viewer import display_problem
+    except ModuleNotFoundError as exc:
+        raise missing_extra(exc, "viz", "--viz / --record") from exc
 
     if args.viz:
         problem = display_problem()  # before the run starts, not a window that never shows
@@ -75,14 +80,16 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2): return instead of exiting
         return int(exc.code or 0)
-    if args.command == "view":
-        from memsim.viz.run import cmd_view
-
-        return cmd_view(args.trace, speed=args.speed)
-    if args.command == "snapshot":
-        from memsim.viz.run import cmd_snapshot
-
-        return cmd_snapshot(args.trace, args.step, args.out, follow=args.follow)
+    if args.command in ("view", "snapshot"):
+        try:
+            from memsim.viz import run as viz_run
+        except ModuleNotFoundError as exc:
+            print(f"error: {missing_extra(exc, 'viz', f'memsim {args.command}')}",
+                  file=sys.stderr)
+            return sim_cli.EXIT_USAGE
+        if args.command == "view":
+            return viz_run.cmd_view(args.trace, speed=args.speed)
+        return viz_run.cmd_snapshot(args.trace, args.step, args.out, follow=args.follow)
     return sim_cli.run_command(args, make_watcher=_run_watcher)
 
 

@@ -70,7 +70,24 @@ class Perception(Protocol):
 
 @runtime_checkable
 class Policy(Protocol):
-    """A decision maker for one agent. One instance per agent."""
+    """A decision maker for one agent. One instance per agent and episode, built with no
+    arguments (a class, or a factory: see `agents.registry` for how scenarios name one).
+
+    Invariants every policy keeps (plug-ins too; `memsim.testing.check_policy` checks the
+    first and third):
+
+    - It keeps nothing between steps but what is in its memory: it may hold what `reset`
+      gives it (agent id, seed, action names) and its settings, never what it learned at
+      a step. What it must remember later it returns as `Decision.memory_notes` and reads
+      back through `AgentContext.recall`. (So memory-off ablations mean what they say,
+      and checkpoints restore a run exactly.)
+    - It sees only its own observation, its memory's recall and its inbox, never the world
+      state or another agent's memory.
+    - It is deterministic: the same context gives the same `Decision`; randomness is drawn
+      from the seed and the step, not from a generator carried across steps.
+    - Its action is an index into `action_names`; its messages are validated by the
+      channel, and a bad one is rejected (reason in the trace), never fatal.
+    """
 
     name: str
 

@@ -22,15 +22,17 @@ import itertools
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
-from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END, START, StateGraph
 from pydantic import ValidationError
 
 from memsim.agents.messages import MemoryExportPayload, Message
 from memsim.agents.policy import AgentContext, Decision, Perception, Policy
 from memsim.memory import AgentMemory, Fact, Recall, SchemaError, SharedMemory
+from memsim.plugins import import_optional
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
 
 NODE_ORDER = ("perceive", "read_inbox", "remember", "recall", "decide")
 
@@ -208,18 +210,35 @@ NODES: dict[str, Callable[[AgentRuntime, AgentStepState], dict[str, Any]]] = {
 }
 
 
+def _apply(current: dict[str, Any], update: dict[str, Any]) -> None:
+    """Apply one node's update as the agent graph's reducers would."""
+    for key, value in update.items():
+        if key == "visited":
+            current["visited"] = [*current.get("visited", []), *value]
+        elif key == "decisions":
+            current["decisions"] = merge_dicts(current.get("decisions", {}), value)
+        else:
+            current[key] = value
+
+
 def run_agent_step(runtime: AgentRuntime, state: AgentStepState) -> AgentStepState:
     """The direct executor: the same node functions, in the same order, without LangGraph."""
     current: dict[str, Any] = dict(state)
     for name in NODE_ORDER:
-        update = NODES[name](runtime, current)  # type: ignore[arg-type]
-        for key, value in update.items():
-            if key == "visited":
-                current["visited"] = [*current.get("visited", []), *value]
-            elif key == "decisions":
-                current["decisions"] = merge_dicts(current.get("decisions", {}), value)
-            else:
-                current[key] = value
+        _apply(current, NODES[name](runtime, current))  # type: ignore[arg-type]
+    return current  # type: ignore[return-value]
+
+
+async def arun_agent_step(runtime: AgentRuntime, state: AgentStepState) -> AgentStepState:
+    """The agent step as one awaitable (the team graph's `agent_step` node): the same node
+    functions in the same order, with `decide` awaited so the model calls of a team's
+    agents overlap."""
+    current: dict[str, Any] = dict(state)
+    for name in NODE_ORDER:
+        if name == "decide":
+            _apply(current, await adecide(runtime, current))  # type: ignore[arg-type]
+        else:
+            _apply(current, NODES[name](runtime, current))  # type: ignore[arg-type]
     return current  # type: ignore[return-value]
 
 
@@ -257,12 +276,16 @@ def _bind(name: str) -> Callable[[AgentStepState, RunnableConfig], Any]:
 
 
 def build_agent_graph() -> Any:
-    """The per-agent step as a compiled LangGraph `StateGraph` (a chain of the nodes)."""
-    graph = StateGraph(AgentStepState)
+    """The per-agent step as a compiled LangGraph `StateGraph` (a chain of the nodes): what
+    the team graph's `agent_step` node runs, drawn and runnable node by node (the team
+    graph runs the chain as one node: a subgraph would cost a superstep per node).
+    LangGraph is the ``memsim[langgraph]`` extra."""
+    lg = import_optional("langgraph.graph", "langgraph", "the LangGraph executor")
+    graph = lg.StateGraph(AgentStepState)
     for name in NODE_ORDER:
         graph.add_node(name, _bind(name))
-    graph.add_edge(START, NODE_ORDER[0])
+    graph.add_edge(lg.START, NODE_ORDER[0])
     for first, second in itertools.pairwise(NODE_ORDER):
         graph.add_edge(first, second)
-    graph.add_edge(NODE_ORDER[-1], END)
+    graph.add_edge(NODE_ORDER[-1], lg.END)
     return graph.compile()

@@ -18,7 +18,13 @@ subclass, implements them; a family supplies its engine and a few hooks):
   memory tasks, failed for good) and truncates at ``config.max_steps`` (or, where that
   is None, the task's own length).
 - ``render()`` with ``render_mode="rgb_array"`` draws the whole world (for the viewer);
-  ``state()`` is the whole world as arrays (never given to agents).
+  with ``render_mode="human"`` it shows that drawing in a window (pygame: the
+  ``memsim[viz]`` extra) after every reset and step; ``state()`` is the whole world as
+  arrays (never given to agents).
+- The step limit is the config's ``max_steps``; the constructors also take PettingZoo's
+  name for it, ``max_cycles``.
+- For RL libraries that need one flat `Box` (SuperSuit's wrappers, SB3),
+  `envs.flat.FlatObservations` flattens any family's observations.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ from memsim.envs.world import WorldEngine
 
 INFO_KEYS: tuple[str, ...] = ("action", "ok", "reason", "unlocked", "events")
 """Keys every world's per-agent step info carries."""
+
+RENDER_MODES: tuple[str, ...] = ("human", "rgb_array")
+"""The render modes of every world: a window, or the frame as an RGB array."""
 
 
 @runtime_checkable
@@ -104,9 +113,10 @@ class WorldParallelEnv(ParallelEnv):
     `StepResult`) and then the family's `_info_extras()`."""
 
     metadata: ClassVar[dict[str, Any]] = {
-        "render_modes": ["rgb_array"], "is_parallelizable": True, "render_fps": 10,
+        "render_modes": list(RENDER_MODES), "is_parallelizable": True, "render_fps": 10,
     }
     action_error: ClassVar[type[Exception]] = ValueError
+    _window: Any = None  # the render_mode="human" window, opened by the first render
 
     def _setup(self, config: Any, render_mode: str | None, world: WorldEngine,
                observation: spaces.Space, max_steps: int) -> None:
@@ -161,6 +171,8 @@ class WorldParallelEnv(ParallelEnv):
         observations = {agent: self._observe(self.agent_index[agent]) for agent in self.agents}
         extras = self._info_extras()
         infos = {agent: {"seed": world_seed, **extras} for agent in self.agents}
+        if self.render_mode == "human":
+            self.render()
         return observations, infos
 
     def step(
@@ -194,6 +206,8 @@ class WorldParallelEnv(ParallelEnv):
                 info.update(extras)
             infos[agent] = info
         self.agents = [a for a in self.agents if not (terminations[a] or truncations[a])]
+        if self.render_mode == "human":
+            self.render()
         return observations, rewards, terminations, truncations, infos
 
     def _actions_by_index(self, actions: Mapping[str, Any]) -> list[int | None]:
@@ -281,12 +295,23 @@ class WorldParallelEnv(ParallelEnv):
     # ---- global views ---------------------------------------------------------------------
 
     def render(self) -> np.ndarray | None:
-        if self.render_mode != "rgb_array":
-            return None
-        return self._draw()
+        """``rgb_array``: the whole world as an image; ``human``: show it in a window (and
+        return None); no render mode: None."""
+        if self.render_mode == "rgb_array":
+            return self._draw()
+        if self.render_mode == "human":
+            if self._window is None:
+                from memsim.envs.human import HumanWindow
+
+                self._window = HumanWindow(str(self.metadata.get("name", "memsim")),
+                                           int(self.metadata.get("render_fps", 10)))
+            self._window.show(self._draw())
+        return None
 
     def close(self) -> None:
-        pass
+        if self._window is not None:
+            self._window.close()
+            self._window = None
 
     @property
     def achievements(self) -> dict[str, dict[str, int]]:
@@ -306,7 +331,12 @@ ConfigT = TypeVar("ConfigT", bound=BaseModel)
 def build_config(model: type[ConfigT], config: ConfigT | Mapping[str, Any] | None,
                  **overrides: Any) -> ConfigT:
     """A `model` config from a config, a mapping, or keyword overrides; overrides of an
-    existing config are validated again (cross-field rules included)."""
+    existing config are validated again (cross-field rules included). ``max_cycles``
+    (PettingZoo's name) is taken for ``max_steps``."""
+    if "max_cycles" in overrides:
+        if "max_steps" in overrides:
+            raise ValueError("give max_steps or max_cycles (the same limit), not both")
+        overrides["max_steps"] = overrides.pop("max_cycles")
     if isinstance(config, model):
         if not overrides:
             return config
@@ -314,13 +344,17 @@ def build_config(model: type[ConfigT], config: ConfigT | Mapping[str, Any] | Non
     return model(**{**dict(config or {}), **overrides})
 
 
-def register_gym_ids(entry_point: str, kwargs_by_id: Mapping[str, dict[str, Any]]) -> list[str]:
+def register_gym_ids(entry_point: str, kwargs_by_id: Mapping[str, dict[str, Any]],
+                     max_episode_steps: Callable[[dict[str, Any]], int]) -> list[str]:
     """Register each Gymnasium id with `entry_point` and its kwargs (idempotent: an id
-    already registered is left alone); returns the ids."""
+    already registered is left alone); returns the ids. `max_episode_steps(kwargs)` is the
+    longest an episode of that id can last at any level, so Gymnasium's `TimeLimit`
+    never cuts an episode the world itself would still run (the world truncates at its
+    own level's limit first)."""
     for gym_id, kwargs in kwargs_by_id.items():
         if gym_id not in gym.registry:
             gym.register(id=gym_id, entry_point=entry_point, kwargs=kwargs,
-                         max_episode_steps=None)
+                         max_episode_steps=max_episode_steps(kwargs))
     return list(kwargs_by_id)
 
 
@@ -328,7 +362,7 @@ class SingleAgentEnv(gym.Env):
     """One agent of a memsim world as a Gymnasium env. A family subclasses it naming its
     `ParallelEnv` class; config and keyword overrides go to that env unchanged."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 10}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 10}
     parallel_env: ClassVar[Callable[..., Any]]
     several_agents_hint: ClassVar[str] = "the family's parallel_env"
 
@@ -373,3 +407,6 @@ class SingleAgentEnv(gym.Env):
 
     def render(self) -> np.ndarray | None:
         return self._env.render()
+
+    def close(self) -> None:
+        self._env.close()

@@ -27,10 +27,12 @@ from memsim.sim.bench import default_out_dir, run_suite
 from memsim.sim.output import EpisodeSummary, MetricsWriter, print_summary
 from memsim.sim.scenario import (
     EXECUTORS,
+    SCENARIO_DIR,
     Scenario,
     ScenarioError,
     list_scenarios,
     load_scenario,
+    scenario_dirs,
 )
 from memsim.sim.stores import MemoryStores
 from memsim.sim.suite import expand_suite, load_suite, parse_seeds
@@ -83,15 +85,29 @@ def add_commands(sub: Any) -> None:
     run.add_argument(
         "scenario",
         metavar="SCENARIO",
-        help="scenario name (see `memsim list`) or path to a .toml file",
+        help="scenario name (NAME.toml in the current directory or ./scenarios/, else a "
+        "shipped one: see `memsim list`) or path to a .toml file",
     )
-    run.add_argument("--seed", type=non_negative_int,
-                     help="run only this seed (overrides the scenario's)")
+    seeds = run.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=non_negative_int,
+                       help="run only this seed (overrides the scenario's)")
+    seeds.add_argument("--seeds", type=seeds_argument, metavar="SEEDS",
+                       help="run these seeds instead of the scenario's: N (seeds 0..N-1), a "
+                       "range A-B (both included), a list 3,5,8, or a mix 0-4,10")
+    run.add_argument("--max-steps", type=positive_int, metavar="N",
+                     help="step limit of each episode (overrides max_steps)")
     run.add_argument(
         "--agents", type=positive_int, help="number of agents (overrides agents.count)"
     )
     run.add_argument(
-        "--memory", choices=sorted(BACKENDS), help="memory backend (overrides memory.backend)"
+        "--policy", metavar="POLICY",
+        help="every agent's policy (overrides agents.policy and agents.policies): a name "
+        "from `memsim list` or a class by import path, package.module:MyPolicy",
+    )
+    run.add_argument(
+        "--memory", metavar="BACKEND",
+        help=f"memory backend (overrides memory.backend): {', '.join(BACKENDS)}, a "
+        "memsim.stores entry point or package.module:MyStore",
     )
     run.add_argument(
         "--executor", choices=EXECUTORS, help="team-step executor (overrides run.executor)"
@@ -163,28 +179,72 @@ def _runner() -> RunEpisode:
 
 
 def _cmd_graph() -> int:
+    from memsim.agents.step import build_agent_graph
     from memsim.sim.team import build_team_graph
 
-    print(build_team_graph().get_graph(xray=1).draw_mermaid())
+    try:
+        graph, chain = build_team_graph(), build_agent_graph()
+    except ModuleNotFoundError as exc:  # the langgraph extra
+        Console(stderr=True).print(f"error: {escape(str(exc))}", highlight=False)
+        return EXIT_USAGE
+    # Two Mermaid documents: the team step (one agent_step per live agent, then env_step)
+    # and the per-agent chain that each agent_step runs.
+    print(graph.get_graph().draw_mermaid())
+    print(chain.get_graph().draw_mermaid())
     return EXIT_OK
 
 
 def _cmd_list(console: Console) -> int:
-    from memsim.sim.families import FAMILIES
+    from memsim.agents.registry import POLICY_NAMES, policy_plugins
+    from memsim.memory.backends import store_plugins
+    from memsim.plugins import PluginError, describe
+    from memsim.sim.families import FAMILIES, all_families
 
+    try:
+        families = all_families()
+    except PluginError as exc:  # a broken world plug-in: list the rest, say which
+        Console(stderr=True).print(f"warning: {escape(str(exc))}", highlight=False)
+        families = dict(FAMILIES)
     worlds = Table(title=escape("memsim worlds ([env] family and task)"))
     worlds.add_column("family", style="bold")
     worlds.add_column("task")
     worlds.add_column("Gymnasium id (after `import memsim`)")
-    for family in FAMILIES.values():
+    for family in families.values():
         for task, gym_id in family.tasks().items():
             worlds.add_row(family.name, task, gym_id)
+        if family.name not in FAMILIES and not family.tasks():
+            worlds.add_row(family.name, "", "")
     console.print(worlds)
+    plugins = Table(title=escape("policies, world families and memory stores"))
+    plugins.add_column("kind", style="bold")
+    plugins.add_column("name", style="bold")
+    plugins.add_column("from")
+    for name in POLICY_NAMES:
+        plugins.add_row("policy", name, "built in")
+    for name, value in policy_plugins().items():
+        plugins.add_row("policy", name, f"entry point {value}")
+    for name, family in families.items():
+        where = "built in" if name in FAMILIES else describe(family.make_env)
+        plugins.add_row("world", name, escape(where))
+    for name in BACKENDS:
+        plugins.add_row("store", name, "built in")
+    for name, value in store_plugins().items():
+        plugins.add_row("store", name, f"entry point {value}")
+    console.print(plugins)
+    console.print("Plug-ins by import path are accepted too: policy = "
+                  "\"package.module:MyPolicy\" (see the README, 'Bring your own agent').",
+                  highlight=False)
     table = Table(title="memsim scenarios")
     table.add_column("name", style="bold")
     table.add_column("description")
-    for name, description in list_scenarios():
-        table.add_row(name, description)
+    table.add_column("where")
+    seen: set[str] = set()
+    for directory in scenario_dirs():
+        where = "shipped" if directory == SCENARIO_DIR else str(directory)
+        for name, description in list_scenarios(directory):
+            if name not in seen:  # the first directory with a name is the one run
+                seen.add(name)
+                table.add_row(name, escape(description), escape(where))
     console.print(table)
     return EXIT_OK
 
@@ -199,7 +259,8 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console,
              make_watcher: MakeWatcher | None) -> int:
     try:
         scenario = load_scenario(args.scenario).with_overrides(
-            seed=args.seed, agents=args.agents, memory_backend=args.memory, executor=args.executor
+            seed=args.seed, seeds=args.seeds, max_steps=args.max_steps, agents=args.agents,
+            policy=args.policy, memory_backend=args.memory, executor=args.executor,
         )
     except ScenarioError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
@@ -214,7 +275,7 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console,
     try:
         run_episode = _runner()
     except ImportError as exc:
-        err.print(f"error: the episode runner is not available: {exc}", highlight=False)
+        err.print(escape(f"error: the episode runner is not available: {exc}"), highlight=False)
         return EXIT_FAILED
 
     watcher = None
@@ -226,10 +287,10 @@ def _cmd_run(args: argparse.Namespace, console: Console, err: Console,
         try:
             watcher = make_watcher(args, scenario)
         except ValueError as exc:
-            err.print(f"error: {exc}", highlight=False)
+            err.print(escape(f"error: {exc}"), highlight=False)
             return EXIT_USAGE
         except Exception as exc:  # pygame missing, no display for the window
-            err.print(f"error: cannot start the viewer: {type(exc).__name__}: {exc}",
+            err.print(escape(f"error: cannot start the viewer: {type(exc).__name__}: {exc}"),
                       highlight=False)
             return EXIT_FAILED
 

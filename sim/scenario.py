@@ -9,11 +9,12 @@ named, never mid-episode. See :class:`Scenario` for the fields.
 
 from __future__ import annotations
 
-import importlib
+import contextlib
+import importlib.util
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -21,26 +22,23 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    create_model,
     field_validator,
     model_validator,
 )
 
 import memsim.scenarios as _scenarios_pkg
-from memsim.memory.backends import BACKENDS, check_backend_config
+from memsim.agents import registry
+from memsim.memory.backends import check_backend_config, check_backend_name
 from memsim.sim.comm import CommConfig
-from memsim.sim.families import FAMILIES, WorldFamily, family_named
+from memsim.sim.env_section import _DERIVED_ENV_KEYS, EnvSection, env_section_of
+from memsim.sim.families import WorldFamily, family_named
 
 SCENARIO_DIR = Path(_scenarios_pkg.__file__).parent
-"""Where bare scenario names are looked up (``<name>.toml``)."""
-
-FALLBACK_POLICY_NAMES: tuple[str, ...] = ("scripted", "random")
+"""Where the shipped scenarios are (bare names are looked up in the current directory
+first: see `load_scenario`)."""
 
 Executor = Literal["langgraph", "direct"]
 EXECUTORS: tuple[str, ...] = get_args(Executor)
-
-# World-config fields that a scenario sets elsewhere: the agent count and the step limit.
-_DERIVED_ENV_KEYS = {"n_agents": "agents.count", "max_steps": "the top-level max_steps"}
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 DEFAULT_MAX_STEPS = 10_000
@@ -60,67 +58,16 @@ class ScenarioError(ValueError):
 
 
 def policy_names() -> tuple[str, ...]:
-    """Policy names the agents package registers (falls back to the built-in two)."""
-    try:
-        registry = importlib.import_module("memsim.agents.registry")
-    except ModuleNotFoundError as exc:
-        # Only a missing registry module falls back; a broken one must not be masked.
-        if exc.name != "memsim.agents.registry":
-            raise
-        return FALLBACK_POLICY_NAMES
-    return tuple(registry.POLICY_NAMES)
+    """Policy names a scenario may use: the built-in ones, then ``memsim.policies`` entry
+    points (import paths ``package.module:Class`` are accepted besides these)."""
+    return registry.policy_names()
 
 
 def _check_policy(name: str) -> str:
-    allowed = sorted(policy_names())
-    if name not in allowed:
-        raise ValueError(f"{name!r} is not allowed; allowed: {', '.join(allowed)}")
-    return name
+    return registry.check_policy_name(name)
 
 
 PolicyName = Annotated[str, AfterValidator(_check_policy)]
-
-
-def _no_derived_keys(cls: type[BaseModel], data: Any) -> Any:
-    if isinstance(data, Mapping):
-        for key, where in _DERIVED_ENV_KEYS.items():
-            if key in data:
-                raise ValueError(f"{key} is not set in [env]; set {where} instead")
-    return data
-
-
-def _env_section(family: WorldFamily) -> type[BaseModel]:
-    """``[env]`` for one family: ``family = "<name>"`` plus any field of its world config.
-
-    ``n_agents`` and ``max_steps`` are not accepted there (they come from ``agents.count``
-    and the top-level ``max_steps``); :meth:`Scenario.env_config` builds the world config.
-    """
-
-    class StrictConfig(family.config_model):  # type: ignore[name-defined,misc]
-        model_config = _STRICT
-
-    config = family.config_model
-    # Redeclared only to keep them out of dumps: they are never read from [env].
-    derived = {key: (config.model_fields[key].annotation,
-                     Field(config.model_fields[key].default, exclude=True))
-               for key in _DERIVED_ENV_KEYS}
-    return create_model(
-        f"{family.name.capitalize()}EnvSection",
-        __base__=StrictConfig,
-        __validators__={"_no_derived_keys": model_validator(mode="before")(_no_derived_keys)},
-        family=(Literal[family.name], ...),  # type: ignore[valid-type]
-        **derived,
-    )
-
-
-ENV_SECTIONS: dict[str, type[BaseModel]] = {
-    name: _env_section(family) for name, family in FAMILIES.items()
-}
-EnvSection = Annotated[
-    Union[tuple(ENV_SECTIONS.values())],  # type: ignore[valid-type]  # noqa: UP007
-    Field(discriminator="family"),
-]
-"""``[env]``: a tagged union of every family's section, chosen by ``family``."""
 
 
 class AgentsSection(BaseModel):
@@ -155,14 +102,16 @@ class AgentsSection(BaseModel):
 
 
 def _check_backend(name: str) -> str:
-    allowed = sorted(BACKENDS)
-    if name not in allowed:
-        raise ValueError(f"{name!r} is not allowed; allowed: {', '.join(allowed)}")
+    try:
+        check_backend_name(name)
+    except ModuleNotFoundError as exc:  # a server client not installed: say which extra
+        raise ValueError(str(exc)) from None
     return name
 
 
 MemoryBackend = Annotated[str, AfterValidator(_check_backend)]
-"""A memory backend name: one registered in `memsim.memory.backends.BACKENDS`."""
+"""A memory backend: a name registered in `memsim.memory.backends.BACKENDS`, a
+``memsim.stores`` entry point, or a store class by import path."""
 
 
 class MemoryConfig(BaseModel):
@@ -190,7 +139,9 @@ class MemoryConfig(BaseModel):
         # Checked without connecting: the keys the backend takes, in range.
         backend = info.data.get("backend")
         if backend is not None:
-            check_backend_config(backend, config)
+            # A server client that is not installed is memory.backend's error.
+            with contextlib.suppress(ModuleNotFoundError):
+                check_backend_config(backend, config)
         return config
 
 
@@ -199,9 +150,34 @@ class RunSection(BaseModel):
 
     model_config = _STRICT
 
-    executor: Executor = "langgraph"
+    executor: Executor = Field(
+        default_factory=lambda: default_executor(),
+        description="langgraph when the memsim[langgraph] extra is installed, else direct "
+        "(the same node functions in the same order: the same trajectories)")
     trace_observations: bool = False
     checkpoint_every: int = Field(0, ge=0, description="0 = no checkpoints")
+
+    @field_validator("executor")
+    @classmethod
+    def _executor_installed(cls, executor: str) -> str:
+        if executor == "langgraph" and not langgraph_installed():
+            raise ValueError("'langgraph' needs LangGraph, which is not installed: pip "
+                             "install 'memsim[langgraph]', or use 'direct' (the same "
+                             "trajectories, without LangGraph)")
+        return executor
+
+
+def langgraph_installed() -> bool:
+    """Whether the ``memsim[langgraph]`` extra (LangGraph) is installed."""
+    try:
+        return importlib.util.find_spec("langgraph") is not None
+    except (ImportError, ValueError):  # blocked (None in sys.modules) or broken
+        return False
+
+
+def default_executor() -> str:
+    """``langgraph`` when it is installed, else ``direct``."""
+    return "langgraph" if langgraph_installed() else "direct"
 
 
 class Scenario(BaseModel):
@@ -313,13 +289,27 @@ class Scenario(BaseModel):
         agents: int | None = None,
         memory_backend: str | None = None,
         executor: str | None = None,
+        seeds: list[int] | None = None,
+        max_steps: int | None = None,
+        policy: str | None = None,
     ) -> Scenario:
-        """A validated copy with command-line overrides applied (``None`` keeps the value)."""
+        """A validated copy with command-line overrides applied (``None`` keeps the value).
+        `seed` runs one seed, `seeds` several (not both); `policy` is every agent's
+        policy (per-agent overrides of the file are dropped)."""
+        if seed is not None and seeds is not None:
+            raise ScenarioError(f"{self.name} (overrides)", ["give --seed or --seeds, not both"])
         data = self.model_dump()
         if seed is not None:
             data["seeds"] = [seed]
+        if seeds is not None:
+            data["seeds"] = list(seeds)
+        if max_steps is not None:
+            data["max_steps"] = max_steps
         if agents is not None:
             data["agents"]["count"] = agents
+        if policy is not None:
+            data["agents"]["policy"] = policy
+            data["agents"]["policies"] = {}
         if memory_backend is not None:
             data["memory"]["backend"] = memory_backend
         if executor is not None:
@@ -345,27 +335,18 @@ def _allowed_keys(loc: tuple[int | str, ...], section: type[BaseModel] | None) -
     return sorted(names)
 
 
-def _describe(exc: ValidationError) -> list[str]:
+def _describe(exc: ValidationError, data: Mapping[str, Any]) -> list[str]:
     """One ``<field.path>: <problem>`` line per error, with allowed keys for unknown keys."""
     problems = []
-    families = ", ".join(sorted(ENV_SECTIONS))
+    section = env_section_of(data)
     for err in exc.errors():
         loc = tuple(err["loc"])
-        section = None
-        # Inside [env] pydantic puts the family tag in the location; users never write it.
-        if loc[:1] == ("env",) and len(loc) > 1 and loc[1] in ENV_SECTIONS:
-            section = ENV_SECTIONS[str(loc[1])]
-            loc = ("env", *loc[2:])
         path = ".".join(str(p) for p in loc)
-        if err["type"] == "union_tag_not_found":
-            problems.append(f"{path}.family: Field required; allowed: {families}")
-            continue
-        if err["type"] == "union_tag_invalid":
-            tag = err.get("ctx", {}).get("tag")
-            problems.append(f"{path}.family: {tag!r} is not allowed; allowed: {families}")
+        if err["type"] in ("family_missing", "family_invalid"):
+            problems.append(f"{path}.family: {err['msg']}")
             continue
         if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1], section)
+            allowed = _allowed_keys(loc[:-1], section if loc[:1] == ("env",) else None)
             msg = "unknown key"
             if allowed is not None:
                 msg += f"; allowed: {', '.join(allowed)}"
@@ -389,7 +370,7 @@ def validate_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> Sc
     try:
         return Scenario.model_validate(dict(data), strict=True)
     except ValidationError as exc:
-        raise ScenarioError(source, _describe(exc)) from None
+        raise ScenarioError(source, _describe(exc, data)) from None
 
 
 def _nesting(value: Any, depth: int = 0) -> int:
@@ -422,9 +403,34 @@ def resolve_named_file(
     return path
 
 
+def scenario_dirs() -> list[Path]:
+    """Where bare scenario names are looked up, in order: the current directory, its
+    ``scenarios/`` folder, then the shipped scenarios (:data:`SCENARIO_DIR`)."""
+    here = Path.cwd()
+    dirs = [here, here / "scenarios", SCENARIO_DIR]
+    unique: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and all(d.resolve() != u.resolve() for u in unique):
+            unique.append(d)
+    return unique
+
+
+def find_scenario(name_or_path: str | Path) -> Path:
+    """The file of a scenario: a path as given, or a bare name's ``<name>.toml`` from the
+    first of `scenario_dirs` that has it."""
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or "/" in text or text.endswith(".toml"):
+        return resolve_named_file(name_or_path, SCENARIO_DIR)
+    for directory in scenario_dirs():
+        if (directory / f"{text}.toml").is_file():
+            return directory / f"{text}.toml"
+    return resolve_named_file(text, SCENARIO_DIR)  # the error lists the shipped ones
+
+
 def load_scenario(name_or_path: str | Path) -> Scenario:
-    """Load a scenario by bare name (from :data:`SCENARIO_DIR`) or by path to a TOML file."""
-    path = resolve_named_file(name_or_path, SCENARIO_DIR)
+    """Load a scenario by path to a TOML file, or by bare name: ``<name>.toml`` in the
+    current directory, then in ``./scenarios/``, then among the shipped ones."""
+    path = find_scenario(name_or_path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -440,7 +446,9 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 
 
 def list_scenarios(directory: Path | None = None) -> list[tuple[str, str]]:
-    """``(name, description)`` of each ``*.toml`` in ``directory`` (default: shipped ones).
+    """``(name, description)`` of each scenario ``*.toml`` in ``directory`` (default:
+    shipped ones); TOML files with none of a scenario's keys (a pyproject.toml) are left
+    out.
 
     An invalid file is listed with its error as the description so one bad file does not
     hide the others.
@@ -450,5 +458,14 @@ def list_scenarios(directory: Path | None = None) -> list[tuple[str, str]]:
         try:
             result.append((path.stem, load_scenario(path).description))
         except ScenarioError as exc:
-            result.append((path.stem, f"INVALID: {'; '.join(exc.problems)}"))
+            if _looks_like_a_scenario(path):
+                result.append((path.stem, f"INVALID: {'; '.join(exc.problems)}"))
     return result
+
+
+def _looks_like_a_scenario(path: Path) -> bool:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError, OSError):
+        return path.parent == SCENARIO_DIR
+    return bool({"name", "version", "env", "agents", "seeds"} & set(data))

@@ -15,21 +15,27 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-from langgraph.graph import END, START, StateGraph
-from langgraph.types import Send
 from pydantic import BaseModel
 
 from memsim.agents import messages as messages_module
 from memsim.agents.messages import Message
-from memsim.agents.step import AgentRuntime, build_agent_graph, merge_dicts, run_agent_step
+from memsim.agents.step import (
+    AgentRuntime,
+    AgentStepState,
+    arun_agent_step,
+    merge_dicts,
+    run_agent_step,
+)
 from memsim.envs.base import MemsimWorld
 from memsim.memory import SharedMemory
+from memsim.plugins import import_optional
 from memsim.sim.comm import CommChannel
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.checkpoint.memory import InMemorySaver
 
 
 class TeamState(TypedDict, total=False):
@@ -173,20 +179,27 @@ def _team_runtime(config: RunnableConfig) -> TeamRuntime:
 
 def build_team_graph(checkpointer: Any = None) -> Any:
     """The compiled team-step graph. Runtimes go in `config["configurable"]`:
-    `{"team": TeamRuntime, "runtimes": {agent_id: AgentRuntime}}`."""
-    graph = StateGraph(TeamState)
+    `{"team": TeamRuntime, "runtimes": {agent_id: AgentRuntime}}`. LangGraph is the
+    ``memsim[langgraph]`` extra."""
+    lg = import_optional("langgraph.graph", "langgraph", "the LangGraph executor")
+    send = import_optional("langgraph.types", "langgraph", "the LangGraph executor").Send
+    graph = lg.StateGraph(TeamState)
 
-    def fan_out(state: TeamState) -> list[Send]:
-        return [Send("agent_step", agent_input(state, a)) for a in state["live"]]
+    def fan_out(state: TeamState) -> list[Any]:
+        return [send("agent_step", agent_input(state, a)) for a in state["live"]]
 
     async def env_node(state: TeamState, config: RunnableConfig) -> TeamState:
         return env_step(_team_runtime(config), state)
 
-    graph.add_node("agent_step", build_agent_graph())
+    async def agent_step(state: AgentStepState, config: RunnableConfig) -> dict[str, Any]:
+        runtime = config["configurable"]["runtimes"][state["agent_id"]]
+        return {"decisions": (await arun_agent_step(runtime, state))["decisions"]}
+
+    graph.add_node("agent_step", agent_step)
     graph.add_node("env_step", env_node)
-    graph.add_conditional_edges(START, fan_out, ["agent_step"])
+    graph.add_conditional_edges(lg.START, fan_out, ["agent_step"])
     graph.add_edge("agent_step", "env_step")  # the join: env_step waits for every Send
-    graph.add_edge("env_step", END)
+    graph.add_edge("env_step", lg.END)
     return graph.compile(checkpointer=checkpointer)
 
 
@@ -196,7 +209,10 @@ def team_checkpointer() -> InMemorySaver:
     allowed = [("memsim.agents.messages", name) for name in dir(messages_module)
                if name.endswith("Payload") or name in ("Message", "MessageKind")]
     allowed += [("memsim.agents.policy", "Decision"), ("memsim.memory.facts", "Fact")]
-    return InMemorySaver(serde=JsonPlusSerializer(allowed_msgpack_modules=allowed))
+    saver = import_optional("langgraph.checkpoint.memory", "langgraph", "the LangGraph executor")
+    serde = import_optional("langgraph.checkpoint.serde.jsonplus", "langgraph",
+                            "the LangGraph executor")
+    return saver.InMemorySaver(serde=serde.JsonPlusSerializer(allowed_msgpack_modules=allowed))
 
 
 class LangGraphExecutor:

@@ -11,8 +11,10 @@ Both return the kwargs for ``open_store(backend, namespace, **config)``.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +29,34 @@ from falkordb_server import free_port as _free_port  # noqa: E402, F401
 from falkordb_server import stop_process as _stop  # noqa: E402, F401
 
 _skip_reasons: dict[str, str] = {}
+
+# Test files and folders that need an extra (the lowest-versions job, `make test-lowest`,
+# installs the core and the langgraph, llm, falkordb and neo4j extras only): when one of
+# the modules is not installed they are not collected, and the summary says so.
+NEEDS_EXTRA: dict[str, tuple[str, tuple[str, ...]]] = {
+    "agents/test_rl.py": ("rl", ("torch", "stable_baselines3", "supersuit")),
+    "agents/test_flat_rl.py": ("rl", ("torch", "stable_baselines3", "supersuit")),
+    "viz": ("viz", ("pygame", "imageio")),
+    "sim/test_bench_stats.py": ("bench", ("matplotlib",)),
+}
+_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_ignore_collect(collection_path: Path, config: Any) -> bool | None:
+    try:
+        relative = collection_path.resolve().relative_to(_TESTS).as_posix()
+    except ValueError:
+        return None
+    needs = NEEDS_EXTRA.get(relative)
+    if needs is None:
+        return None
+    extra, modules = needs
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    _skip_reasons[relative] = (f"tests/{relative} not collected: the {extra} extra is not "
+                               f"installed ({', '.join(missing)}; pip install 'memsim[{extra}]')")
+    return True
 
 
 def _unavailable(reason: str) -> None:
@@ -106,6 +136,6 @@ def neo4j_config() -> dict[str, Any]:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say plainly which real backends did not run, so a skip cannot go unnoticed."""
     if _skip_reasons:
-        terminalreporter.section("real graph backends not exercised")
+        terminalreporter.section("real graph backends and extras not exercised")
         for reason in _skip_reasons.values():
             terminalreporter.write_line(reason)

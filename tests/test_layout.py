@@ -14,10 +14,13 @@ import networkx as nx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("envs", "memory", "agents", "sim", "viz", "scenarios")
+PACKAGES = ("plugins", "envs", "memory", "agents", "sim", "viz", "scenarios")
 # Imports go one way: a package may import its own modules and those of lower rank.
-# envs and memory share the bottom rank but must not import each other.
-RANK = {"scenarios": 0, "envs": 0, "memory": 0, "agents": 1, "sim": 2, "viz": 3, "": 4}
+# envs and memory share the bottom rank but must not import each other; plugins (the
+# plug-in loader) imports nothing of memsim. The root modules (memsim itself, the CLI,
+# memsim.testing) may import everything.
+RANK = {"plugins": -1, "scenarios": 0, "envs": 0, "memory": 0, "agents": 1, "sim": 2, "viz": 3,
+        "": 4}
 MAX_LINES = 500
 LONG_MODULE_NOTE = "Over 500 lines:"  # a long module says why at its top, after this
 
@@ -31,7 +34,7 @@ def module_name(path: Path) -> str:
 
 def memsim_modules() -> dict[str, Path]:
     modules = {module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
-    for name in ("__init__.py", "cli.py", "__main__.py"):
+    for name in ("__init__.py", "cli.py", "__main__.py", "testing.py"):
         modules[module_name(ROOT / name)] = ROOT / name
     return modules
 
@@ -123,3 +126,26 @@ def test_memsim_is_the_only_top_level_name(tmp_path: Path, code: str, ok: bool) 
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
     assert (done.returncode == 0) == ok, done.stderr[-500:]
+
+
+def test_package_data_ships_every_data_file() -> None:
+    """A data file the code reads (rules, settings, prompts, scenarios) must be in
+    package-data, or an installed (not editable) memsim fails where it reads it."""
+    listed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs: dict[str, list[str]] = listed["package-data"]
+    tracked = subprocess.run(["git", "ls-files", *PACKAGES], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.split()
+    missing = []
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix == ".py" or path.name.startswith("."):
+            continue
+        package = path.parent
+        while not (package / "__init__.py").is_file():
+            package = package.parent
+        relative = path.relative_to(package)
+        patterns = globs.get(module_name(package / "__init__.py"), [])
+        if not any(relative.match(p) and len(relative.parts) == len(Path(p).parts)
+                   for p in patterns):
+            missing.append(name)
+    assert not missing, f"not in [tool.setuptools.package-data]: {missing}"

@@ -32,10 +32,17 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import openai
-
 from memsim.agents.llm.config import LLMConfig
 from memsim.memory import approx_tokens
+from memsim.plugins import missing_extra
+
+try:
+    import openai
+except ModuleNotFoundError as _missing:  # the memsim[llm] extra; LLMClient says so
+    openai = None  # type: ignore[assignment]
+    _OPENAI_MISSING: ModuleNotFoundError | None = _missing
+else:
+    _OPENAI_MISSING = None
 
 RETRIED_STATUS = frozenset({408, 409, 429})
 FORM_STATUS = frozenset({400, 415, 422, 500, 501})  # `auto`: try the other request form
@@ -132,6 +139,8 @@ class LLMClient:
     """One agent's connection to a chat-completions endpoint."""
 
     def __init__(self, config: LLMConfig, usage: LLMUsage) -> None:
+        if _OPENAI_MISSING is not None:
+            raise missing_extra(_OPENAI_MISSING, "llm", "the llm policy")
         self.config = config
         self.usage = usage
         self.cache = ResponseCache(config.cache_dir) if config.cache_dir else None

@@ -24,10 +24,15 @@ from memsim.memory import Fact
 BROADCAST = "all"
 # Payload fields the policy fills itself rather than asking the model for.
 FILLED_FIELDS = frozenset({"type", "seen_step"})
+# Payload string fields that are not names: free text, and a goal (`iron@3,4` names a place).
+FREE_TEXT_FIELDS = frozenset({"text", "goal"})
 # Keywords OpenAI's strict structured outputs do not accept; the constraints stay in our
 # own validation. llama.cpp gets the full schema (its grammar honours the bounds).
 _STRICT_UNSUPPORTED = frozenset({"maxLength", "minLength", "maxItems", "minItems", "pattern",
                                  "minimum", "maximum"})
+# A name the model writes (a goal, an entity in a report): plain words, so it can become
+# part of a memory node id (no '@' or ':') and a grammar can enforce it (no lookarounds).
+NAME_PATTERN = r"^[A-Za-z0-9_]([A-Za-z0-9_ ,.\-]*[A-Za-z0-9_,.\-])?$"
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     model.model_fields["type"].default: model
@@ -44,7 +49,7 @@ class MemoryNoteOut(_Out):
 
     kind: Literal["goal", "subgoal"]
     name: str = Field(min_length=1, max_length=load_settings().output.name_chars,
-                      pattern=r"^[A-Za-z0-9_]([A-Za-z0-9_ ,.\-]*[A-Za-z0-9_,.\-])?$")
+                      pattern=NAME_PATTERN)
     status: Literal["set", "completed", "failed"]
 
 
@@ -71,7 +76,9 @@ def _payload_field(name: str, info: FieldInfo, settings: LLMSettings) -> tuple[A
     if info.annotation is str:
         cap = settings.output.text_chars if name == "text" else settings.output.name_chars
         limit = min([cap, *(m.max_length for m in info.metadata if hasattr(m, "max_length"))])
-        return str, Field(min_length=1, max_length=limit)
+        if name in FREE_TEXT_FIELDS:
+            return str, Field(min_length=1, max_length=limit)
+        return str, Field(min_length=1, max_length=limit, pattern=NAME_PATTERN)
     return info.annotation, copy.deepcopy(info)
 
 

@@ -21,7 +21,7 @@ from gymnasium import spaces
 from pettingzoo import AECEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from memsim.envs.base import WorldParallelEnv, build_config
+from memsim.envs.base import RENDER_MODES, WorldParallelEnv, build_config
 from memsim.envs.crafting.config import CraftingConfig
 from memsim.envs.crafting.engine import ActionError, CraftingWorld
 from memsim.envs.crafting.observation import Observer, describe, observation_space, text_space
@@ -40,7 +40,7 @@ class CraftingParallelEnv(WorldParallelEnv):
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "memsim_crafter_v0",
-        "render_modes": ["rgb_array"],
+        "render_modes": list(RENDER_MODES),
         "is_parallelizable": True,
         "render_fps": 10,
     }

@@ -27,7 +27,8 @@ def gym_id(task: str) -> str:
 def register() -> list[str]:
     """Register `memsim/<Task>-v0` for every task (idempotent); returns the ids."""
     return register_gym_ids("memsim.envs.manipulation.gym_env:ManipulationEnv",
-                            {gym_id(task): {"task": task} for task in TASKS})
+                            {gym_id(task): {"task": task} for task in TASKS},
+                            lambda kwargs: max(load_rules().task(kwargs["task"]).episode_steps))
 
 
 __all__ = [

@@ -22,7 +22,7 @@ from gymnasium import spaces
 from pettingzoo import AECEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from memsim.envs.base import WorldParallelEnv, build_config
+from memsim.envs.base import RENDER_MODES, WorldParallelEnv, build_config
 from memsim.envs.manipulation.config import ManipulationConfig
 from memsim.envs.manipulation.engine import ActionError, ManipulationWorld
 from memsim.envs.manipulation.observation import describe, observation_space, symbolic
@@ -41,7 +41,7 @@ class ManipulationParallelEnv(WorldParallelEnv):
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "memsim_manipulation_v0",
-        "render_modes": ["rgb_array"],
+        "render_modes": list(RENDER_MODES),
         "is_parallelizable": True,
         "render_fps": 5,
     }

@@ -21,7 +21,7 @@ from gymnasium import spaces
 from pettingzoo import AECEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from memsim.envs.base import WorldParallelEnv, build_config
+from memsim.envs.base import RENDER_MODES, WorldParallelEnv, build_config
 from memsim.envs.navigation.config import NavigationConfig
 from memsim.envs.navigation.engine import ActionError, NavigationWorld
 from memsim.envs.navigation.observation import describe, observation_space, observe
@@ -40,7 +40,7 @@ class NavigationParallelEnv(WorldParallelEnv):
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "memsim_navigation_v0",
-        "render_modes": ["rgb_array"],
+        "render_modes": list(RENDER_MODES),
         "is_parallelizable": True,
         "render_fps": 5,
     }

@@ -18,7 +18,6 @@ from memsim.agents.crafting.view import CraftingDecoder
 from memsim.agents.llm import LLMConfig, LLMPolicy
 from memsim.agents.messages import Message
 from memsim.agents.policy import AgentContext
-from memsim.agents.rl.settings import load_settings
 from memsim.cli import main
 from memsim.envs.crafting import CraftingConfig, CraftingParallelEnv
 from memsim.sim.comm import CommConfig
@@ -133,6 +132,8 @@ def test_llm_scripted_and_rl_agents_share_one_world_through_memsim_run(
     """A mixed team from a scenario file, through the real CLI: one LLM agent (the local
     server), one scripted planner and one RL agent (a freshly initialised SB3 PPO model,
     saved and loaded as a trained one would be)."""
+    pytest.importorskip("torch", reason="the rl extra (torch) is not installed")
+    from memsim.agents.rl.settings import load_settings
     from memsim.sim.rl_training import make_crafter_vec_env, new_ppo
 
     settings = load_settings()

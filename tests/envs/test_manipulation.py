@@ -462,8 +462,8 @@ def test_bad_actions_name_the_field_and_change_nothing() -> None:
     with pytest.raises(KeyError, match="agent 'agent_7' is unknown"):
         e.step({"agent_7": 0})
     assert e.world.step_count == 0
-    with pytest.raises(ValueError, match="render_mode 'human' is not supported"):
-        parallel_env(render_mode="human")
+    with pytest.raises(ValueError, match="render_mode 'ansi' is not supported"):
+        parallel_env(render_mode="ansi")
     with pytest.raises(ValueError, match="single-agent"):
         ManipulationEnv(task="shell_game", relay=True, n_agents=2)
 

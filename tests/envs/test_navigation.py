@@ -346,7 +346,7 @@ def test_bad_actions_raise_and_name_the_allowed_values() -> None:
     with pytest.raises(KeyError, match="agent_7"):
         e.step({"agent_7": 0})
     with pytest.raises(ValueError, match="render_mode"):
-        parallel_env(task="ballet", render_mode="human")
+        parallel_env(task="ballet", render_mode="ansi")
 
 
 def test_rules_errors_name_the_entry() -> None:

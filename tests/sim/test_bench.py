@@ -190,6 +190,7 @@ def _parses(line: str) -> bool:
 
 def test_rows_of_a_ledger_from_before_the_max_steps_column_get_it_from_their_cell(
         tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the bench extra (matplotlib) draws the plots")
     path = write_suite(tmp_path, seeds=1)
     out = tmp_path / "out"
     run_suite(path, out_dir=out, progress=False, report=False)
@@ -214,6 +215,7 @@ def test_changed_ablation_contents_rerun_their_cells(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # the FalkorDB client retries before giving up (~4 s)
 def test_a_failing_cell_is_recorded_reported_and_retried(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the bench extra (matplotlib) draws the plots")
     # A FalkorDB memory on a closed port really fails to connect when the episode starts.
     extra = ('offline = { memory = { backend = "falkordb", '
              'config = { url = "falkor://127.0.0.1:1" } } }')
@@ -264,6 +266,7 @@ def test_serial_processes_and_ray_give_identical_rows(tmp_path: Path) -> None:
 
 def test_bench_command_runs_a_suite_and_reports_bad_ones(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib", reason="the bench extra (matplotlib) draws the plots")
     parser = argparse.ArgumentParser(prog="memsim")
     add_bench_parser(parser.add_subparsers(dest="command"))
     out = tmp_path / "out"
@@ -398,6 +401,7 @@ def test_group_statistics_count_failures_at_the_step_limit() -> None:
 
 
 def test_report_has_group_paired_and_team_size_tables_and_plots(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the bench extra (matplotlib) draws the plots")
     rows = synthetic_rows()
     files = write_report(syn_suite(), rows, tmp_path)
     assert {f.name for f in files} == {REPORT_FILE, *PLOT_FILES.values()}

@@ -114,9 +114,10 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
 def test_run_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--help"]) == 0
     out = capsys.readouterr().out
-    for option in ("--seed", "--agents", "--memory", "--out", "--executor", "--quiet"):
+    for option in ("--seed", "--seeds", "--max-steps", "--agents", "--policy", "--memory",
+                   "--out", "--executor", "--quiet"):
         assert option in out
-    assert "falkordb,neo4j,networkx" in out and "langgraph,direct" in out
+    assert "networkx, falkordb, neo4j" in " ".join(out.split()) and "langgraph,direct" in out
 
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -175,7 +176,7 @@ def test_invalid_scenario_exits_2_naming_the_field(
     [
         (["--agents", "0"], "--agents: must be >= 1"),
         (["--seed", "x"], "--seed: must be an integer"),
-        (["--memory", "redis"], "invalid choice: 'redis'"),
+        (["--memory", "redis"], "memory.backend: 'redis' is not allowed; allowed: falkordb"),
         (["--executor", "ray"], "invalid choice: 'ray'"),
     ],
 )

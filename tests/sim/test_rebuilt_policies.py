@@ -9,36 +9,13 @@ from typing import Any
 
 import pytest
 
-from memsim.agents.policy import AgentContext, Decision, Policy
+from memsim.agents.policy import Policy
 from memsim.agents.registry import make_policy
-from memsim.memory import RetrievalQuery
 from memsim.sim.episode import build_scenario_team, make_executor, run_team
 from memsim.sim.scenario import load_scenario, validate_scenario
 from memsim.sim.suite import deep_merge
 from memsim.sim.team import StepRecord, TeamRuntime
-
-
-class Rebuilt:
-    """A policy built anew (and reset) for every call: it cannot carry anything from
-    one step to the next except through its memory."""
-
-    def __init__(self, build: Any, agent_id: str, seed: int, actions: tuple[str, ...]) -> None:
-        self.build, self.args = build, (agent_id, seed, actions)
-        self.name = build().name
-
-    def _fresh(self) -> Policy:
-        policy = self.build()
-        policy.reset(*self.args)
-        return policy
-
-    def reset(self, agent_id: str, seed: int, action_names: tuple[str, ...]) -> None:
-        """Nothing to keep."""
-
-    def recall_query(self, context: AgentContext) -> RetrievalQuery | None:
-        return self._fresh().recall_query(context)
-
-    def decide(self, context: AgentContext) -> Decision:
-        return self._fresh().decide(context)
+from memsim.testing import Rebuilt
 
 
 def trajectory(scenario_name: str, memory: bool, rebuilt: bool, steps: int,

@@ -71,7 +71,8 @@ def test_graph_command_prints_the_team_graph(capsys) -> None:
     text = capsys.readouterr().out
     for node in ("perceive", "read_inbox", "remember", "recall", "decide", "env_step"):
         assert node in text
-    assert "agent_step\\3adecide --> env_step" in text  # the join after the fan-out
+    assert "agent_step --> env_step" in text  # the join after the fan-out
+    assert "recall --> decide" in text  # the chain each agent_step runs
 
 
 def test_resume_refuses_a_checkpoint_of_another_seed(tmp_path: Path, capsys) -> None:
