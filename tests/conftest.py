@@ -36,6 +36,7 @@ _skip_reasons: dict[str, str] = {}
 NEEDS_EXTRA: dict[str, tuple[str, tuple[str, ...]]] = {
     "agents/test_rl.py": ("rl", ("torch", "stable_baselines3", "supersuit")),
     "agents/test_flat_rl.py": ("rl", ("torch", "stable_baselines3", "supersuit")),
+    "agents/test_task_memory_wrappers.py": ("rl", ("torch", "stable_baselines3")),
     "viz": ("viz", ("pygame", "imageio")),
     "sim/test_bench_stats.py": ("bench", ("matplotlib",)),
 }
@@ -139,3 +140,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("real graph backends and extras not exercised")
         for reason in _skip_reasons.values():
             terminalreporter.write_line(reason)
+
+
+@pytest.fixture(autouse=True)
+def _quick_mystery_path_chance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mystery Path's chance level is estimated from 100k sampled paths (about a minute,
+    then cached in the home directory): in-process tests use 2000 samples (cached apart)."""
+    from memsim.envs.navigation import chance
+
+    monkeypatch.setattr(chance, "MYSTERY_SAMPLES", 2000)
+    chance.mystery_path_chance.cache_clear()

@@ -8,7 +8,10 @@
 - `TaskMemoryParallelEnv`: the same for a PettingZoo `ParallelEnv` (one memory per agent).
 
 These are environments (they forward `step` to the world); a memoryless baseline trains on
-the unwrapped env, whose observation is the same without ``memory``.
+the unwrapped env, whose observation is the same without ``memory``. For SuperSuit or any
+library that wants one `Box`, flatten as for every world:
+``envs.flat.FlatObservations(TaskMemoryParallelEnv(parallel_env(...)))`` (Gymnasium:
+``gymnasium.wrappers.FlattenObservation(TaskMemoryObservation(env))``).
 """
 
 from __future__ import annotations
@@ -130,5 +133,17 @@ class TaskMemoryParallelEnv(ParallelEnv):
         self.env.close()
 
     @property
-    def chance_level(self) -> float:
+    def unwrapped(self) -> Any:
+        return self.env.unwrapped
+
+    @property
+    def chance_level(self) -> float | None:
+        """The wrapped task's chance level (memory features do not change the task)."""
         return self.env.chance_level
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for what this wrapper does not define: the world's own surface
+        # (`world`, `action_names`, `config` ...), as `envs.flat.FlatObservations` does.
+        if name.startswith("_") or name == "env":
+            raise AttributeError(name)
+        return getattr(self.env, name)

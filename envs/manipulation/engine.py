@@ -37,6 +37,12 @@ MOVES: dict[tuple[int, int], int] = {(0, 0): 0, (0, -1): 1, (0, 1): 2, (-1, 0): 
 STEPS: dict[str, tuple[int, int]] = {"up": (0, -1), "down": (0, 1), "left": (-1, 0),
                                      "right": (1, 0)}
 OBSERVER = 0  # in relay variants agent_0 observes the cue and the others act
+TAKE_BACK_APART = 3  # take_it_back: the origin and the mark are at least this far apart
+
+
+def intercept_margin(relay: bool) -> int:
+    """Intercept: spare steps to reach the meeting cell (relay actors hear of it late)."""
+    return 3 if relay else 1
 
 
 class ActionError(ValueError):
@@ -194,7 +200,7 @@ class ManipulationWorld:
         centre = (self.width // 2, self.height // 2)
         while True:
             origin, target = self._cells(2, {centre})
-            if abs(origin[0] - target[0]) + abs(origin[1] - target[1]) >= 3:
+            if abs(origin[0] - target[0]) + abs(origin[1] - target[1]) >= TAKE_BACK_APART:
                 break
         self.origin, self.target = origin, target
         self.items.append(Item(self._colour(colour), self._shape(shape), *origin, "object"))
@@ -206,7 +212,7 @@ class ManipulationWorld:
         period = self.level
         colour, shape = self.task.item("ball")
         cx, cy = self.width // 2, self.height // 2
-        margin = 3 if self.config.relay else 1
+        margin = intercept_margin(self.config.relay)
         directions = [(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if (dx, dy) != (0, 0)]
         for _ in range(1000):
             dx, dy = directions[int(self.rng.integers(len(directions)))]

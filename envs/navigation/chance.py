@@ -26,9 +26,14 @@ Per task, at one level (`TaskRules.level`):
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
+import os
 from collections import Counter, defaultdict
 from functools import cache
 from math import prod
+from pathlib import Path
 
 import numpy as np
 
@@ -53,11 +58,40 @@ def mortar_mayhem_chance(arena: int, hop: int, commands: int) -> float:
     return float(sum(weight.values()))
 
 
+def _cache_file() -> Path:
+    root = os.environ.get("MEMSIM_CACHE_DIR") or Path.home() / ".cache" / "memsim"
+    return Path(root) / "chance_levels.json"
+
+
 @cache
 def mystery_path_chance(size: int, min_path: int, max_path: int, attempts: int,
                         samples: int = MYSTERY_SAMPLES, seed: int = MYSTERY_SEED) -> float:
     """E[sum of the `attempts` most likely paths' P(path | start, goal)], estimated from
-    `samples` paths of the generator (seeded: the same number every time)."""
+    `samples` paths of the generator (seeded: the same number every time). It takes about a
+    minute, so the figure is kept in `~/.cache/memsim/chance_levels.json` (or
+    `$MEMSIM_CACHE_DIR`), keyed by the arguments and the generator's source."""
+    source = hashlib.sha256(inspect.getsource(induced_path).encode()).hexdigest()[:16]
+    key = f"mystery_path:{size}:{min_path}:{max_path}:{attempts}:{samples}:{seed}:{source}"
+    path = _cache_file()
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if isinstance(known.get(key), float):
+        return float(known[key])
+    value = _sample_mystery_path(size, min_path, max_path, attempts, samples, seed)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**known, key: value}, indent=1))
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only home: computed again next time
+    return value
+
+
+def _sample_mystery_path(size: int, min_path: int, max_path: int, attempts: int,
+                         samples: int, seed: int) -> float:
     rng = np.random.default_rng(seed)
     by_ends: dict[tuple, Counter] = defaultdict(Counter)
     for _ in range(samples):
@@ -83,5 +117,5 @@ def chance_level(rules: NavRules, task: TaskRules, level: dict[str, int]) -> flo
                                     level["commands"])
     if name == "mystery_path":
         return mystery_path_chance(level["size"], level["min_path"], level["max_path"],
-                                   level["max_falls"] + 1)
+                                   level["max_falls"] + 1, samples=MYSTERY_SAMPLES)
     raise ValueError(f"no chance level for task {name!r}")
