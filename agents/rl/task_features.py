@@ -36,11 +36,12 @@ from memsim.agents.manipulation.solver import ball_cell, ball_line, follow_ball
 from memsim.agents.manipulation.view import ManipulationView, cue_kind, item_kind
 from memsim.agents.navigation.perception import NavigationPerception
 from memsim.agents.navigation.view import NavigationView
+from memsim.agents.rl.encoding import EpisodeMemoryTracker
 from memsim.agents.rl.settings import TaskFeatureSettings
 from memsim.envs.manipulation.config import ManipulationConfig
 from memsim.envs.navigation.config import NavigationConfig
 from memsim.envs.navigation.engine import ACT
-from memsim.memory import AgentMemory, Fact, PlaceRecord, Recall, RetrievalQuery, open_store
+from memsim.memory import Fact, PlaceRecord, Recall, RetrievalQuery, open_store
 
 Cell = tuple[int, int]
 _NEIGHBOURS: tuple[Cell, ...] = ((0, -1), (0, 1), (-1, 0), (1, 0))  # north, south, west, east
@@ -184,46 +185,26 @@ def task_features_space(size: int) -> spaces.Box:
     return spaces.Box(-1.0, 1.0, (size,), np.float32)
 
 
-class TaskFeatureTracker:
+class TaskFeatureTracker(EpisodeMemoryTracker):
     """One agent's `AgentMemory` over an episode, fed by the family's perception each
     step, answering the task's memory features (see the module docstring)."""
 
     def __init__(self, agent_id: str, config: Any, settings: TaskFeatureSettings,
                  namespace: str, store_config: Mapping[str, Any] | None = None) -> None:
-        self.agent_id = agent_id
-        self.settings = settings
-        self.model = feature_model(config, settings)
-        self.perception = perception_for(agent_id, config)
         store = dict(store_config or {})
         store.setdefault("graph_registry", {})  # a private graph: never a run's memory
-        self.store = open_store("networkx", namespace, **store)
-        self.memory: AgentMemory | None = None
-        self.last_recall: Recall | None = None
-        self._step = 0
+        super().__init__(agent_id, settings, open_store("networkx", namespace, **store))
+        self.model = feature_model(config, settings)
+        self.perception = perception_for(agent_id, config)
 
     @property
     def size(self) -> int:
         return int(self.model.size)
 
-    def reset(self, obs: Mapping[str, Any], info: Mapping[str, Any] | None = None) -> np.ndarray:
-        """Forget the last episode, then observe the first step of the new one."""
-        self.store.clear()
-        self.memory = AgentMemory(self.store, self.agent_id,
-                                  node_budget=self.settings.node_budget,
-                                  chunk_size=self.settings.chunk_size)
-        self.perception.reset()
-        self.last_recall = None
-        self._step = 0
-        return self._observe(obs, {})
-
-    def observe(self, obs: Mapping[str, Any], info: Mapping[str, Any] | None = None) -> np.ndarray:
-        if self.memory is None:
-            raise RuntimeError("TaskFeatureTracker.observe() before reset()")
-        self._step += 1
-        return self._observe(obs, info or {})
-
-    def _observe(self, obs: Mapping[str, Any], info: Mapping[str, Any]) -> np.ndarray:
+    def _observe(self, obs: Mapping[str, Any], info: Mapping[str, Any], first: bool
+                 ) -> np.ndarray:
         assert self.memory is not None
+        info = {} if first else info  # the reset's info says nothing the view does not
         view = self.perception.decode(dict(obs))
         facts = self.perception.perceive(view, dict(info), self._step)
         # the agent's own cell on its event, so the memory's trail follows it
@@ -237,6 +218,3 @@ class TaskFeatureTracker:
         self.last_recall = self.memory.retrieve(self.model.query(view),
                                                 budget=self.settings.budget)
         return self.model.features(self.last_recall, view, self._step)
-
-    def close(self) -> None:
-        self.store.close()

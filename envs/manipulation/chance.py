@@ -28,7 +28,7 @@ from __future__ import annotations
 from math import comb, perm
 
 from memsim.envs.manipulation.config import ManipulationConfig
-from memsim.envs.manipulation.engine import TAKE_BACK_APART, intercept_margin
+from memsim.envs.manipulation.engine import INTERCEPT_MARGIN, TAKE_BACK_APART
 
 
 def take_back_chance(width: int, height: int) -> float:
@@ -79,5 +79,5 @@ def chance_level(config: ManipulationConfig) -> float:
         return take_back_chance(*task.table)
     if task.engine == "intercept":
         return intercept_chance(*task.table, level, task.cue_length(level),
-                                config.episode_steps, intercept_margin(config.relay))
+                                config.episode_steps, INTERCEPT_MARGIN[config.relay])
     raise ValueError(f"no chance level for engine {task.engine!r} (task {task.name})")

@@ -38,11 +38,7 @@ STEPS: dict[str, tuple[int, int]] = {"up": (0, -1), "down": (0, 1), "left": (-1,
                                      "right": (1, 0)}
 OBSERVER = 0  # in relay variants agent_0 observes the cue and the others act
 TAKE_BACK_APART = 3  # take_it_back: the origin and the mark are at least this far apart
-
-
-def intercept_margin(relay: bool) -> int:
-    """Intercept: spare steps to reach the meeting cell (relay actors hear of it late)."""
-    return 3 if relay else 1
+INTERCEPT_MARGIN = {False: 1, True: 3}  # spare steps to the meeting cell (by relay: news is late)
 
 
 class ActionError(ValueError):
@@ -212,7 +208,7 @@ class ManipulationWorld:
         period = self.level
         colour, shape = self.task.item("ball")
         cx, cy = self.width // 2, self.height // 2
-        margin = intercept_margin(self.config.relay)
+        margin = INTERCEPT_MARGIN[self.config.relay]
         directions = [(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if (dx, dy) != (0, 0)]
         for _ in range(1000):
             dx, dy = directions[int(self.rng.integers(len(directions)))]

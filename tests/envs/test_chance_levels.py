@@ -18,7 +18,7 @@ import memsim  # noqa: F401  (registers the Gymnasium ids)
 from memsim.envs.manipulation import ManipulationConfig, ManipulationEnv
 from memsim.envs.manipulation import parallel_env as manipulation_parallel_env
 from memsim.envs.manipulation.chance import intercept_chance, take_back_chance
-from memsim.envs.manipulation.engine import ManipulationWorld, intercept_margin
+from memsim.envs.manipulation.engine import INTERCEPT_MARGIN, ManipulationWorld
 from memsim.envs.manipulation.rules import PHASES
 from memsim.envs.navigation import NavigationConfig, load_rules
 from memsim.envs.navigation import chance as nav_chance
@@ -161,7 +161,7 @@ def test_intercept_the_best_fixed_catch_succeeds_at_the_stated_chance() -> None:
     width, height = world.width, world.height
     chance = ManipulationEnv(config).chance_level
     assert chance == intercept_chance(width, height, config.level, world.cue_end,
-                                      config.episode_steps, intercept_margin(False))
+                                      config.episode_steps, INTERCEPT_MARGIN[False])
     # the best (cell, step) of the derivation, found again from sampled worlds
     episodes = 4000
     counts: dict[tuple[int, int, int], int] = {}
