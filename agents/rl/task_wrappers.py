@@ -20,12 +20,12 @@ import itertools
 from typing import Any, ClassVar
 
 import gymnasium as gym
-import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from memsim.agents.rl.settings import TaskFeatureSettings, default_settings
 from memsim.agents.rl.task_features import TaskFeatureTracker, task_features_space
+from memsim.agents.rl.wrappers import TrackedParallelEnv
 
 MEMORY_KEY = "memory"
 _instance_ids = itertools.count()
@@ -74,7 +74,7 @@ class TaskMemoryObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
         super().close()
 
 
-class TaskMemoryParallelEnv(ParallelEnv):
+class TaskMemoryParallelEnv(TrackedParallelEnv):
     """A navigation or manipulation `ParallelEnv` whose observations also carry memory
     features, one `AgentMemory` per agent (no sharing: messages are the runner's)."""
 
@@ -120,17 +120,6 @@ class TaskMemoryParallelEnv(ParallelEnv):
         out = {a: {**o, MEMORY_KEY: self.trackers[a].observe(o, infos.get(a))}
                for a, o in observations.items()}
         return out, rewards, terminations, truncations, infos
-
-    def state(self) -> Any:
-        return self.env.state()
-
-    def render(self) -> np.ndarray | None:
-        return self.env.render()
-
-    def close(self) -> None:
-        for tracker in self.trackers.values():
-            tracker.close()
-        self.env.close()
 
     @property
     def unwrapped(self) -> Any:

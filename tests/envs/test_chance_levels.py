@@ -199,13 +199,19 @@ def test_take_it_back_a_guessed_origin_succeeds_at_the_stated_chance() -> None:
 # ---- navigation -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("task", ["ballet", "object_permanence"])
-def test_navigation_memory_off_solver_guesses_at_the_stated_chance(task: str) -> None:
+def _memory_off(task: str, episodes: int) -> tuple[float, float]:
+    """The scripted solver's success with memory off over seeds 0..episodes-1, and the
+    task's stated chance level (default level)."""
     config = NavigationConfig(task=task)
-    chance = navigation_parallel_env(config).chance_level
-    episodes = 60
     rate = sum(run_team_episode(config, seed, False)["outcome"] == "success"
                for seed in range(episodes)) / episodes
+    return rate, navigation_parallel_env(config).chance_level
+
+
+@pytest.mark.parametrize("task", ["ballet", "object_permanence"])
+def test_navigation_memory_off_solver_guesses_at_the_stated_chance(task: str) -> None:
+    episodes = 60
+    rate, chance = _memory_off(task, episodes)
     assert _close(rate, chance, episodes, slack=0.05), f"{task}: {rate:.3f} vs {chance:.3f}"
 
 
@@ -235,11 +241,8 @@ def test_mortar_mayhem_a_guessed_tile_chain_succeeds_at_the_stated_chance() -> N
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["mortar_mayhem", "mystery_path", "neighbourhood"])
 def test_navigation_memory_off_solver_stays_at_or_below_the_stated_chance(task: str) -> None:
-    config = NavigationConfig(task=task)
-    chance = navigation_parallel_env(config).chance_level
     episodes = 40
-    rate = sum(run_team_episode(config, seed, False)["outcome"] == "success"
-               for seed in range(episodes)) / episodes
+    rate, chance = _memory_off(task, episodes)
     assert rate <= chance + 4 * sqrt(max(chance, 0.01) / episodes), f"{task}: {rate:.3f}"
 
 
