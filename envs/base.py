@@ -158,6 +158,16 @@ class WorldParallelEnv(ParallelEnv):
         `INFO_KEYS`), the same for all agents, e.g. the task phase. Default: none."""
         return {}
 
+    def _chance_level(self) -> float | None:
+        """The best success rate a policy without memory can reach in this world at its
+        level (derived by the family). Default: None, not a memory task."""
+        return None
+
+    @property
+    def chance_level(self) -> float | None:
+        """The task's chance level at the current level (`_chance_level`), or None."""
+        return self._chance_level()
+
     # ---- episode --------------------------------------------------------------------------
 
     def reset(
@@ -383,6 +393,12 @@ class SingleAgentEnv(gym.Env):
     def world(self) -> Any:
         """The engine of the wrapped world (for tests and tools, never for agents)."""
         return self._env.world
+
+    @property
+    def chance_level(self) -> float | None:
+        """The best success rate a memoryless policy can reach here (None: not a memory
+        task); read it as `gymnasium.make(...).unwrapped.chance_level`."""
+        return self._env.chance_level
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

@@ -196,6 +196,19 @@ def _cmd_graph() -> int:
     return EXIT_OK
 
 
+def _chance_shown(gym_id: str) -> str:
+    """The env's stated chance level at its default level ("-": not a memory task)."""
+    import gymnasium
+
+    try:
+        env = gymnasium.make(gym_id)
+    except Exception as exc:  # a plug-in world that cannot be built: say so, list the rest
+        return f"? ({type(exc).__name__})"
+    chance = getattr(env.unwrapped, "chance_level", None)
+    env.close()
+    return "-" if chance is None else f"{chance:.3g}"
+
+
 def _cmd_list(console: Console) -> int:
     from memsim.agents.registry import POLICY_NAMES, policy_plugins
     from memsim.memory.backends import store_plugins
@@ -211,11 +224,12 @@ def _cmd_list(console: Console) -> int:
     worlds.add_column("family", style="bold")
     worlds.add_column("task")
     worlds.add_column("Gymnasium id (after `import memsim`)")
+    worlds.add_column("chance (default level)", justify="right")
     for family in families.values():
         for task, gym_id in family.tasks().items():
-            worlds.add_row(family.name, task, gym_id)
+            worlds.add_row(family.name, task, gym_id, _chance_shown(gym_id))
         if family.name not in FAMILIES and not family.tasks():
-            worlds.add_row(family.name, "", "")
+            worlds.add_row(family.name, "", "", "")
     console.print(worlds)
     plugins = Table(title=escape("policies, world families and memory stores"))
     plugins.add_column("kind", style="bold")

@@ -36,6 +36,7 @@ _skip_reasons: dict[str, str] = {}
 NEEDS_EXTRA: dict[str, tuple[str, tuple[str, ...]]] = {
     "agents/test_rl.py": ("rl", ("torch", "stable_baselines3", "supersuit")),
     "agents/test_flat_rl.py": ("rl", ("torch", "stable_baselines3", "supersuit")),
+    "agents/test_task_memory_wrappers.py": ("rl", ("torch", "stable_baselines3")),
     "viz": ("viz", ("pygame", "imageio")),
     "sim/test_bench_stats.py": ("bench", ("matplotlib",)),
 }

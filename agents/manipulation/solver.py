@@ -40,6 +40,46 @@ RELAY_SETTLE_STEPS = 2  # an actor waits this long into its phase for the last r
 MAX_FORWARDS = 8  # location messages per step (the channel's default budget)
 
 
+def follow_ball(obs: ManipulationView, records: list[PlaceRecord], step: int) -> list[Fact]:
+    """Shell game: the cup that just left the remembered ball cell carries the ball; the
+    notes move the ball's memory to that cup's cell (none when no cup left it)."""
+    ball = max(records, key=lambda r: r.step)
+    for (x, y), item in obs.items.items():
+        code = item.moved
+        dx, dy = _DIRECTIONS.get(code, (0, 0))
+        if code and (x - dx, y - dy) == (ball.x, ball.y):
+            return [Fact(kind="gone_from", subject=ball.kind, place=(ball.x, ball.y),
+                         provenance="inferred", observed_step=step),
+                    Fact(kind="seen_at", subject=ball.kind, place=(x, y), category="item",
+                         provenance="inferred", observed_step=step)]
+    return []
+
+
+BallLine = tuple[int, int, int, int, int, int]  # x, y, step of the last sighting; dx, dy, period
+
+
+def ball_line(records: list[PlaceRecord] | None) -> BallLine | None:
+    """Intercept: the ball's line and pace from its first and last remembered sightings
+    (None with fewer than two)."""
+    if not records or len(records) < 2:
+        return None
+    seen = sorted(records, key=lambda r: r.step)
+    first, last = seen[0], seen[-1]
+    cells = max(abs(last.x - first.x), abs(last.y - first.y))
+    if cells == 0:
+        return None
+    period = max((last.step - first.step) // cells, 1)
+    dx, dy = int(np.sign(last.x - first.x)), int(np.sign(last.y - first.y))
+    return last.x, last.y, last.step, dx, dy, period
+
+
+def ball_cell(line: BallLine, step: int) -> tuple[int, int]:
+    """Where a ball on `line` is at `step`."""
+    x, y, seen, dx, dy, period = line
+    k = (step - seen) // period
+    return x + dx * k, y + dy * k
+
+
 class ManipulationSolver:
     """Policy for every manipulation task (single agent, relay observer and relay actor)."""
 
@@ -105,16 +145,7 @@ class ManipulationSolver:
         next step, stamped with this one)."""
         if self.engine != "shell" or not records:
             return []
-        ball = max(records, key=lambda r: r.step)
-        for (x, y), item in obs.items.items():
-            code = item.moved
-            dx, dy = _DIRECTIONS.get(code, (0, 0))
-            if code and (x - dx, y - dy) == (ball.x, ball.y):
-                return [Fact(kind="gone_from", subject=ball.kind, place=(ball.x, ball.y),
-                             provenance="inferred", observed_step=step),
-                        Fact(kind="seen_at", subject=ball.kind, place=(x, y), category="item",
-                             provenance="inferred", observed_step=step)]
-        return []
+        return follow_ball(obs, records, step)
 
     def _close_touched(self, obs: ManipulationView, records: list[PlaceRecord],
                        step: int) -> list[Fact]:
@@ -273,19 +304,14 @@ class ManipulationSolver:
                        records: list[PlaceRecord] | None) -> tuple[str, str]:
         px, py = obs.position
         now = context.step
-        if records and len(records) >= 2:
-            seen = sorted(records, key=lambda r: r.step)
-            first, last = seen[0], seen[-1]
-            cells = max(abs(last.x - first.x), abs(last.y - first.y))
-            period = (last.step - first.step) // cells
-            dx, dy = int(np.sign(last.x - first.x)), int(np.sign(last.y - first.y))
-            for t in range(now, now + 4 * (self.width + self.height) * period):
-                k = (t - last.step) // period
-                cell = (last.x + dx * k, last.y + dy * k)
+        line = ball_line(records)
+        if line is not None:
+            for t in range(now, now + 4 * (self.width + self.height) * line[5]):
+                cell = ball_cell(line, t)
                 if not (0 <= cell[0] < self.width and 0 <= cell[1] < self.height):
                     break
                 if abs(cell[0] - px) + abs(cell[1] - py) <= t - now:
-                    why = f"the ball will be at {cell} at step {t} (1 cell / {period} steps)"
+                    why = f"the ball will be at {cell} at step {t} (1 cell / {line[5]} steps)"
                     if (px, py) == cell:
                         return ("pick", why) if t == now else ("noop", "waiting: " + why)
                     return self._go(obs, cell, "pick", why)

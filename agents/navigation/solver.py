@@ -35,7 +35,7 @@ from memsim.memory import Recall, RetrievalQuery
 Cell = tuple[int, int]
 MAX_RECALL_PER_KIND = 32  # RetrievalQuery.per_kind's upper bound
 # Scenery marks that are choices: stepping on the wrong one fails the episode.
-CHOICE_MARKS = {"object_permanence": "door", "ballet": "dancer"}
+CHOICE_MARKS = {"object_permanence": "door", "ballet": "dancer", "neighbourhood": "sign"}
 
 
 def _manhattan(a: Cell, b: Cell) -> int:
@@ -113,7 +113,7 @@ class NavigationSolver:
         if self.task == "mystery_path":
             kinds: tuple[str, ...] = ("safe", "pit")
         elif self.task == "neighbourhood":
-            kinds = (target, "wall")
+            kinds = (target, CHOICE_MARKS[self.task], "wall")
         elif self.task in CHOICE_MARKS:
             kinds = (target, CHOICE_MARKS[self.task])
         else:
@@ -187,9 +187,9 @@ class NavigationSolver:
         guess stays the same while the agent walks and candidates leave or enter the view."""
         if self.task in CHOICE_MARKS:
             choice = self.rules.mark_ids[CHOICE_MARKS[self.task]]
-            candidates = [c for c, _ in obs.cells("marks", choice)]
+            candidates = [c for c, _ in obs.cells("marks", choice) if c != position]
         elif self.task == "mortar_mayhem":
-            candidates = [c for c, v in obs.cells("terrain") if v != WALL]
+            candidates = [c for c, v in obs.cells("terrain") if v != WALL and c != position]
         else:
             return None
         salt = self.guess + obs.target_id
@@ -208,6 +208,8 @@ class NavigationSolver:
             goal = self._guess(obs, position)
         if goal is None:
             return self._random_move(obs, position, f"{target}: not known; exploring", step)
+        if goal == position:  # a deadline task: stay on the tile until its time is up
+            return Decision(self.noop, reason=f"on {target} at {goal} (from {source}): waiting")
         walls = {c for c, _ in obs.cells("terrain", WALL)}
         walls |= set(self._recalled(recall, "wall"))
         avoid: set[Cell] = set()

@@ -23,6 +23,8 @@ from memsim.agents.rl.policy import (
     model_input_size,
 )
 from memsim.agents.rl.settings import RLSettings, load_settings
+from memsim.agents.rl.task_features import TaskFeatureTracker
+from memsim.agents.rl.task_wrappers import TaskMemoryObservation, TaskMemoryParallelEnv
 from memsim.agents.rl.wrappers import (
     FlatObservation,
     FlatTeamEnv,
@@ -38,6 +40,9 @@ __all__ = [
     "ObservationEncoder",
     "RLPolicy",
     "RLSettings",
+    "TaskFeatureTracker",
+    "TaskMemoryObservation",
+    "TaskMemoryParallelEnv",
     "check_kinds",
     "encoder_for",
     "feature_query",

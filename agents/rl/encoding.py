@@ -162,7 +162,49 @@ def memory_features(
     return np.clip(out.ravel(), -1.0, 1.0)
 
 
-class MemoryFeatureTracker:
+class EpisodeMemoryTracker:
+    """One agent's real `AgentMemory` over one episode at a time, for the training
+    wrappers: `reset` forgets the last episode and observes the first step, `observe` each
+    later one; a subclass's `_observe(obs, info, first)` writes the step and answers its
+    features. `settings` carries `node_budget` and `chunk_size`."""
+
+    def __init__(self, agent_id: str, settings: Any, store: Any) -> None:
+        self.agent_id = agent_id
+        self.settings = settings
+        self.store = store
+        self.memory: AgentMemory | None = None
+        self.last_recall: Recall | None = None
+        self._step = 0
+
+    def reset(self, obs: Mapping[str, Any], info: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Forget the last episode (a new world), then observe its first step."""
+        self.store.clear()
+        self.memory = AgentMemory(self.store, self.agent_id,
+                                  node_budget=self.settings.node_budget,
+                                  chunk_size=self.settings.chunk_size)
+        self.perception.reset()
+        self.last_recall = None
+        self._step = 0
+        return self._observe(obs, info or {}, first=True)
+
+    def observe(self, obs: Mapping[str, Any], info: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Remember what this observation shows; the features of the updated memory."""
+        if self.memory is None:
+            raise RuntimeError(f"{type(self).__name__}.observe() before reset()")
+        self._step += 1
+        return self._observe(obs, info or {}, first=False)
+
+    def _observe(self, obs: Mapping[str, Any], info: Mapping[str, Any], first: bool
+                 ) -> np.ndarray:
+        raise NotImplementedError
+
+    perception: Any  # the family's perception adapter (`decode`, `perceive`, `reset`)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class MemoryFeatureTracker(EpisodeMemoryTracker):
     """One agent's real `AgentMemory`, fed by `CraftingPerception` each step, answering
     `memory_features` - what the training wrappers use so RL agents learn with the same
     knowledge graph they have at run time (perceive ▸ remember ▸ recall, as `agents.step`).
@@ -176,51 +218,28 @@ class MemoryFeatureTracker:
         namespace: str,
         store_config: Mapping[str, Any] | None = None,
     ) -> None:
-        self.agent_id = agent_id
-        self.kinds = check_kinds(settings.kinds, rules)
-        self.scale = settings.scale
-        self.settings = settings
-        self.perception = CraftingPerception(agent_id, rules)
-        self._prior = recipe_facts(rules)
         config = dict(store_config or {})
         if settings.backend == "networkx":
             # A private graph registry: training memories never mix with a run's memories.
             config.setdefault("graph_registry", {})
-        self.store = open_store(settings.backend, namespace, **config)
-        self.memory: AgentMemory | None = None
-        self.last_recall: Recall | None = None
+        super().__init__(agent_id, settings, open_store(settings.backend, namespace, **config))
+        self.kinds = check_kinds(settings.kinds, rules)
+        self.scale = settings.scale
+        self.perception = CraftingPerception(agent_id, rules)
+        self._prior = recipe_facts(rules)
 
     @property
     def size(self) -> int:
         return len(self.kinds) * MEMORY_FEATURES_PER_KIND
 
-    def reset(self, obs: Mapping[str, Any], info: Mapping[str, Any] | None = None) -> np.ndarray:
-        """Forget the last episode (a new world), then observe its first step."""
-        self.store.clear()
-        self.memory = AgentMemory(self.store, self.agent_id,
-                                  node_budget=self.settings.node_budget,
-                                  chunk_size=self.settings.chunk_size)
-        self.perception.reset()
-        self._step = 0
-        return self._observe(obs, info or {}, prior=self._prior)
-
-    def observe(self, obs: Mapping[str, Any], info: Mapping[str, Any] | None = None) -> np.ndarray:
-        """Remember what this observation shows; the features of the updated memory."""
-        if self.memory is None:
-            raise RuntimeError("MemoryFeatureTracker.observe() before reset()")
-        self._step += 1
-        return self._observe(obs, info or {})
-
-    def _observe(self, obs: Mapping[str, Any], info: Mapping[str, Any],
-                 prior: Sequence[Any] = ()) -> np.ndarray:
+    def _observe(self, obs: Mapping[str, Any], info: Mapping[str, Any], first: bool
+                 ) -> np.ndarray:
         assert self.memory is not None
         view = self.perception.decode(dict(obs))
+        prior = self._prior if first else ()
         facts = [*prior, *self.perception.perceive(view, dict(info), self._step)]
         self.memory.write(facts, self._step)
         position = (int(obs["position"][0]), int(obs["position"][1]))
         self.last_recall = self.memory.retrieve(feature_query(self.kinds, position),
                                                 budget=len(self.kinds))
         return memory_features(self.last_recall, position, self.kinds, self.scale)
-
-    def close(self) -> None:
-        self.store.close()

@@ -62,6 +62,23 @@ class MemoryFeatureSettings(BaseModel):
         return kinds
 
 
+class TaskFeatureSettings(BaseModel):
+    """``[task_features]``: memory features of the navigation and manipulation tasks
+    (`agents.rl.task_features`): offsets' scale, the recall kinds, the memory's sizes."""
+
+    model_config = _STRICT
+    scale: float = Field(16.0, gt=0)
+    # navigation: kinds whose remembered cells are safe / to avoid (per task)
+    navigation_safe: tuple[str, ...] = ("safe",)
+    navigation_avoid: dict[str, tuple[str, ...]] = Field(default_factory=lambda: {
+        "mystery_path": ("pit",), "object_permanence": ("door",), "ballet": ("dancer",),
+        "neighbourhood": ("sign",)})
+    trail: int = Field(4, ge=2, le=32)  # recent cells counted as visited
+    budget: int = Field(128, ge=8)  # places one recall returns
+    node_budget: int = Field(2000, ge=64)
+    chunk_size: int = Field(16, ge=1, le=256)
+
+
 class PPOSettings(BaseModel):
     """``[ppo]``: Stable-Baselines3 PPO hyperparameters of the example scripts."""
 
@@ -102,6 +119,7 @@ class RLSettings(BaseModel):
     model_config = _STRICT
     encoding: EncodingSettings = EncodingSettings()
     memory_features: MemoryFeatureSettings = MemoryFeatureSettings()
+    task_features: TaskFeatureSettings = TaskFeatureSettings()
     env: dict[str, Any] = Field(default_factory=dict)
     ppo: PPOSettings = PPOSettings()
     team: TeamSettings = TeamSettings()

@@ -128,7 +128,26 @@ class MemoryFeatureObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
         super().close()
 
 
-class FlatTeamEnv(ParallelEnv):
+class TrackedParallelEnv(ParallelEnv):
+    """A `ParallelEnv` over `self.env` with one memory tracker per agent in
+    `self.trackers`: state and render are the world's; closing closes the trackers too."""
+
+    env: Any
+    trackers: dict[str, Any]
+
+    def state(self) -> Any:
+        return self.env.state()
+
+    def render(self) -> np.ndarray | None:
+        return self.env.render()
+
+    def close(self) -> None:
+        for tracker in self.trackers.values():
+            tracker.close()
+        self.env.close()
+
+
+class FlatTeamEnv(TrackedParallelEnv):
     """Multi-Agent Crafter with flat per-agent observations and a fixed agent set.
 
     Every possible agent is in `agents` until the episode ends for all (team goal, step
@@ -228,13 +247,3 @@ class FlatTeamEnv(ParallelEnv):
             self.agents = []
         return vectors, rews, terms, truncs, extra
 
-    def state(self) -> dict[str, np.ndarray]:
-        return self.env.state()
-
-    def render(self) -> np.ndarray | None:
-        return self.env.render()
-
-    def close(self) -> None:
-        for tracker in self.trackers.values():
-            tracker.close()
-        self.env.close()

@@ -15,6 +15,10 @@ move and what a touch, pick or place means:
 
 Agents act in agent order (grippers never block each other), then the world moves
 (cups, the rolling ball). A wrong selection ends the episode as a failure for the team.
+With `move_before_action = false` a gripper cannot move before its acting phase. Besides
+the team's success reward, the acting agent gets the rules' shaping rewards: for any
+selection of an item (`select_reward`) and for progress that is already right (a shown
+colour touched, take_it_back's picks and its place on the mark: `progress_reward`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ MOVES: dict[tuple[int, int], int] = {(0, 0): 0, (0, -1): 1, (0, 1): 2, (-1, 0): 
 STEPS: dict[str, tuple[int, int]] = {"up": (0, -1), "down": (0, 1), "left": (-1, 0),
                                      "right": (1, 0)}
 OBSERVER = 0  # in relay variants agent_0 observes the cue and the others act
+TAKE_BACK_APART = 3  # take_it_back: the origin and the mark are at least this far apart
+INTERCEPT_MARGIN = {False: 1, True: 3}  # spare steps to the meeting cell (by relay: news is late)
 
 
 class ActionError(ValueError):
@@ -94,6 +100,7 @@ class ManipulationWorld:
         self.ball_path: tuple[int, int, int, int, int] | None = None  # x0, y0, dx, dy, period
         self.return_start = 0
         self.team_achievements: dict[str, tuple[int, str]] = {}
+        self._shaping: list[float] = [0.0] * self.config.n_agents
         cx, cy = self.width // 2, self.height // 2
         self.grippers = [Gripper(cx, cy) for _ in range(self.config.n_agents)]
         getattr(self, f"_setup_{self.task.engine}")()
@@ -189,7 +196,7 @@ class ManipulationWorld:
         centre = (self.width // 2, self.height // 2)
         while True:
             origin, target = self._cells(2, {centre})
-            if abs(origin[0] - target[0]) + abs(origin[1] - target[1]) >= 3:
+            if abs(origin[0] - target[0]) + abs(origin[1] - target[1]) >= TAKE_BACK_APART:
                 break
         self.origin, self.target = origin, target
         self.items.append(Item(self._colour(colour), self._shape(shape), *origin, "object"))
@@ -201,7 +208,7 @@ class ManipulationWorld:
         period = self.level
         colour, shape = self.task.item("ball")
         cx, cy = self.width // 2, self.height // 2
-        margin = 3 if self.config.relay else 1
+        margin = INTERCEPT_MARGIN[self.config.relay]
         directions = [(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if (dx, dy) != (0, 0)]
         for _ in range(1000):
             dx, dy = directions[int(self.rng.integers(len(directions)))]
@@ -303,6 +310,7 @@ class ManipulationWorld:
     def step(self, actions: list[int | None]) -> StepResult:
         """Apply each agent's action (None: noop) in agent order, then move the world."""
         unlocked: list[list[str]] = [[] for _ in self.grippers]
+        self._shaping = [0.0] * len(self.grippers)
         for index, action in enumerate(actions):
             gripper = self.grippers[index]
             gripper.events = []
@@ -314,9 +322,9 @@ class ManipulationWorld:
         self.step_count += 1
         if self.outcome is None:
             self._advance(t)
-        rewards = [0.0] * len(self.grippers)
+        rewards = list(self._shaping)
         if "success" in self.team_achievements and self.team_achievements["success"][0] == t:
-            rewards = [self.task.reward] * len(self.grippers)
+            rewards = [r + self.task.reward for r in rewards]
         return StepResult(rewards, unlocked)
 
     def _fail(self, gripper: Gripper, reason: str) -> None:
@@ -327,6 +335,9 @@ class ManipulationWorld:
             return
         if name in STEPS:
             dx, dy = STEPS[name]
+            if not self.task.move_before_action and not self.acting_phase(index):
+                self._fail(gripper, f"cannot move now: {self.phase()} phase")
+                return
             if not self.on_table(gripper.x + dx, gripper.y + dy):
                 self._fail(gripper, "the edge of the table")
                 return
@@ -372,6 +383,7 @@ class ManipulationWorld:
     def _select(self, index: int, item: Item, unlocked: list[list[str]]) -> None:
         engine = self.task.engine
         gripper = self.grippers[index]
+        self._shaping[index] += self.task.select_reward
         if engine == "shell":
             right = self.items.index(item) == self.ball_cup
             self._end(index, right, "found the ball" if right else "the ball was not there",
@@ -393,6 +405,8 @@ class ManipulationWorld:
                 return
             item.touched = True
             self.touched_order.append(item.colour)
+            if len(self.touched_order) < len(self.cue_sequence):
+                self._shaping[index] += self.task.progress_reward
             gripper.events.append(f"touched {self.rules.colours[item.colour - 1]}")
             if len(self.touched_order) == len(self.cue_sequence):
                 self._end(index, True, "touched every shown colour", unlocked)
@@ -410,6 +424,9 @@ class ManipulationWorld:
             return
         item.held_by, gripper.holding = index, item
         gripper.events.append("picked")
+        if f"picked_{self.stage}" not in self.team_achievements:
+            self._shaping[index] += self.task.progress_reward
+            self._unlock(index, f"picked_{self.stage}", unlocked)
 
     def _place(self, index: int, gripper: Gripper, unlocked: list[list[str]]) -> None:
         if self.task.engine != "take_back":
@@ -426,6 +443,7 @@ class ManipulationWorld:
                 self._end(index, False, "placed off the target", unlocked)
                 return
             self._unlock(index, "placed_on_target", unlocked)
+            self._shaping[index] += self.task.progress_reward
             self.stage, self.return_start = "return", self.step_count + 1
             gripper.events.append("placed on the target")
         elif here == self.origin:

@@ -23,6 +23,7 @@ from pettingzoo import AECEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
 from memsim.envs.base import RENDER_MODES, WorldParallelEnv, build_config
+from memsim.envs.manipulation.chance import chance_level
 from memsim.envs.manipulation.config import ManipulationConfig
 from memsim.envs.manipulation.engine import ActionError, ManipulationWorld
 from memsim.envs.manipulation.observation import describe, observation_space, symbolic
@@ -75,6 +76,9 @@ class ManipulationParallelEnv(WorldParallelEnv):
 
     def _info_extras(self) -> dict[str, Any]:
         return {"phase": self.world.phase(), "outcome": self.world.outcome}
+
+    def _chance_level(self) -> float:
+        return chance_level(self.config)
 
     def text_observation(self, agent_id: str) -> str:
         """The agent's current observation in plain language (for LLM agents)."""

@@ -6,9 +6,11 @@ Every task runs the same way (see `tasks.py` for how each builds its `Layout`):
   observing agent's observation (in relay only agent `rules.observer` observes);
 - delay phase: nothing moves; some tasks show distractors;
 - act phase: agents may move; the current target is named in the observation. An actor on
-  the target's cell reaches it (the next target is named, with a fresh time limit); on a
-  `wrong` cell the episode fails; on a `pit` the agent is sent back to `home`. When a
-  target's time limit runs out the episode fails.
+  the target's cell reaches it (the next target is named, with a fresh time limit); with
+  `check="deadline"` (Mortar Mayhem) only an actor standing on it when its time is up
+  does. On a `wrong` cell, or entering a `choices` cell other than the target, the episode
+  fails; on a `pit` the agent is sent back to `home` (a fall beyond `max_falls` fails).
+  When a target's time limit runs out (and it was not reached) the episode fails.
 
 Agents do not block each other (several may share a cell). The relay observer never moves.
 """
@@ -59,6 +61,7 @@ class NavigationWorld:
         self.target_index = 0
         self.deadline = 0
         self.outcome: str | None = None  # "success" / "failure" once decided
+        self.falls = 0
         self.team_achievements: dict[str, tuple[int, str]] = {}
         self.reset(0)  # grid sizes depend only on the level, so spaces can be built now
 
@@ -74,6 +77,7 @@ class NavigationWorld:
         self.target_index = 0
         self.deadline = self.layout.act_start + self.layout.targets[0].limit
         self.outcome = None
+        self.falls = 0
         self.team_achievements = {}
 
     @property
@@ -145,6 +149,7 @@ class NavigationWorld:
             body.x, body.y = self.grid.home
             body.reset_from = (nx, ny)
             body.events.append(f"fell at ({nx},{ny}); back to the start")
+            self.falls += 1
             return
         body.x, body.y = nx, ny
 
@@ -166,27 +171,44 @@ class NavigationWorld:
         n = len(self.agents)
         rewards, unlocked = [0.0] * n, [[] for _ in range(n)]
         acting = self.phase() == ACT
+        before = [(b.x, b.y) for b in self.agents]
         for index, (body, action) in enumerate(zip(self.agents, actions, strict=True)):
             body.events, body.reset_from = [], NO_CELL
             self._move(index, body, 0 if action is None else action)
         self.step_count += 1
         if acting:
-            grid, target = self.grid, self.grid.targets[self.target_index]
-            actors = [i for i in range(n) if self.acts(i)]
-            reached = [i for i in actors if (self.agents[i].x, self.agents[i].y) == target.cell]
-            wrong = [i for i in actors if (self.agents[i].x, self.agents[i].y) in grid.wrong]
-            if reached:
-                who = reached[0]
-                self.target_index += 1
-                self._unlock(who, f"target_{self.target_index}", unlocked)
-                rewards[who] += 1.0
-                if self.target_index == len(grid.targets):
-                    self.outcome = "success"
-                    self._unlock(who, "success", unlocked)
-                else:
-                    self.deadline = self.step_count + grid.targets[self.target_index].limit
-            elif wrong:
-                self._fail(f"{self.agents[wrong[0]].name} chose a wrong cell")
+            self._check_targets(before, rewards, unlocked)
         if self.outcome is None and self.phase() == ACT and self.step_count >= self.deadline:
             self._fail(f"time is up for target {self.target_index + 1}")
         return StepResult(rewards, unlocked)
+
+    def _check_targets(self, before: list[tuple[int, int]], rewards: list[float],
+                       unlocked: list[list[str]]) -> None:
+        """After the moves of an act step: targets reached, wrong cells, falls."""
+        grid, target = self.grid, self.grid.targets[self.target_index]
+        actors = [i for i in range(len(self.agents)) if self.acts(i)]
+        cells = {i: (self.agents[i].x, self.agents[i].y) for i in actors}
+        entered = [i for i in actors if cells[i] != before[i]]
+        if grid.check == "deadline" and self.step_count < self.deadline:
+            reached: list[int] = []  # checked only when the time is up
+        else:
+            reached = [i for i in actors if cells[i] == target.cell]
+        wrong = [i for i in actors if cells[i] in grid.wrong]
+        wrong += [i for i in entered if cells[i] in grid.choices and cells[i] != target.cell]
+        if reached:
+            who = reached[0]
+            self.target_index += 1
+            self._unlock(who, f"target_{self.target_index}", unlocked)
+            rewards[who] += 1.0
+            if self.target_index == len(grid.targets):
+                self.outcome = "success"
+                self._unlock(who, "success", unlocked)
+            else:
+                self.deadline = self.step_count + grid.targets[self.target_index].limit
+        elif wrong:
+            self._fail(f"{self.agents[wrong[0]].name} chose a wrong cell")
+        elif grid.max_falls is not None and self.falls > grid.max_falls:
+            self._fail(f"fell {self.falls} times (allowed: {grid.max_falls})")
+        elif grid.check == "deadline" and self.step_count >= self.deadline:
+            self._fail(f"not on the tile of target {self.target_index + 1} when its time "
+                       "was up")

@@ -22,6 +22,7 @@ from pettingzoo import AECEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
 from memsim.envs.base import RENDER_MODES, WorldParallelEnv, build_config
+from memsim.envs.navigation.chance import chance_level
 from memsim.envs.navigation.config import NavigationConfig
 from memsim.envs.navigation.engine import ActionError, NavigationWorld
 from memsim.envs.navigation.observation import describe, observation_space, observe
@@ -77,6 +78,9 @@ class NavigationParallelEnv(WorldParallelEnv):
 
     def _info_extras(self) -> dict[str, Any]:
         return {"outcome": self.world.outcome}
+
+    def _chance_level(self) -> float:
+        return chance_level(self.world.rules, self.world.task, self.world.level)
 
     def text_observation(self, agent_id: str) -> str:
         """The agent's current observation in plain language (for LLM agents)."""

@@ -28,13 +28,15 @@ _MARK_LISTS: dict[str, tuple[str, ...]] = {
 # Scalar keys every level of a task must have (the generators read them).
 _LEVEL_KEYS: dict[str, tuple[str, ...]] = {
     "neighbourhood": ("blocks", "n_landmarks", "goals", "trial_steps"),
-    "mystery_path": ("size", "max_path", "trial_steps"),
+    "mystery_path": ("size", "min_path", "max_path", "max_falls", "trial_steps"),
     "object_permanence": ("doors", "trial_steps"),
     "ballet": ("dancers", "trial_steps"),
     "mortar_mayhem": ("commands", "command_steps"),
 }
 # Marks the generators place by name.
 _REQUIRED_MARKS = ("start", "goal", "safe", "pit", "door", "object", "dancer")
+# How a task's targets are checked: on entering the target's cell, or when its time is up.
+CHECKS = ("reach", "deadline")
 
 
 class RulesError(ValueError):
@@ -132,6 +134,11 @@ def _task(name: str, spec: dict[str, Any], marks: dict[str, int]) -> TaskRules:
             _nonneg(level, key, f"{where}.levels[{i}]")
     for key in _MARK_LISTS.get(name, ()):
         _check_names(_need(spec, key, where), marks, f"{where}.{key}")
+    if "sign" in spec:
+        _check_names([spec["sign"]], marks, f"{where}.sign")
+    if spec.get("check", "reach") not in CHECKS:
+        raise RulesError(f"rules: {where}.check must be one of {list(CHECKS)}, "
+                         f"got {spec['check']!r}")
     n_key = spec.get("n_items_key", "")
     low, high = spec.get("n_items_range", [0, 0])
     if n_key and (n_key not in _LEVEL_KEYS[name] or not 1 <= low <= high):
@@ -170,7 +177,11 @@ def _check_counts(tasks: dict[str, TaskRules], marks: dict[str, int], max_shown:
                              "(each goal is a different landmark)")
     if most(tasks["mystery_path"], "max_path") > max_shown:
         raise RulesError("rules: tasks.mystery_path.levels: max_path must be <= "
-                         "observation.max_shown (a relay observer is shown the whole path)")
+                         "observation.max_shown (the cue shows the whole path)")
+    for level in tasks["mystery_path"].levels:
+        if not level["size"] <= level["min_path"] <= level["max_path"]:
+            raise RulesError("rules: tasks.mystery_path.levels: need size <= min_path <= "
+                             "max_path (a path crosses the arena from west to east)")
     if most(tasks["ballet"], "dancers") > len(tasks["ballet"].params["dances"]):
         raise RulesError("rules: tasks.ballet.dances has fewer dances than dancers allowed")
     commands = most(tasks["mortar_mayhem"], "commands")

@@ -2,13 +2,14 @@
 
 A layout is everything that differs between tasks; the engine (`engine.py`) runs every
 layout the same way: cue phase (`shown` entries per step) -> delay -> act phase (reach the
-`targets` in order, each within its time limit; stepping on a `wrong` cell fails the
-episode; stepping on a `pit` sends the agent back to `home`).
+`targets` in order, each within its time limit - on entering its cell, or with
+`check="deadline"` standing on it when the time is up; stepping on a `wrong` cell, or
+onto a `choices` cell that is not the current target, fails the episode; stepping on a
+`pit` sends the agent back to `home`, and a fall beyond `max_falls` fails).
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,6 +43,9 @@ class Layout:
     shown: dict[int, list[Shown]] = field(default_factory=dict)  # step -> cue entries
     wrong: frozenset[Cell] = frozenset()
     pits: frozenset[Cell] = frozenset()
+    choices: frozenset[Cell] = frozenset()  # entering one that is not the target fails
+    check: str = "reach"  # "reach": on entering the target; "deadline": when time is up
+    max_falls: int | None = None  # falls into pits allowed (None: any number)
 
 
 def _room(width: int, height: int) -> np.ndarray:
@@ -54,8 +58,9 @@ def _room(width: int, height: int) -> np.ndarray:
 def neighbourhood(rules: NavRules, task: TaskRules, level: dict[str, int],
                   rng: np.random.Generator, relay: bool) -> Layout:
     """A grid town of square blocks and one-cell streets; landmarks stand in the streets.
-    The landmark map is shown during the cue; the goals (landmarks) are named one at a
-    time in the act phase, each to be reached within `trial_steps`."""
+    The landmark map is shown during the cue; in the streets every landmark looks alike
+    (the `sign` mark). The goals (landmarks) are named one at a time in the act phase,
+    each to be reached within `trial_steps`; entering another landmark fails."""
     block, blocks = int(task.params["block"]), level["blocks"]
     size = blocks * (block + 1) + 3  # streets at 1, 1 + (block + 1), ...; a wall border
     terrain = np.full((size, size), 2, np.uint8)
@@ -69,51 +74,53 @@ def neighbourhood(rules: NavRules, task: TaskRules, level: dict[str, int],
     names = list(task.params["landmarks"])[: level["n_landmarks"]]
     marks = np.zeros_like(terrain)
     places = [streets[int(i)] for i in picks[:-1]]
+    sign = rules.mark_ids[str(task.params.get("sign", ""))] if "sign" in task.params else 0
     for name, (x, y) in zip(names, places, strict=True):
-        marks[y, x] = rules.mark_ids[name]
+        marks[y, x] = sign or rules.mark_ids[name]
     home = streets[int(picks[-1])]
     cue = [(rules.mark_ids[n], x, y) for n, (x, y) in zip(names, places, strict=True)]
     order = rng.permutation(len(names))[: level["goals"]]
     targets = [Target(rules.mark_ids[names[i]], places[i], level["trial_steps"]) for i in order]
     return Layout(terrain, marks, home, task.cue_steps, task.cue_steps + task.delay_steps,
-                  targets, shown={t: list(cue) for t in range(task.cue_steps)})
+                  targets, shown={t: list(cue) for t in range(task.cue_steps)},
+                  choices=frozenset(places) if sign else frozenset())
 
 
-def _random_path(size: int, rng: np.random.Generator) -> list[Cell]:
-    """A shortest path under random cell costs (as Memory Gym makes its mystery paths),
-    from a random cell of the west column to one of the east column of the arena."""
-    cost = rng.uniform(1.0, 10.0, (size, size))
-    start, goal = (1, 1 + int(rng.integers(size))), (size, 1 + int(rng.integers(size)))
-    best = {start: 0.0}
-    came: dict[Cell, Cell] = {}
-    queue = [(0.0, start)]
-    while queue:
-        dist, (x, y) = heapq.heappop(queue)
-        if (x, y) == goal:
-            break
-        if dist > best[(x, y)]:
-            continue
-        for nx, ny in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)):
-            if 1 <= nx <= size and 1 <= ny <= size:
-                new = dist + cost[ny - 1, nx - 1]
-                if new < best.get((nx, ny), float("inf")):
-                    best[(nx, ny)], came[(nx, ny)] = new, (x, y)
-                    heapq.heappush(queue, (new, (nx, ny)))
-    path = [goal]
-    while path[-1] != start:
-        path.append(came[path[-1]])
-    return path[::-1]
+def _neighbours(cell: Cell) -> tuple[Cell, Cell, Cell, Cell]:
+    x, y = cell
+    return ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1))
+
+
+def induced_path(size: int, min_path: int, max_path: int, rng: np.random.Generator
+                 ) -> list[Cell]:
+    """A random induced path (it never touches itself: only consecutive cells are
+    neighbours) from a random cell of the west column of a `size` x `size` arena (cells
+    1..size) to the first cell of the east column it reaches, `min_path` to `max_path`
+    cells long: a random walk that steps, uniformly, onto a free cell not next to the path
+    so far, and starts again from a new west cell when it is stuck or too long or short."""
+    while True:
+        path = [(1, 1 + int(rng.integers(size)))]
+        on_path = {path[0]}
+        while path[-1][0] != size and len(path) < max_path:
+            here = path[-1]
+            options = [c for c in _neighbours(here)
+                       if 1 <= c[0] <= size and 1 <= c[1] <= size and c not in on_path
+                       and all(n == here or n not in on_path for n in _neighbours(c))]
+            if not options:
+                break
+            path.append(options[int(rng.integers(len(options)))])
+            on_path.add(path[-1])
+        if path[-1][0] == size and len(path) >= min_path:
+            return path
 
 
 def mystery_path(rules: NavRules, task: TaskRules, level: dict[str, int],
                  rng: np.random.Generator, relay: bool) -> Layout:
     """An arena whose only safe cells form an invisible path from start to goal; any other
-    cell is a pit that sends the agent back to the start. In relay the observer is shown
-    the path cells during the cue."""
+    cell is a pit that sends the agent back to the start (a fall beyond `max_falls` fails).
+    The path cells are shown during the cue (to the observer alone in relay)."""
     size = level["size"]
-    path = _random_path(size, rng)
-    while len(path) > level["max_path"]:
-        path = _random_path(size, rng)
+    path = induced_path(size, level["min_path"], level["max_path"], rng)
     terrain = _room(size + 2, size + 2)
     marks = np.zeros_like(terrain)
     (sx, sy), (gx, gy) = path[0], path[-1]
@@ -126,7 +133,7 @@ def mystery_path(rules: NavRules, task: TaskRules, level: dict[str, int],
     shown = {t: [(safe, x, y) for x, y in path] for t in range(cue_steps)}
     targets = [Target(rules.mark_ids["goal"], (gx, gy), level["trial_steps"])]
     return Layout(terrain, marks, (sx, sy), cue_steps, cue_steps + task.delay_steps, targets,
-                  shown=shown, pits=pits)
+                  shown=shown, pits=pits, max_falls=level["max_falls"])
 
 
 def object_permanence(rules: NavRules, task: TaskRules, level: dict[str, int],
@@ -193,6 +200,12 @@ def ballet(rules: NavRules, task: TaskRules, level: dict[str, int],
                   wrong=frozenset(d for i, d in enumerate(dancers) if i != named))
 
 
+def tile_options(here: Cell, arena: int, hop: int) -> list[Cell]:
+    """The tiles a Mortar Mayhem command can name after `here` (each equally likely)."""
+    return [(x, y) for y in range(1, arena + 1) for x in range(1, arena + 1)
+            if 1 <= abs(x - here[0]) + abs(y - here[1]) <= hop]
+
+
 def mortar_mayhem(rules: NavRules, task: TaskRules, level: dict[str, int],
                   rng: np.random.Generator, relay: bool) -> Layout:
     """Commands (tiles to move to, each near the previous) are shown one at a time; then
@@ -204,8 +217,7 @@ def mortar_mayhem(rules: NavRules, task: TaskRules, level: dict[str, int],
     tiles: list[Cell] = []
     here = home
     for _ in range(n):
-        options = [(x, y) for y in range(1, arena + 1) for x in range(1, arena + 1)
-                   if 1 <= abs(x - here[0]) + abs(y - here[1]) <= hop]
+        options = tile_options(here, arena, hop)
         here = options[int(rng.integers(len(options)))]
         tiles.append(here)
     shown: dict[int, list[tuple[int, int, int]]] = {}
@@ -216,7 +228,7 @@ def mortar_mayhem(rules: NavRules, task: TaskRules, level: dict[str, int],
                for i, tile in enumerate(tiles)]
     cue_end = n * (show + gap)
     return Layout(terrain, np.zeros_like(terrain), home, cue_end, cue_end + task.delay_steps,
-                  targets, shown=shown)
+                  targets, shown=shown, check=str(task.params.get("check", "reach")))
 
 
 GENERATORS: dict[str, Callable[..., Layout]] = {

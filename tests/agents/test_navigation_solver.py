@@ -57,6 +57,8 @@ def test_perception_turns_view_cue_and_pits_into_facts() -> None:
     config = NavigationConfig(task="mystery_path", difficulty=2)
     e = parallel_env(config)
     e.reset(seed=3)
+    for _ in range(e.world.grid.act_start):  # nobody moves before the act phase
+        e.step({"agent_0": RULES.actions.index("noop")})
     home = e.world.grid.home
     pit = next(c for c in ((home[0] + 1, home[1]), (home[0], home[1] - 1),
                            (home[0], home[1] + 1)) if c in e.world.grid.pits)

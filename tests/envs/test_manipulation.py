@@ -276,8 +276,11 @@ def test_success_rewards_the_whole_team() -> None:
     _until_phase(e, "action")
     _walk(e, "agent_2", e.world.solution_cells()[0])
     _, rewards, terminations, _, infos = e.step({"agent_2": ACTION["touch"]})
-    reward = RULES.task("remember_color").reward
-    assert rewards == {a: reward for a in ("agent_0", "agent_1", "agent_2")} and reward > 0
+    task = RULES.task("remember_color")
+    reward = task.reward
+    # the toucher also gets the shaping reward for a well-formed selection
+    assert rewards == {"agent_0": reward, "agent_1": reward,
+                       "agent_2": reward + task.select_reward} and reward > 0
     assert all(terminations.values()) and "success" in infos["agent_2"]["unlocked"]
     assert e.achievements["agent_2"] == {"success": e.world.step_count - 1}
     assert e.achievements["agent_1"] == {}
@@ -294,7 +297,9 @@ def test_a_wrong_touch_fails_and_ends_the_episode(task: str) -> None:
     _walk(e, "agent_0", wrong)
     _, rewards, terminations, _, infos = e.step({"agent_0": ACTION["touch"]})
     assert infos["agent_0"]["outcome"] == "failure" and not infos["agent_0"]["ok"]
-    assert terminations["agent_0"] and rewards["agent_0"] == 0.0 and e.outcome == "failure"
+    # a wrong selection still earns the shaping reward (touching is the mechanic), no more
+    assert rewards["agent_0"] == pytest.approx(RULES.task(task).select_reward)
+    assert terminations["agent_0"] and e.outcome == "failure"
     assert "success" not in e.team_achievements
 
 
@@ -380,11 +385,14 @@ def test_relay_only_the_observer_sees_the_cue(task: str) -> None:
     assert obs["agent_1"]["table"].any()
 
 
-def test_relay_observer_cannot_select() -> None:
+def test_relay_observer_cannot_select_or_move() -> None:
     e = parallel_env(task="remember_color", relay=True, n_agents=2)
     e.reset(seed=0)
     _until_phase(e, "action")
-    _walk(e, "agent_0", e.world.solution_cells()[0])
+    before = e.agent_positions()["agent_0"]
+    *_, infos = e.step({"agent_0": ACTION["left"]})  # it never has an acting phase here
+    assert not infos["agent_0"]["ok"] and "cannot move" in infos["agent_0"]["reason"]
+    assert e.agent_positions()["agent_0"] == before
     *_, infos = e.step({"agent_0": ACTION["touch"]})
     assert not infos["agent_0"]["ok"] and e.outcome is None
 
@@ -414,8 +422,9 @@ def test_meets_the_world_protocol_and_infos_carry_the_info_keys() -> None:
     for agent in ("agent_0", "agent_1"):
         assert set(INFO_KEYS) <= set(infos[agent])
     assert infos["agent_0"]["action"] == "touch" and not infos["agent_0"]["ok"]
-    assert infos["agent_1"]["action"] == "left" and infos["agent_1"]["ok"]
-    assert e.agent_positions()["agent_1"] == (4, 3)
+    # grippers stay put until their acting phase (rules: move_before_action = false)
+    assert infos["agent_1"]["action"] == "left" and not infos["agent_1"]["ok"]
+    assert e.agent_positions()["agent_1"] == (5, 3)
 
 
 def test_text_observation_names_the_cue_and_the_items() -> None:

@@ -1,0 +1,328 @@
+"""Do the memory tasks need memory, and does graph memory help an RL agent? One row per
+task x level x method x training seed, resumable.
+
+    nice -n 10 .venv/bin/python benchmarks/rl_memory_tasks.py --out docs/bench/rl-memory \\
+        [--tasks ballet shell_game] [--levels 1 2] [--seeds 0 1 2] [--steps 100000] \\
+        [--methods ppo ppo_graph recurrent_ppo scripted] [--episodes 100] [--workers 2]
+    .venv/bin/python benchmarks/rl_memory_tasks.py --out docs/bench/rl-memory --report
+
+Methods:
+
+- ``ppo``: Stable-Baselines3 PPO, ``MultiInputPolicy`` on the current observation only
+  (the env's Dict observation, Box keys normalised by `VecNormalize`), 4 envs;
+- ``ppo_graph``: the same with the ``memory`` key of `agents.rl.TaskMemoryObservation`
+  (features from the agent's knowledge graph, written every step by the family's
+  perception);
+- ``recurrent_ppo``: sb3-contrib ``RecurrentPPO`` (``MultiInputLstmPolicy``) on the current
+  observation, its LSTM the only memory;
+- ``scripted``: the scripted solver with networkx memory (no training; the seed column 0).
+
+Each trained model is evaluated greedily on `--episodes` episode seeds it never trained on
+(``EVAL_SEED + i``: training envs draw their seeds from the training seed's stream, far
+below). Rows go to ``results.csv`` as they finish; a rerun skips the rows already there.
+``--report`` writes ``table.md``: success per task x level x method with a Wilson 95%
+interval over every evaluation episode of every seed, each seed's success, the chance
+level, and the paired difference ppo_graph - ppo (and recurrent_ppo - ppo) over the same
+episode seeds with a two-level bootstrap interval (training seeds, then episodes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+FIELDS = ("family", "task", "level", "method", "seed", "steps", "episodes", "successes",
+          "success", "chance", "cpu_seconds", "wall_seconds", "outcomes")
+EVAL_SEED = 1_000_000
+METHODS = ("ppo", "ppo_graph", "recurrent_ppo", "scripted")
+PPO_KWARGS = {"n_steps": 256, "batch_size": 256, "n_epochs": 10, "learning_rate": 3e-4,
+              "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.01}
+# RecurrentPPO trains ~10x slower per step than PPO here: a smaller LSTM and fewer epochs
+RECURRENT_KWARGS = {"batch_size": 256, "n_epochs": 4,
+                    "policy_kwargs": {"lstm_hidden_size": 64}}
+N_ENVS = 4
+
+
+def task_list() -> list[tuple[str, str]]:
+    from memsim.envs.manipulation import TASKS
+    from memsim.envs.navigation import TASK_NAMES
+    return [("navigation", t) for t in TASK_NAMES] + [("manipulation", t) for t in TASKS]
+
+
+def config_for(family: str, task: str, level: int) -> Any:
+    """The world config of a task at level `level` (1-based; for manipulation the k-th
+    entry of the task's `levels`)."""
+    if family == "navigation":
+        from memsim.envs.navigation import NavigationConfig
+        return NavigationConfig(task=task, difficulty=level)  # type: ignore[arg-type]
+    from memsim.envs.manipulation import ManipulationConfig
+    levels = ManipulationConfig(task=task).rules.task(task).levels  # type: ignore[arg-type]
+    return ManipulationConfig(task=task, difficulty=levels[level - 1])  # type: ignore[arg-type]
+
+
+def has_level(family: str, task: str, level: int) -> bool:
+    try:
+        config_for(family, task, level)
+    except (ValueError, IndexError):
+        return False
+    return True
+
+
+def make_env(family: str, task: str, level: int, graph: bool) -> Any:
+    """The single-agent Gymnasium env (plus graph-memory features), under SB3's Monitor."""
+    from stable_baselines3.common.monitor import Monitor
+
+    from memsim.agents.rl.task_wrappers import TaskMemoryObservation
+    from memsim.envs.manipulation import ManipulationEnv
+    from memsim.envs.navigation import NavigationGymEnv
+
+    config = config_for(family, task, level)
+    env = NavigationGymEnv(config) if family == "navigation" else ManipulationEnv(config)
+    if graph:
+        env = TaskMemoryObservation(env)
+    return Monitor(env)
+
+
+def chance_of(family: str, task: str, level: int) -> float:
+    from memsim.envs.manipulation import ManipulationEnv
+    from memsim.envs.navigation import NavigationGymEnv
+
+    config = config_for(family, task, level)
+    env = NavigationGymEnv(config) if family == "navigation" else ManipulationEnv(config)
+    return float(env.chance_level)
+
+
+def _vec(family: str, task: str, level: int, graph: bool, n: int, seed: int) -> Any:
+    from gymnasium import spaces
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    vec = DummyVecEnv([lambda: make_env(family, task, level, graph) for _ in range(n)])
+    vec.seed(seed)
+    keys = [k for k, s in vec.observation_space.spaces.items()
+            if isinstance(s, spaces.Box) and k != "memory"]
+    return VecNormalize(vec, norm_obs=True, norm_reward=False, norm_obs_keys=keys)
+
+
+def evaluate(model: Any, vec: Any, family: str, task: str, level: int, graph: bool,
+             episodes: int, recurrent: bool) -> list[int]:
+    """Greedy success (0/1) on episode seeds EVAL_SEED + i."""
+    import numpy as np
+
+    env = make_env(family, task, level, graph)
+    outcomes = []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=EVAL_SEED + i)
+        state, start, done = None, np.ones((1,), bool), False
+        while not done:
+            batch = {k: np.asarray(v)[None] for k, v in obs.items()}
+            batch = vec.normalize_obs(batch)
+            if recurrent:
+                action, state = model.predict(batch, state=state, episode_start=start,
+                                              deterministic=True)
+                start = np.zeros((1,), bool)
+            else:
+                action, _ = model.predict(batch, deterministic=True)
+            obs, _, terminated, truncated, info = env.step(int(action[0]))
+            done = terminated or truncated
+        outcomes.append(int(info.get("outcome") == "success"))
+    env.close()
+    return outcomes
+
+
+def scripted_outcomes(family: str, task: str, level: int, episodes: int) -> list[int]:
+    sys.path.insert(0, str(Path(__file__).parent))
+    config = config_for(family, task, level)
+    if family == "navigation":
+        from navigation_memory import run_team_episode as nav_episode
+        return [int(nav_episode(config, EVAL_SEED + i, True)["outcome"] == "success")
+                for i in range(episodes)]
+    from manipulation_memory import run_team_episode as manip_episode
+    return [int(manip_episode(config, EVAL_SEED + i, True) == "success")
+            for i in range(episodes)]
+
+
+def run_cell(family: str, task: str, level: int, method: str, seed: int, steps: int,
+             episodes: int) -> dict[str, Any]:
+    """Train (unless scripted) and evaluate one cell; returns its results row."""
+    import torch
+
+    torch.set_num_threads(1)
+    wall, cpu = time.perf_counter(), time.process_time()
+    if method == "scripted":
+        outcomes, trained = scripted_outcomes(family, task, level, episodes), 0
+    else:
+        graph = method == "ppo_graph"
+        vec = _vec(family, task, level, graph, N_ENVS, seed)
+        if method == "recurrent_ppo":
+            from sb3_contrib import RecurrentPPO
+            model = RecurrentPPO("MultiInputLstmPolicy", vec, seed=seed, device="cpu",
+                                 verbose=0, **{**PPO_KWARGS, **RECURRENT_KWARGS})
+        else:
+            from stable_baselines3 import PPO
+            model = PPO("MultiInputPolicy", vec, seed=seed, device="cpu", verbose=0,
+                        **PPO_KWARGS)
+        model.learn(total_timesteps=steps)
+        vec.training = False
+        outcomes = evaluate(model, vec, family, task, level, graph, episodes,
+                            method == "recurrent_ppo")
+        trained = int(model.num_timesteps)
+        vec.close()
+    return {"family": family, "task": task, "level": level, "method": method, "seed": seed,
+            "steps": trained, "episodes": len(outcomes), "successes": sum(outcomes),
+            "success": round(sum(outcomes) / len(outcomes), 4),
+            "chance": round(chance_of(family, task, level), 6),
+            "cpu_seconds": round(time.process_time() - cpu, 1),
+            "wall_seconds": round(time.perf_counter() - wall, 1),
+            "outcomes": "".join(str(o) for o in outcomes)}
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def append_row(path: Path, row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def cells(tasks: Iterable[tuple[str, str]], levels: list[int], methods: list[str],
+          seeds: list[int]) -> list[tuple[str, str, int, str, int]]:
+    """Seeds outermost, then task, then method: an interrupted study has every task at its
+    first seeds, each with all its methods (so its paired differences)."""
+    out = []
+    for seed in seeds:
+        for level in levels:
+            for family, task in tasks:
+                for method in methods:
+                    if method == "scripted" and seed != seeds[0]:
+                        continue
+                    if has_level(family, task, level):
+                        out.append((family, task, level, method,
+                                    0 if method == "scripted" else seed))
+    return out
+
+
+# ---- report --------------------------------------------------------------------------
+
+
+BOOTSTRAP = 4000
+
+
+def _paired(rows: list[dict[str, str]], method: str, reference: str
+            ) -> tuple[float, float, float, int] | None:
+    """Mean paired difference (method - reference) in success over the training seeds both
+    ran, each paired episode by episode seed, with a 95% two-level bootstrap interval
+    (training seeds resampled, then episodes within each): the spread between training
+    seeds counts, not only the episodes'."""
+    import numpy as np
+
+    mine = {r["seed"]: r["outcomes"] for r in rows if r["method"] == method}
+    base = {r["seed"]: r["outcomes"] for r in rows if r["method"] == reference}
+    seeds = sorted(set(mine) & set(base))
+    if not seeds:
+        return None
+    diffs = [np.array([int(a) - int(b) for a, b in zip(mine[s], base[s], strict=True)], float)
+             for s in seeds]
+    rng = np.random.default_rng(0)
+    means = np.empty(BOOTSTRAP)
+    for i in range(BOOTSTRAP):
+        picked = rng.integers(len(diffs), size=len(diffs)) if len(diffs) > 1 else [0]
+        means[i] = np.mean([diffs[k][rng.integers(len(diffs[k]), size=len(diffs[k]))].mean()
+                            for k in picked])
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(np.mean([d.mean() for d in diffs])), float(low), float(high), len(seeds)
+
+
+def report(out: Path) -> str:
+    """report.md: per task x level x method, success with a Wilson 95% interval over every
+    evaluation episode of every training seed, each seed's own success, the chance level,
+    and the paired difference from memoryless PPO (see `_paired`)."""
+    from memsim.sim.bench_stats import wilson_interval
+
+    rows = read_rows(out / "results.csv")
+    groups: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    for row in rows:
+        groups.setdefault((row["family"], row["task"], row["level"]), []).append(row)
+    lines = ["| task | level | chance | method | steps | seeds | success (95% CI) | per seed "
+             "| Δ vs ppo (95% CI) | CPU s / run |",
+             "|---|---:|---:|---|---:|---:|---|---|---|---:|"]
+    cpu = 0.0
+    for (_, task, level), group in sorted(groups.items(),
+                                          key=lambda kv: (kv[0][0] != "navigation",
+                                                          kv[0][1], kv[0][2])):
+        chance = float(group[0]["chance"])
+        for method in METHODS:
+            mine = sorted((r for r in group if r["method"] == method), key=lambda r: r["seed"])
+            if not mine:
+                continue
+            wins = sum(int(r["successes"]) for r in mine)
+            n = sum(int(r["episodes"]) for r in mine)
+            low, high = wilson_interval(wins, n)
+            runs_cpu = [float(r["cpu_seconds"]) for r in mine]
+            cpu += sum(runs_cpu)
+            diff = _paired(group, method, "ppo") if method in ("ppo_graph",
+                                                               "recurrent_ppo") else None
+            shown = "" if diff is None else f"{diff[0]:+.2f} ({diff[1]:+.2f}, {diff[2]:+.2f})"
+            per_seed = " ".join(f"{float(r['success']):.2f}" for r in mine)
+            steps = "-" if method == "scripted" else f"{int(mine[0]['steps']) // 1000}k"
+            lines.append(f"| {task} | {level} | {chance:.3f} | {method} | {steps} | {len(mine)} "
+                         f"| {wins / n:.2f} ({low:.2f}-{high:.2f}) | {per_seed} | {shown} | "
+                         f"{sum(runs_cpu) / len(runs_cpu):.0f} |")
+    lines.append("")
+    lines.append(f"{len(rows)} rows, {cpu / 3600:.2f} CPU hours in all.")
+    text = "\n".join(lines) + "\n"
+    (out / "table.md").write_text(text)
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/bench/rl-memory"))
+    parser.add_argument("--tasks", nargs="*", default=None)
+    parser.add_argument("--levels", nargs="*", type=int, default=[1, 2])
+    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=100_000)
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--report", action="store_true", help="only write table.md")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.report:
+        print(report(args.out))
+        return
+    tasks = [(f, t) for f, t in task_list() if args.tasks is None or t in args.tasks]
+    path = args.out / "results.csv"
+    done = {(r["task"], r["level"], r["method"], r["seed"]) for r in read_rows(path)}
+    todo = [c for c in cells(tasks, args.levels, args.methods, args.seeds)
+            if (c[1], str(c[2]), c[3], str(c[4])) not in done]
+    print(f"{len(todo)} cells to run ({len(done)} done)", flush=True)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        futures = {pool.submit(run_cell, *cell, args.steps, args.episodes): cell
+                   for cell in todo}
+        for future in as_completed(futures):
+            row = future.result()
+            append_row(path, row)
+            print(f"{row['task']:<18} L{row['level']} {row['method']:<14} seed {row['seed']}: "
+                  f"{row['success']:.2f} (chance {row['chance']:.3f}), "
+                  f"{row['cpu_seconds']:.0f} CPU s", flush=True)
+    print(report(args.out))
+
+
+if __name__ == "__main__":
+    main()
