@@ -83,13 +83,16 @@ def export_payload(
                 and r.props.get("instance") is True
                 and not any(k in r.props for k in missing)]
 
+    def selected(props: Mapping[str, Any], since_key: str) -> bool:
+        """New enough (`since_key` at or after `selector.since`) and, when asked, observed."""
+        if selector.since is not None and props.get(since_key, -1) < selector.since:
+            return False
+        return not selector.observed_only or props.get("provenance") == "observed"
+
     for kind in selector.kinds:
         taken = 0
         for rec in entities(kind):
-            p = rec.props
-            if selector.since is not None and p.get("valid_from", -1) < selector.since:
-                continue
-            if selector.observed_only and p.get("provenance") != "observed":
+            if not selected(rec.props, "valid_from"):
                 continue
             nodes[rec.id] = rec
             taken += 1
@@ -99,12 +102,8 @@ def export_payload(
         regions = (store.query("Region", {"explored": True}) if recent is None else
                    [r for r in recent if r.label == "Region" and r.props.get("explored") is True])
         for rec in regions:
-            p = rec.props
-            if selector.since is not None and p.get("explored_at", -1) < selector.since:
-                continue
-            if selector.observed_only and p.get("provenance") != "observed":
-                continue
-            nodes[rec.id] = rec
+            if selected(rec.props, "explored_at"):
+                nodes[rec.id] = rec
     if selector.recipes:
         for rec in store.query("Recipe"):
             nodes[rec.id] = rec

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from memsim.agents.policy import AgentContext, Decision
-from memsim.memory import Fact, GoalRecord, Recall, RetrievalQuery
+from memsim.memory import Fact, GoalRecord, PlaceRecord, Recall, RetrievalQuery
 
 Cell = tuple[int, int]
 SETTINGS_PATH = Path(__file__).with_name("skills.toml")
@@ -203,6 +203,11 @@ def start_note(active: ActiveSkill) -> Fact:
 def end_note(active: ActiveSkill, status: str, reason: str) -> Fact:
     return note(kind="subgoal", subject=active.name, status=status,
                 text=reason[:200] or None)
+
+
+def place_line(place: PlaceRecord) -> str:
+    """A remembered place as the prompt shows it (no '@': a model echoes what it reads)."""
+    return f"{place.kind} at ({place.x},{place.y}) [{place.provenance} step {place.step}]"
 
 
 def done_lines(recall: Recall | None, n: int) -> list[str]:

@@ -28,6 +28,7 @@ from memsim.agents.skills.base import (
     completed,
     failed,
     load_skill_settings,
+    place_line,
 )
 from memsim.memory import Fact, RetrievalQuery
 
@@ -84,8 +85,7 @@ class ManipulationSkills:
         return f"at ({view.x},{view.y}); phase {view.phase}; in view: {seen}"
 
     def memory_lines(self, context: AgentContext) -> list[str]:
-        return [f"{p.kind} at ({p.x},{p.y}) [{p.provenance} step {p.step}]"
-                for p in self._records(context)]
+        return [place_line(p) for p in self._records(context)]
 
     def _records(self, context: AgentContext) -> list[Any]:
         if context.recall is None:

@@ -31,6 +31,7 @@ from memsim.agents.skills.base import (
     completed,
     failed,
     load_skill_settings,
+    place_line,
 )
 from memsim.envs.navigation.engine import ACT
 from memsim.memory import RetrievalQuery
@@ -91,8 +92,8 @@ class NavigationSkills:
         recall = context.recall
         if recall is None:
             return []
-        return [f"{p.kind} at ({p.x},{p.y}) [{p.provenance} step {p.step}]"
-                for p in recall.nearest if p.kind in self.kinds][: self.cfg["choices"]]
+        return [place_line(p) for p in recall.nearest
+                if p.kind in self.kinds][: self.cfg["choices"]]
 
     # ---- the menu ---------------------------------------------------------------------
 
