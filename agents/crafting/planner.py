@@ -303,10 +303,7 @@ class ScriptedPlanner:
         return spots
 
     def _adjacent(self, b: Beliefs, station: str) -> bool:
-        d = self.rules.station_distance
-        v = b.view
-        return any(v.materials.get((v.x + dx, v.y + dy)) == station
-                   for dx in range(-d, d + 1) for dy in range(-d, d + 1))
+        return self._near(b.view.materials, b.view.position, station)
 
     # ---- doing it ---------------------------------------------------------------------
 
@@ -369,29 +366,61 @@ class ScriptedPlanner:
 
     def _place(self, thing: str, near: tuple[str, ...], b: Beliefs,
                turn: _Turn) -> tuple[str, str]:
+        """Build `thing` on the facing cell if it can be built there with every station
+        it needs (`near` too) still within reach; else walk to a spot from which one move
+        leaves it facing such a cell (moving turns the agent the way it goes)."""
         rule = self.rules.place[thing]
         v = b.view
-        front = (v.x + v.facing[0], v.y + v.facing[1])
-        if v.materials.get(front) in rule.where and front not in v.objects:
-            return f"place_{thing}", "facing a free cell"
-        near = [s for s in (*rule.nearby, *near) if self._adjacent(b, s)]
-        options = []
-        for name, (dx, dy) in DIRECTIONS.items():
-            nxt = (v.x + dx, v.y + dy)
-            if self.terrain.cost(v, nxt) != 1:
-                continue
-            keeps = all(self._near(v.materials, nxt, s) for s in near)
-            after = (nxt[0] + dx, nxt[1] + dy)
-            good = v.materials.get(after) in rule.where and after not in v.objects
-            options.append((not keeps, not good, name))
-        if options:
-            return f"move_{min(options)[2]}", "looking for a free cell to build on"
-        return turn.random_move(), "boxed in"
+        keep = [s for s in (*rule.nearby, *near) if self._adjacent(b, s)]
 
-    @staticmethod
-    def _near(materials: dict[Cell, str], cell: Cell, material: str) -> bool:
+        def buildable(cell: Cell) -> bool:
+            return v.materials.get(cell) in rule.where and cell not in v.objects
+
+        def clearable(cell: Cell) -> bool:  # `do` leaves a material it can build on
+            material = v.materials.get(cell, "")
+            collect = self.rules.collect.get(material)
+            return (collect is not None and collect.leaves in rule.where
+                    and cell not in v.objects
+                    and self.terrain.clearable(material, v.inventory))
+
+        front = (v.x + v.facing[0], v.y + v.facing[1])
+        if buildable(front):
+            return f"place_{thing}", "facing a free cell"
+        if clearable(front):
+            return "do", "clearing a cell to build on"
+        # Spots one move away from facing a free cell (moving turns the agent the way it
+        # goes), with every station it needs still within reach, nearest first. Choosing
+        # among planned spots instead of greedily one step ahead is what stops the agent
+        # pacing between two cells that keep a station but face nothing to build on.
+        reach = self.cfg["build_reach"]
+        approach: dict[Cell, str] = {}
+        for stand in sorted(v.materials, key=lambda c: (b.dist(c), c)):
+            if b.dist(stand) > reach or self.terrain.cost(v, stand) != 1 or not all(
+                    self._near(v.materials, stand, s) for s in keep):
+                continue
+            for name, (dx, dy) in DIRECTIONS.items():
+                before = (stand[0] - dx, stand[1] - dy)
+                if buildable((stand[0] + dx, stand[1] + dy)) and (
+                        before == v.position or self.terrain.cost(v, before) == 1):
+                    approach.setdefault(before, name)
+        if v.position in approach:
+            return f"move_{approach[v.position]}", "stepping to face a free cell to build on"
+        # Boxed in by stone or trees: turn to one (a move into it only turns the agent),
+        # clear it, build there.
+        for name, (dx, dy) in DIRECTIONS.items():
+            cell = (v.x + dx, v.y + dy)
+            if clearable(cell) and self.terrain.cost(v, cell) != 1:
+                return f"move_{name}", "turning to a cell it can clear to build on"
+        if approach:
+            target = min(approach, key=lambda c: (b.dist(c), c))
+            return self._go(turn, set(approach), target, "to a spot to build on")
+        return turn.random_move(), "no cell to build on here"
+
+    def _near(self, materials: dict[Cell, str], cell: Cell, material: str) -> bool:
+        """A `material` cell lies within station reach of `cell`."""
+        d = self.rules.station_distance
         return any(materials.get((cell[0] + dx, cell[1] + dy)) == material
-                   for dx in (-1, 0, 1) for dy in (-1, 0, 1))
+                   for dx in range(-d, d + 1) for dy in range(-d, d + 1))
 
     def _go_to_stations(self, stations: list[str], turn: _Turn) -> tuple[str, str]:
         b = turn.b

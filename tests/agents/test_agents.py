@@ -123,6 +123,30 @@ def test_planner_places_a_table_then_makes_a_pickaxe() -> None:
     assert world.action_names[decision.action] == "make_wood_pickaxe"
 
 
+def test_planner_boxed_in_by_stone_clears_a_cell_to_build_its_furnace_by_the_table() -> None:
+    # A table in a pocket of stone (as in a mountain it tunnelled into): the only cells to
+    # build on are the ones it makes by mining. It must not wander off or pace.
+    world = clearing()
+    a0 = world.agents[0]
+    x, y = a0.x, a0.y
+    world.fill(x - 4, y - 4, x + 4, y + 4, "stone")
+    world.set_material(x, y, "grass")
+    world.set_material(x, y - 1, "table")
+    uses = world.rules.place["furnace"].uses
+    world.give_items(0, wood=1, coal=1, iron=1, wood_pickaxe=1, stone_pickaxe=1, **uses)
+    policy = planner(world)
+    actions = []
+    for step in range(6):
+        action = world.action_names[policy.decide(context(world, step=step)).action]
+        actions.append(action)
+        world.step([world.action_names.index(action)])
+        if action == "make_iron_pickaxe":
+            break
+    assert actions[-2:] == ["place_furnace", "make_iron_pickaxe"], actions
+    assert (a0.x, a0.y) == (x, y)  # it built where it stood, by the table
+    assert world.agents[0].inventory[world.item_index["iron_pickaxe"]] == 1
+
+
 class Agent:
     """One crafting agent run through the real agent step (perceive, read inbox,
     remember, recall, decide) on a hand-built world, with memory on or off."""
