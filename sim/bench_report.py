@@ -4,7 +4,8 @@ The numbers come from :mod:`sim.bench_stats` (censored steps, seeded bootstrap i
 IQM, paired comparisons) and the figures from :mod:`sim.bench_plots`. Per scenario and
 team size the report has a table of groups and a table of paired comparisons with the
 reference ablation; then the team-size comparison ("fewer steps than 1 agent"), the
-suite's published reference figures, steps to each milestone, an aggregate over scenarios
+suite's published reference figures, steps to each milestone, where each paired
+difference arises (phase by phase between milestones), an aggregate over scenarios
 (suites with several), failed cells and the plots; a "how to read this" section explains
 them.
 """
@@ -32,10 +33,12 @@ from memsim.sim.bench_stats import (
     Estimate,
     GroupStats,
     PairedComparison,
+    PhaseComparison,
     aggregate_stats,
     group_stats,
     milestone_stats,
     paired_comparisons,
+    phase_comparisons,
     read_results,
 )
 from memsim.sim.suite import format_seeds
@@ -260,6 +263,32 @@ def milestone_section(rows: Sequence[Row], ablation: str) -> list[str]:
                     "ll" + "r" * len(sizes), table), ""]
 
 
+def phase_section(phases: Sequence[PhaseComparison]) -> list[str]:
+    """Per ablation: the paired difference of each phase's length, by scenario and team
+    size (where the difference in steps arises)."""
+    if not phases:
+        return []
+    reference = phases[0].reference
+    lines = [f"## Where the difference arises: phases, paired with `{reference}`", "",
+             "A phase ends once the team has reached every milestone up to the one named "
+             "(in the order listed; censored at the step limit), the last at the goal. Each "
+             f"cell is the mean over seeds of (the ablation's phase length − `{reference}`'s) "
+             "with its 95% BCa bootstrap interval; a row's cells add up to its Δ steps "
+             "above. Positive: the ablation took longer in that phase.", ""]
+    for ablation in dict.fromkeys(p.ablation for p in phases):
+        mine = [p for p in phases if p.ablation == ablation]
+        names = list(dict.fromkeys(n for p in mine for n, _ in p.phases))
+        rows = []
+        for p in mine:
+            cells = dict(p.phases)
+            rows.append([p.scenario, str(p.agents), str(p.pairs),
+                         *(_est(cells[n], signed=True) if n in cells else "-" for n in names)])
+        lines += [f"`{ablation}` − `{reference}`:", "",
+                  *_table(["scenario", "agents", "pairs", *names], "lrr" + "r" * len(names),
+                          rows), ""]
+    return lines
+
+
 def aggregate_section(aggregates: Sequence[AggregateStats]) -> list[str]:
     """Per team size and ablation over scenarios (suites with several scenarios)."""
     return ["## Across scenarios", "",
@@ -302,6 +331,7 @@ def render_report(suite: Suite, rows: Sequence[Row], stats: Sequence[GroupStats]
     if paragraph and suite.reference is not None:
         lines += [f"## Against {suite.reference.source}", "", paragraph, ""]
     lines += milestone_section(rows, reference)
+    lines += phase_section(phase_comparisons(rows, reference))
     if len({s.scenario for s in stats}) > 1:
         lines += aggregate_section(aggregate_stats(rows))
     if failed:

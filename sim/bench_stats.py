@@ -462,6 +462,62 @@ def milestone_stats(rows: Iterable[Row], ablation: str
     return result
 
 
+def phase_ends(row: Row, columns: Sequence[str]) -> list[float]:
+    """When each phase of an episode ended: phase k ends once every milestone up to the
+    k-th (in `columns` order) has been reached (censored at the limit), the last phase at
+    the goal (censored steps). Non-decreasing, so phase lengths are never negative even
+    when the team reached a later milestone first."""
+    ends = list(np.maximum.accumulate([milestone_steps(row, c) for c in columns]))
+    return [*map(float, ends), max(float(ends[-1]) if ends else 0.0, censored_steps(row))]
+
+
+def phase_lengths(row: Row, columns: Sequence[str]) -> list[float]:
+    """The length of each phase of :func:`phase_ends` (they add up to censored steps)."""
+    ends = phase_ends(row, columns)
+    return [b - a for a, b in zip([0.0, *ends[:-1]], ends, strict=True)]
+
+
+@dataclass(frozen=True)
+class PhaseComparison:
+    """Where an ablation gains or loses steps against the reference, paired by seed: the
+    mean difference in each phase's length (they add up to the difference in steps)."""
+
+    scenario: str
+    agents: int
+    ablation: str
+    reference: str
+    pairs: int
+    phases: tuple[tuple[str, Estimate], ...]  # (the milestone a phase ends at, Δ length)
+
+
+def phase_comparisons(rows: Iterable[Row], reference: str) -> list[PhaseComparison]:
+    """Every other ablation against ``reference`` within its scenario and team size: the
+    paired difference of each phase's length (phases end at the milestones, then the
+    goal; see :func:`phase_ends`)."""
+    groups = by_group(rows)
+    result = []
+    for (scenario, agents, ablation), members in groups.items():
+        base = groups.get((scenario, agents, reference))
+        if ablation == reference or base is None:
+            continue
+        pairs, _ = paired_rows(ok_rows(members), ok_rows(base))
+        columns = milestone_columns([*members, *base])
+        if not pairs or not columns:
+            continue
+        names = [c.removeprefix("steps_to_") for c in columns] + ["goal"]
+
+        mine = [phase_lengths(a, columns) for a, _ in pairs]
+        theirs = [phase_lengths(b, columns) for _, b in pairs]
+        if not any(m[-1] or t[-1] for m, t in zip(mine, theirs, strict=True)):
+            names.pop()  # the goal is the last milestone: no phase after it
+        result.append(PhaseComparison(
+            scenario=scenario, agents=agents, ablation=ablation, reference=reference,
+            pairs=len(pairs), phases=tuple(
+                (name, paired_difference([m[k] for m in mine], [t[k] for t in theirs]))
+                for k, name in enumerate(names))))
+    return result
+
+
 # --------------------------------------------------------------------------- across scenarios
 
 

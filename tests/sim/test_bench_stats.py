@@ -42,6 +42,8 @@ from memsim.sim.bench_stats import (
     milestone_steps,
     paired_comparisons,
     paired_difference,
+    phase_comparisons,
+    phase_ends,
     ratio_of_means,
     verdict,
 )
@@ -191,6 +193,32 @@ def test_paired_comparisons_pair_by_seed_within_scenario_and_team_size() -> None
     assert lossy_c.difference.value == pytest.approx((-10 - 10 + 100 + 10) / 4)
     assert lossy_c.success_difference is not None
     assert lossy_c.success_difference.value == pytest.approx(-0.25)
+
+
+def test_phases_end_when_every_earlier_milestone_is_reached_and_add_up_to_the_steps() -> None:
+    columns = ["steps_to_a", "steps_to_b", "steps_to_c"]
+    # b before a: phase "b" ends when both are in (30); c never reached: the limit (100).
+    r = row(0, 100, False, steps_to_a=30, steps_to_b=12, steps_to_c="")
+    assert phase_ends(r, columns) == [30.0, 30.0, 100.0, 100.0]
+    assert phase_ends(row(0, 80, True, steps_to_a=5, steps_to_b=9, steps_to_c=70),
+                      columns) == [5.0, 9.0, 70.0, 80.0]
+
+
+def test_phase_comparisons_say_where_an_ablation_loses_its_steps() -> None:
+    rows = []
+    for seed, (a, b, end) in enumerate([(5, 20, 60), (8, 30, 90), (4, 25, 70), (6, 22, 65),
+                                        (9, 40, 99), (7, 28, 80)]):
+        rows.append(row(seed, end, True, steps_to_a=a, steps_to_b=b))
+        # the ablation reaches a and b as fast, then needs 15-25 more steps to the goal
+        rows.append(row(seed, end + 15 + 2 * seed, True, "slow", steps_to_a=a, steps_to_b=b))
+    (found,) = phase_comparisons(rows, "full")
+    phases = dict(found.phases)
+    assert list(phases) == ["a", "b", "goal"] and found.pairs == 6
+    assert phases["a"].value == 0 and phases["b"].value == 0
+    assert phases["goal"].value == pytest.approx(20) and verdict(phases["goal"]) == WORSE
+    (total,) = paired_comparisons(rows, "full")
+    assert total.difference is not None
+    assert sum(e.value for e in phases.values()) == pytest.approx(total.difference.value)
 
 
 def test_fewer_steps_than_one_agent_is_paired_when_seeds_are_shared() -> None:
