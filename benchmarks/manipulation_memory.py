@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Iterable
-from math import comb, perm
 from typing import Any
 
 from memsim.envs.manipulation import TASKS, ManipulationConfig
+from memsim.envs.manipulation.chance import chance_level
 from memsim.memory import AgentMemory, open_store
 from memsim.sim.comm import CommConfig
 from memsim.sim.episode import build_team, make_executor
@@ -62,19 +62,6 @@ def success_rates(task: str, seeds: Iterable[int], memory: bool,
     return success_rate(config, seeds, memory)
 
 
-def chance(config: ManipulationConfig) -> float | None:
-    """Success of a blind guess among the items on the table (None: no closed form, as for
-    placing or intercepting at a guessed cell, where it is close to 0)."""
-    task = config.rules.task(config.task)
-    level = config.level
-    if task.engine in ("select", "shell"):
-        return 1 / level
-    if task.engine == "colour_set":
-        items = level + min(task.extra["distractors"], len(task.colours) - level)
-        return 1 / (perm(items, level) if task.extra["ordered"] else comb(items, level))
-    return None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
@@ -90,8 +77,8 @@ def main() -> None:
             start = time.perf_counter()
             on = success_rate(config, seeds, True)
             off = success_rate(config, seeds, False)
-            odds = chance(config)
-            shown = "-" if odds is None else f"{odds:.3f}"
+            odds = chance_level(config)
+            shown = f"{odds:.3f}"
             print(f"{task:<18}{level:>6}{on:>11.2f}{off:>12.2f}{shown:>9}"
                   f"{time.perf_counter() - start:>7.1f}", flush=True)
 

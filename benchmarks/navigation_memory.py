@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from memsim.envs.navigation import TASK_NAMES, NavigationConfig, load_rules
+from memsim.envs.navigation.chance import chance_level
 from memsim.sim.comm import CommConfig
 from memsim.sim.episode import build_team, make_executor
 from memsim.sim.scenario import MemoryConfig
@@ -65,12 +66,11 @@ def success_rates(task: str, seeds: list[int] | range, memory: bool, relay: bool
     return sum(wins) / len(wins)
 
 
-def chance(task: str, difficulty: int) -> float | None:
-    """Success of a blind guess where the task is a choice (one door or dancer of n); None
-    where it is not (a guessed route or tile sequence almost never succeeds)."""
-    level = load_rules().tasks[task].level(difficulty)
-    items = {"object_permanence": "doors", "ballet": "dancers"}
-    return 1 / level[items[task]] if task in items else None
+def chance(task: str, difficulty: int) -> float:
+    """The task's chance level at `difficulty`, as the environment states it."""
+    rules = load_rules()
+    spec = rules.tasks[task]
+    return chance_level(rules, spec, spec.level(difficulty))
 
 
 def main() -> None:
@@ -89,7 +89,7 @@ def main() -> None:
             off = success_rates(task, seeds, False, relay, args.difficulty)
             guess = chance(task, args.difficulty)
             print(f"{task:<20} {'relay' if relay else 'single':<8} {on:>10.2f} {off:>11.2f} "
-                  f"{'-' if guess is None else f'{guess:.2f}':>7} "
+                  f"{guess:>7.3f} "
                   f"{time.perf_counter() - began:>8.1f}")
 
 

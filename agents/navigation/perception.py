@@ -7,7 +7,7 @@ Only what the observation shows becomes a fact, at world coordinates:
   tile, a landmark on the town map, a safe path cell) as `seen_at <mark name>`;
 - the agent's own cell as `seen_at safe` (it stands there, so it is not a pit), and the
   pit its last move fell into as `seen_at pit`;
-- the outcome of its own last action as an `event`.
+- the outcome of its own last action as an `event`, where it now stands (its trail).
 
 No `surveyed` fact is ever written: every cue is hidden after its phase although it is
 still true, so negative evidence over the view would wrongly close it. Nothing in these
@@ -60,5 +60,5 @@ class NavigationPerception:
         if info.get("action"):
             outcome = "success" if info.get("ok", True) else "failure"
             facts.append(Fact(kind="event", subject=info["action"], outcome=outcome,
-                              text=info.get("reason") or None))
+                              place=view.position, text=info.get("reason") or None))
         return facts

@@ -20,7 +20,7 @@ memory off (``recall is None``) the solver guesses, so its success falls to abou
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 
 import numpy as np
@@ -34,6 +34,9 @@ from memsim.memory import Recall, RetrievalQuery
 
 Cell = tuple[int, int]
 MAX_RECALL_PER_KIND = 32  # RetrievalQuery.per_kind's upper bound
+# Its last positions recalled; a cell visited this often among them is routed around when
+# another route exists (a route through walls it no longer recalls can flip back and forth).
+TRAIL, CROWDED = 12, 3
 # Scenery marks that are choices: stepping on the wrong one fails the episode.
 CHOICE_MARKS = {"object_permanence": "door", "ballet": "dancer", "neighbourhood": "sign"}
 
@@ -119,7 +122,7 @@ class NavigationSolver:
         else:
             kinds = (target,)
         return RetrievalQuery(nearest=kinds, position=view.position,
-                              per_kind=MAX_RECALL_PER_KIND)
+                              per_kind=MAX_RECALL_PER_KIND, trail=TRAIL)
 
     @staticmethod
     def _recalled(recall: Recall | None, kind: str) -> list[Cell]:
@@ -218,7 +221,10 @@ class NavigationSolver:
             avoid = {c for c, _ in obs.cells("marks", self.rules.mark_ids[choice])}
             avoid |= set(self._recalled(recall, choice))
             avoid.discard(goal)
-        nxt = step_towards(position, goal, walls, avoid)
+        trail = recall.trail if recall is not None else []
+        crowded = {c for c, n in Counter(trail).items() if n >= CROWDED} - {position, goal}
+        nxt = (step_towards(position, goal, walls, avoid | crowded) if crowded else None
+               ) or step_towards(position, goal, walls, avoid)
         if nxt is None:
             return self._random_move(obs, position, f"{target} at {goal}: no route known", step)
         return Decision(self._move_to(position, nxt),

@@ -16,13 +16,14 @@ from memsim.agents.manipulation.solver import ManipulationSolver
 from memsim.agents.manipulation.view import ManipulationDecoder
 from memsim.agents.policy import AgentContext, Policy
 from memsim.envs.manipulation import TASKS, ManipulationConfig, load_rules, parallel_env
+from memsim.envs.manipulation.chance import chance_level
 from memsim.memory import PlaceRecord, Recall
 
 try:
-    from benchmarks.manipulation_memory import chance, success_rate
+    from benchmarks.manipulation_memory import success_rate
 except ImportError:  # pytest run from elsewhere than the repository root
     sys.path.insert(0, str(Path(__file__).parents[2]))
-    from benchmarks.manipulation_memory import chance, success_rate
+    from benchmarks.manipulation_memory import success_rate
 
 RULES = load_rules()
 ACTION = {name: i for i, name in enumerate(RULES.actions)}
@@ -142,7 +143,7 @@ def test_memory_solves_and_no_memory_is_chance(task: str) -> None:
     config = ManipulationConfig(task=task)  # type: ignore[arg-type]
     on = success_rate(config, SEEDS, memory=True)
     off = success_rate(config, SEEDS, memory=False)
-    odds = chance(config) or 0.0
+    odds = chance_level(config)
     assert on >= 11 / 12, f"{task}: memory on solved {on:.2f}"
     # 12 seeds: allow sampling noise around chance, far below the memory rate
     assert off <= odds + 0.3 and on - off >= 0.5, f"{task}: memory off {off:.2f}"
@@ -152,7 +153,7 @@ def test_memory_solves_and_no_memory_is_chance(task: str) -> None:
 def test_forgetting_after_the_cue_is_like_no_memory(task: str) -> None:
     config = ManipulationConfig(task=task)  # type: ignore[arg-type]
     forgot = success_rate(config, SEEDS, memory=True, forget_in=FORGET_IN.get(task, "action"))
-    assert forgot <= (chance(config) or 0.0) + 0.3, f"{task}: solved {forgot:.2f} after forgetting"
+    assert forgot <= chance_level(config) + 0.3, f"{task}: solved {forgot:.2f} after forgetting"
 
 
 @pytest.mark.parametrize(("task", "level"), [("remember_color", 9), ("remember_shape", 9),
@@ -173,7 +174,7 @@ def test_relay_actor_acts_on_what_it_was_told(task: str) -> None:
     told = success_rate(config, range(8), memory=True)
     alone = success_rate(config, range(8), memory=True, comm=False)
     assert told >= 7 / 8, f"{task}: relay solved {told:.2f}"
-    assert alone <= (chance(config) or 0.0) + 0.35, f"{task}: without comm {alone:.2f}"
+    assert alone <= chance_level(config) + 0.35, f"{task}: without comm {alone:.2f}"
 
 
 def test_relay_with_two_actors() -> None:

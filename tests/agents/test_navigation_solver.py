@@ -14,7 +14,7 @@ from memsim.agents.navigation.perception import NavigationPerception
 from memsim.agents.navigation.solver import NavigationSolver
 from memsim.agents.policy import AgentContext
 from memsim.envs.navigation import TASK_NAMES, NavigationConfig, load_rules, parallel_env
-from memsim.memory import AgentMemory, open_store
+from memsim.memory import AgentMemory, PlaceRecord, Recall, open_store
 from memsim.sim.team import TeamRuntime, TeamState
 
 try:
@@ -69,6 +69,7 @@ def test_perception_turns_view_cue_and_pits_into_facts() -> None:
     assert ("pit", pit) in {(f.subject, f.place) for f in facts}
     event = next(f for f in facts if f.kind == "event")
     assert event.subject == RULES.actions[action] and event.outcome == "success"
+    assert event.place == e.world.grid.home  # back at the start: the agent's trail
 
 
 # ---- the solver's parts -------------------------------------------------------------
@@ -87,6 +88,32 @@ def test_recall_query_names_the_target_only_in_the_act_phase() -> None:
     target = RULES.mark_name(e.world.grid.targets[0].mark)
     assert query is not None and query.nearest == (target, "dancer")
     assert query.position == e.world.grid.home
+
+
+def test_the_solver_routes_around_cells_its_trail_shows_it_pacing_through() -> None:
+    config = NavigationConfig(task="ballet")
+    e = parallel_env(config)
+    obs, _ = e.reset(seed=1)
+    for _ in range(e.world.grid.act_start):
+        obs, *_ = e.step({"agent_0": 0})
+    solver = NavigationSolver(config)
+    solver.reset("agent_0", 1, e.action_names)
+    target = RULES.mark_name(e.world.grid.targets[0].mark)
+    goal = e.world.grid.targets[0].cell
+    here = e.world.grid.home
+
+    def next_cell(trail: list[tuple[int, int]]) -> tuple[int, int]:
+        place = PlaceRecord(f"ent:{target}", target, *goal, None, "observed", 1.0, 0)
+        context = _context(config, obs["agent_0"], e.world.step_count)
+        context.recall = Recall(nearest=[place], trail=trail)
+        dx, dy = RULES.moves[RULES.actions.index(
+            e.action_names[solver.decide(context).action])]
+        return here[0] + dx, here[1] + dy
+
+    first = next_cell([])
+    assert next_cell([first, here] * 2) == first  # visited twice: still the way
+    assert next_cell([first, here] * 3) != first  # three times: another way round
+    assert abs(goal[0] - here[0]) + abs(goal[1] - here[1]) > 1
 
 
 def test_relay_observer_sends_every_cue_row_as_valid_location_messages() -> None:
