@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memsim.sim.bench_stats import Estimate, GroupStats, MilestoneStats, PairedComparison
+from memsim.sim.bench_milestones import MilestoneStats
+from memsim.sim.bench_stats import Estimate, GroupStats, PairedComparison
 
 PLOT_FILES = {
     "success": "success_by_ablation.png",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from memsim.sim.bench_milestones import PhaseComparison, milestone_stats, phase_comparisons
 from memsim.sim.bench_plots import (
     PLOT_FILES,
     plot_messages,
@@ -33,12 +34,9 @@ from memsim.sim.bench_stats import (
     Estimate,
     GroupStats,
     PairedComparison,
-    PhaseComparison,
     aggregate_stats,
     group_stats,
-    milestone_stats,
     paired_comparisons,
-    phase_comparisons,
     read_results,
 )
 from memsim.sim.suite import format_seeds

@@ -8,7 +8,7 @@ give the same numbers.
 - **Failures count.** An episode that missed the goal counts as its step limit (the row's
   ``max_steps``): :func:`censored_steps`. That is a lower bound for a failed episode, so a
   mean over censored steps is a lower bound too. A milestone not reached counts the same
-  way (:func:`milestone_stats` also gives the fraction that reached it).
+  way (:mod:`sim.bench_milestones` also gives the fraction that reached it).
 - **Intervals** are 95% bootstrap intervals from :func:`scipy.stats.bootstrap` with a fixed
   seed (:data:`BOOTSTRAP_SEED`), so a report is reproducible byte for byte: BCa for means,
   differences and ratios; percentile for the interquartile mean, resampling seeds within
@@ -24,15 +24,13 @@ from __future__ import annotations
 import csv
 import statistics
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import stats as sps
-
-from memsim.sim.families import family_milestones
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 9999
@@ -398,15 +396,22 @@ class PairedComparison:
         return verdict(self.success_difference, higher_is_better=True)
 
 
+def against_reference(rows: Iterable[Row], reference: str
+                      ) -> Iterator[tuple[GroupKey, list[Row], list[Row]]]:
+    """Every other ablation's group with the ``reference`` group of its scenario and team
+    size: ``(key, its rows, the reference's rows)``, in the order groups first appear."""
+    groups = by_group(rows)
+    for (scenario, agents, ablation), members in groups.items():
+        base = groups.get((scenario, agents, reference))
+        if ablation != reference and base is not None:
+            yield (scenario, agents, ablation), members, base
+
+
 def paired_comparisons(rows: Iterable[Row], reference: str) -> list[PairedComparison]:
     """Every other ablation against ``reference`` within its scenario and team size, paired
     by seed (in the order groups first appear)."""
-    groups = by_group(rows)
     result = []
-    for (scenario, agents, ablation), members in groups.items():
-        base = groups.get((scenario, agents, reference))
-        if ablation == reference or base is None:
-            continue
+    for (scenario, agents, ablation), members, base in against_reference(rows, reference):
         pairs, left_out = paired_rows(ok_rows(members), ok_rows(base))
         steps = ([censored_steps(a) for a, _ in pairs], [censored_steps(b) for _, b in pairs])
         hits = ([float(flag(a["goal_reached"])) for a, _ in pairs],
@@ -418,103 +423,6 @@ def paired_comparisons(rows: Iterable[Row], reference: str) -> list[PairedCompar
             ratio=ratio_of_means(*steps) if pairs else None,
             success_difference=paired_difference(*hits) if pairs else None,
         ))
-    return result
-
-
-# --------------------------------------------------------------------------- milestones
-
-
-@dataclass(frozen=True)
-class MilestoneStats:
-    """Steps to a milestone in one group: a milestone not reached counts as the limit."""
-
-    milestone: str
-    reached: int
-    episodes: int
-    steps: Estimate  # mean censored steps to it, BCa bootstrap interval
-
-
-def milestone_columns(rows: Sequence[Row]) -> list[str]:
-    """The milestone columns to report: the families' milestones when present (other
-    achievements, such as eat_cow, are in the table but not on the path to the goal),
-    else every ``steps_to_*`` column."""
-    columns: dict[str, None] = {}
-    for row in rows:
-        columns.update((k, None) for k in row if k.startswith("steps_to_"))
-    path = [f"steps_to_{m}" for m in family_milestones(rows) if f"steps_to_{m}" in columns]
-    return list(dict.fromkeys(path)) or list(columns)
-
-
-def milestone_stats(rows: Iterable[Row], ablation: str
-                    ) -> dict[str, dict[int, list[MilestoneStats]]]:
-    """``{scenario: {agents: [MilestoneStats, ...]}}`` for one ablation, milestones in
-    their order; every episode counts (a milestone not reached at the step limit)."""
-    result: dict[str, dict[int, list[MilestoneStats]]] = {}
-    for (scenario, agents, abl), members in by_group(rows).items():
-        ok = ok_rows(members)
-        if abl != ablation or not ok:
-            continue
-        per = result.setdefault(scenario, {}).setdefault(agents, [])
-        for column in milestone_columns(members):
-            reached = sum(num(r.get(column)) is not None for r in ok)
-            per.append(MilestoneStats(column.removeprefix("steps_to_"), reached, len(ok),
-                                      mean_interval([milestone_steps(r, column) for r in ok])))
-    return result
-
-
-def phase_ends(row: Row, columns: Sequence[str]) -> list[float]:
-    """When each phase of an episode ended: phase k ends once every milestone up to the
-    k-th (in `columns` order) has been reached (censored at the limit), the last phase at
-    the goal (censored steps). Non-decreasing, so phase lengths are never negative even
-    when the team reached a later milestone first."""
-    ends = list(np.maximum.accumulate([milestone_steps(row, c) for c in columns]))
-    return [*map(float, ends), max(float(ends[-1]) if ends else 0.0, censored_steps(row))]
-
-
-def phase_lengths(row: Row, columns: Sequence[str]) -> list[float]:
-    """The length of each phase of :func:`phase_ends` (they add up to censored steps)."""
-    ends = phase_ends(row, columns)
-    return [b - a for a, b in zip([0.0, *ends[:-1]], ends, strict=True)]
-
-
-@dataclass(frozen=True)
-class PhaseComparison:
-    """Where an ablation gains or loses steps against the reference, paired by seed: the
-    mean difference in each phase's length (they add up to the difference in steps)."""
-
-    scenario: str
-    agents: int
-    ablation: str
-    reference: str
-    pairs: int
-    phases: tuple[tuple[str, Estimate], ...]  # (the milestone a phase ends at, Δ length)
-
-
-def phase_comparisons(rows: Iterable[Row], reference: str) -> list[PhaseComparison]:
-    """Every other ablation against ``reference`` within its scenario and team size: the
-    paired difference of each phase's length (phases end at the milestones, then the
-    goal; see :func:`phase_ends`)."""
-    groups = by_group(rows)
-    result = []
-    for (scenario, agents, ablation), members in groups.items():
-        base = groups.get((scenario, agents, reference))
-        if ablation == reference or base is None:
-            continue
-        pairs, _ = paired_rows(ok_rows(members), ok_rows(base))
-        columns = milestone_columns([*members, *base])
-        if not pairs or not columns:
-            continue
-        names = [c.removeprefix("steps_to_") for c in columns] + ["goal"]
-
-        mine = [phase_lengths(a, columns) for a, _ in pairs]
-        theirs = [phase_lengths(b, columns) for _, b in pairs]
-        if not any(m[-1] or t[-1] for m, t in zip(mine, theirs, strict=True)):
-            names.pop()  # the goal is the last milestone: no phase after it
-        result.append(PhaseComparison(
-            scenario=scenario, agents=agents, ablation=ablation, reference=reference,
-            pairs=len(pairs), phases=tuple(
-                (name, paired_difference([m[k] for m in mine], [t[k] for t in theirs]))
-                for k, name in enumerate(names))))
     return result
 
 

@@ -30,7 +30,13 @@ from typing import Any
 
 from memsim.agents.crafting.beliefs import Beliefs, Cell, Recipe, gather
 from memsim.agents.crafting.perception import recipe_facts
-from memsim.agents.crafting.routes import Terrain, first_step, step_into
+from memsim.agents.crafting.routes import (
+    Terrain,
+    build_approach,
+    first_step,
+    near_material,
+    step_into,
+)
 from memsim.agents.crafting.teamwork import Teamwork
 from memsim.agents.crafting.view import DIRECTIONS
 from memsim.agents.policy import AgentContext, Decision
@@ -303,7 +309,8 @@ class ScriptedPlanner:
         return spots
 
     def _adjacent(self, b: Beliefs, station: str) -> bool:
-        return self._near(b.view.materials, b.view.position, station)
+        return near_material(b.view.materials, b.view.position, station,
+                             self.rules.station_distance)
 
     # ---- doing it ---------------------------------------------------------------------
 
@@ -388,21 +395,7 @@ class ScriptedPlanner:
             return f"place_{thing}", "facing a free cell"
         if clearable(front):
             return "do", "clearing a cell to build on"
-        # Spots one move away from facing a free cell (moving turns the agent the way it
-        # goes), with every station it needs still within reach, nearest first. Choosing
-        # among planned spots instead of greedily one step ahead is what stops the agent
-        # pacing between two cells that keep a station but face nothing to build on.
-        reach = self.cfg["build_reach"]
-        approach: dict[Cell, str] = {}
-        for stand in sorted(v.materials, key=lambda c: (b.dist(c), c)):
-            if b.dist(stand) > reach or self.terrain.cost(v, stand) != 1 or not all(
-                    self._near(v.materials, stand, s) for s in keep):
-                continue
-            for name, (dx, dy) in DIRECTIONS.items():
-                before = (stand[0] - dx, stand[1] - dy)
-                if buildable((stand[0] + dx, stand[1] + dy)) and (
-                        before == v.position or self.terrain.cost(v, before) == 1):
-                    approach.setdefault(before, name)
+        approach = build_approach(self.terrain, v, buildable, keep, self.cfg["build_reach"])
         if v.position in approach:
             return f"move_{approach[v.position]}", "stepping to face a free cell to build on"
         # Boxed in by stone or trees: turn to one (a move into it only turns the agent),
@@ -415,12 +408,6 @@ class ScriptedPlanner:
             target = min(approach, key=lambda c: (b.dist(c), c))
             return self._go(turn, set(approach), target, "to a spot to build on")
         return turn.random_move(), "no cell to build on here"
-
-    def _near(self, materials: dict[Cell, str], cell: Cell, material: str) -> bool:
-        """A `material` cell lies within station reach of `cell`."""
-        d = self.rules.station_distance
-        return any(materials.get((cell[0] + dx, cell[1] + dy)) == material
-                   for dx in range(-d, d + 1) for dy in range(-d, d + 1))
 
     def _go_to_stations(self, stations: list[str], turn: _Turn) -> tuple[str, str]:
         b = turn.b

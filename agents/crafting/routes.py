@@ -11,7 +11,7 @@ Unknown cells beyond the view are not searched.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from memsim.agents.crafting.view import DIRECTIONS, CraftingView
 from memsim.envs.crafting.rules import Rules
@@ -123,3 +123,34 @@ def step_into(terrain: Terrain, view: CraftingView, nxt: Cell) -> tuple[str, str
     if bridge is not None and not terrain.clearable(material, view.inventory):
         return f"place_{bridge}", f"bridging {material} with {bridge}"
     return "do", f"clearing {material} on the way"
+
+
+def near_material(materials: Mapping[Cell, str], cell: Cell, material: str,
+                  distance: int) -> bool:
+    """A `material` cell lies within Chebyshev `distance` of `cell` (station reach)."""
+    return any(materials.get((cell[0] + dx, cell[1] + dy)) == material
+               for dx in range(-distance, distance + 1) for dy in range(-distance, distance + 1))
+
+
+def build_approach(terrain: Terrain, view: CraftingView, buildable: Callable[[Cell], bool],
+                   keep: Sequence[str], reach: int) -> dict[Cell, str]:
+    """Where to step from to face a cell it can build on: cell -> the move that, made from
+    it, leaves the agent (moving turns it the way it goes) on a walkable cell within
+    `reach` with every station in `keep` still within station reach, facing a `buildable`
+    one. Planning the spot,
+    rather than looking one step ahead, is what keeps an agent from pacing between two
+    cells that both keep a station in reach but face nothing to build on."""
+    here, distance = view.position, terrain.rules.station_distance
+    approach: dict[Cell, str] = {}
+    for stand in sorted(view.materials, key=lambda c: (abs(c[0] - here[0]) + abs(c[1] - here[1]),
+                                                       c)):
+        if (abs(stand[0] - here[0]) + abs(stand[1] - here[1]) > reach
+                or terrain.cost(view, stand) != 1 or not all(
+                    near_material(view.materials, stand, s, distance) for s in keep)):
+            continue
+        for delta, move in MOVES.items():
+            before = (stand[0] - delta[0], stand[1] - delta[1])
+            if buildable((stand[0] + delta[0], stand[1] + delta[1])) and (
+                    before == here or terrain.cost(view, before) == 1):
+                approach.setdefault(before, move.removeprefix("move_"))
+    return approach

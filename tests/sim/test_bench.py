@@ -19,9 +19,10 @@ from memsim.sim.bench import (
     run_suite,
     summary_row,
 )
+from memsim.sim.bench_milestones import milestone_stats
 from memsim.sim.bench_plots import PLOT_FILES
 from memsim.sim.bench_report import REPORT_FILE, write_report
-from memsim.sim.bench_stats import group_stats, milestone_stats, read_results
+from memsim.sim.bench_stats import group_stats, read_results
 from memsim.sim.cli import add_bench_parser, cmd_bench
 from memsim.sim.output import EpisodeSummary
 from memsim.sim.suite import Suite, SuiteError, deep_merge, expand_suite, load_suite

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from scipy import stats as sps
 
+from memsim.sim.bench_milestones import MilestoneStats, phase_comparisons, phase_ends
 from memsim.sim.bench_plots import (
     Bars,
     error_bar_extents,
@@ -32,7 +33,6 @@ from memsim.sim.bench_stats import (
     WORSE,
     Estimate,
     GroupStats,
-    MilestoneStats,
     PairedComparison,
     censored_steps,
     group_stats,
@@ -42,8 +42,6 @@ from memsim.sim.bench_stats import (
     milestone_steps,
     paired_comparisons,
     paired_difference,
-    phase_comparisons,
-    phase_ends,
     ratio_of_means,
     verdict,
 )
