@@ -137,16 +137,19 @@ def build_approach(terrain: Terrain, view: CraftingView, buildable: Callable[[Ce
     """Where to step from to face a cell it can build on: cell -> the move that, made from
     it, leaves the agent (moving turns it the way it goes) on a walkable cell within
     `reach` with every station in `keep` still within station reach, facing a `buildable`
-    one. Planning the spot,
-    rather than looking one step ahead, is what keeps an agent from pacing between two
-    cells that both keep a station in reach but face nothing to build on."""
+    one. Planning the spot, rather than looking one step ahead, is what keeps an agent
+    from pacing between two cells that both keep a station in reach but face nothing to
+    build on."""
     here, distance = view.position, terrain.rules.station_distance
+
+    def dist(cell: Cell) -> int:
+        return abs(cell[0] - here[0]) + abs(cell[1] - here[1])
+
     approach: dict[Cell, str] = {}
-    for stand in sorted(view.materials, key=lambda c: (abs(c[0] - here[0]) + abs(c[1] - here[1]),
-                                                       c)):
-        if (abs(stand[0] - here[0]) + abs(stand[1] - here[1]) > reach
-                or terrain.cost(view, stand) != 1 or not all(
-                    near_material(view.materials, stand, s, distance) for s in keep)):
+    for stand in sorted((c for c in view.materials if dist(c) <= reach),
+                        key=lambda c: (dist(c), c)):
+        if terrain.cost(view, stand) != 1 or not all(
+                near_material(view.materials, stand, s, distance) for s in keep):
             continue
         for delta, move in MOVES.items():
             before = (stand[0] - delta[0], stand[1] - delta[1])

@@ -38,7 +38,7 @@ from typing import Any
 
 from memsim.agents.crafting.beliefs import Beliefs, Cell, Recipe
 from memsim.agents.crafting.planner import ScriptedPlanner, Task
-from memsim.agents.crafting.routes import first_step, step_into
+from memsim.agents.crafting.routes import first_step, near_material, step_into
 from memsim.agents.crafting.teamwork import next_to
 from memsim.agents.crafting.view import DIRECTIONS
 from memsim.agents.policy import AgentContext, Decision
@@ -500,10 +500,8 @@ class CraftingSkills:
 
     def _adjacent(self, b: Beliefs, station: str, slack: int = 0) -> bool:
         """A `station` within reach (the rules' station distance, plus `slack`)."""
-        d = self.rules.station_distance + slack
-        v = b.view
-        return any(v.materials.get((v.x + dx, v.y + dy)) == station
-                   for dx in range(-d, d + 1) for dy in range(-d, d + 1))
+        return near_material(b.view.materials, b.view.position, station,
+                             self.rules.station_distance + slack)
 
     @staticmethod
     def _missing(recipe: Recipe, inventory: dict[str, int]) -> str:
