@@ -161,21 +161,29 @@ class CreatureRules:
         grid = np.zeros((rows * size, cols * size), dtype=np.uint8)
         grid[: self.height, : self.width] = self.materials
         blocks = grid.reshape(rows, size, cols, size)
-        by_chunk: dict[tuple[int, int], list[Creature]] = {}
+        # Each kind's residents per chunk, as the creatures stood before this balance.
+        by_chunk: dict[str, dict[tuple[int, int], list[Creature]]] = {}
         for creature in self.creatures.values():
-            by_chunk.setdefault((creature.x // size, creature.y // size), []).append(creature)
+            chunks = by_chunk.setdefault(creature.kind, {})
+            chunks.setdefault((creature.x // size, creature.y // size), []).append(creature)
         for kind in ("zombie", "skeleton", "cow"):
             if not self._kinds_on[kind]:
                 continue
             spec = self.rules.balance[kind]
             material_id = self.rules.material_ids[spec["material"]]
             space = (blocks == material_id).sum(axis=(1, 3))
-            for cy in range(rows):
-                for cx in range(cols):
-                    residents = [c for c in by_chunk.get((cx, cy), ()) if c.kind == kind]
-                    self._balance_kind(
-                        cx, cy, size, kind, residents, int(space[cy, cx]), light, live
-                    )
+            residents = by_chunk.get(kind, {})
+            counts = np.zeros((rows, cols), dtype=np.int64)
+            for (cx, cy), group in residents.items():
+                counts[cy, cx] = len(group)
+            # Only a chunk below its low or above its high target draws from the rng (see
+            # _balance_kind), so the others are skipped without changing the trajectory.
+            low = np.where(space < spec["min_space"], 0,
+                           int(spec["target_min"][0] + spec["target_min"][1] * light))
+            high = int(spec["target_max"][0] + spec["target_max"][1] * light)
+            for cy, cx in np.argwhere((counts < low) | (counts > high)).tolist():
+                self._balance_kind(cx, cy, size, kind, residents.get((cx, cy), []),
+                                   int(space[cy, cx]), light, live)
 
     def _balance_kind(
         self,
