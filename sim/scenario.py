@@ -135,6 +135,10 @@ class MemoryConfig(BaseModel):
         "run id per run, so runs never overwrite each other's memory)",
     )
     retrieve_budget: int = Field(16, ge=1, le=10_000, description="items per retrieval")
+    mirror: bool = Field(
+        True, description="server backends: read from an in-process copy of each namespace "
+        "the run writes (every write still goes to the server), so an agent-step is one "
+        "round trip; false: every read is a server query")
     config: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="backend connection kwargs (url, uri, user, ...)"
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from memsim.memory import AgentMemory, GraphStore, open_store
+from memsim.memory.backends.mirrored import MirroredStore
 from memsim.sim.scenario import MemoryConfig
 
 
@@ -66,6 +67,8 @@ class MemoryStores:
         if self.config.persist_across_episodes and self.epoch is not None:
             options["epoch"] = self.epoch
         store = self.opener(self.config.backend, namespace, **options)
+        if self.config.mirror and store.capabilities.remote:
+            store = MirroredStore(store)
         if self.config.persist_across_episodes:
             self.epoch = getattr(store, "epoch", None)
         if not self.config.persist_across_episodes:

@@ -19,10 +19,13 @@ import pytest
 from neo4j_recorder import RECORD_ENV, Neo4jStatementRecorder, StatementLog
 
 from memsim.memory import GraphStore, open_store
+from memsim.memory.backends.mirrored import MirroredStore
 
 StoreFactory = Callable[[str], GraphStore]
 _RECORD_TO = os.environ.get(RECORD_ENV)
-_BACKENDS = ["networkx", "falkordb", "neo4j"] + (["neo4j-recorder"] if _RECORD_TO else [])
+# "falkordb-mirrored": FalkorDB behind the in-process read mirror a run uses by default
+_BACKENDS = ["networkx", "falkordb", "falkordb-mirrored", "neo4j"] + (
+    ["neo4j-recorder"] if _RECORD_TO else [])
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +42,8 @@ def _open(backend: str, namespace: str, config: dict[str, Any],
     if backend == "neo4j-recorder":
         assert log is not None
         return Neo4jStatementRecorder(namespace, log=log, **config)
+    if backend == "falkordb-mirrored":
+        return MirroredStore(open_store("falkordb", namespace, **config))
     return open_store(backend, namespace, **config)
 
 
@@ -51,9 +56,10 @@ def store_factory(request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
     if backend == "networkx":
         registry: dict[str, nx.MultiDiGraph] = {}
         config: dict[str, Any] = {"graph_registry": registry}
-    elif backend == "neo4j-recorder":  # not Neo4j: records its statements, runs on FalkorDB
+    elif backend in ("neo4j-recorder", "falkordb-mirrored"):  # both run on FalkorDB
         config = request.getfixturevalue("falkordb_config")
-        log = request.getfixturevalue("neo4j_statement_log")
+        if backend == "neo4j-recorder":  # not Neo4j: records its statements
+            log = request.getfixturevalue("neo4j_statement_log")
     else:
         fixture = f"{backend}_config"
         try:

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from memsim.memory.backends.cypher import (
     build_query,
 )
 from memsim.memory.backends.falkordb_store import FalkorDBStore
+from memsim.memory.backends.mirrored import MirroredStore
 from memsim.memory.schema import SchemaError
 from memsim.memory.store import EdgeRecord, GraphStore, NodeRecord, WriteBatch
 
@@ -417,3 +419,73 @@ def test_agent_step_round_trips_are_pinned(
     monkeypatch.undo()
     assert per_step == [(2, 1)] * 12
     assert _graph_query_calls(falkordb_config) - writes_before == 12  # one write query each
+
+
+def test_a_mirrored_agent_step_is_one_round_trip_with_the_same_recall(
+    open_ns: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind the read mirror (a run's default), an agent-step is ONE round trip, the
+    write; every recall equals the one the server's own reads give, and the server ends
+    holding what the mirror holds."""
+    recipe = Fact(kind="recipe", subject="make_wood_pickaxe", object="wood_pickaxe",
+                  requires={"wood": 1}, nearby=("table",))
+    server = AgentMemory(open_ns("server"), "self0", chunk_size=4)
+    mirrored_store = MirroredStore(open_ns("mirrored"))
+    mirrored = AgentMemory(mirrored_store, "self0", chunk_size=4)
+    for mem in (server, mirrored):
+        mem.write([recipe], 1)
+    rng = random.Random(7)
+    per_step = []
+    for step in range(2, 20):
+        facts = _agent_step_facts(step, rng)
+        server.write(facts, step)
+        expected = server.retrieve(STEP_QUERY, budget=12)
+        trips = _RoundTrips(monkeypatch)
+        mirrored.write(facts, step)
+        wrote = trips.count
+        recall = mirrored.retrieve(STEP_QUERY, budget=12)
+        per_step.append((wrote, trips.count - wrote))
+        monkeypatch.undo()
+        assert recall == expected
+    assert per_step == [(1, 0)] * 18
+    assert mirrored_store.remote.snapshot()["nodes"] == mirrored_store.snapshot()["nodes"]
+    assert len(mirrored_store.remote.snapshot()["nodes"]) == len(server.store.snapshot()["nodes"])
+
+
+def test_a_write_the_server_rejects_leaves_the_mirror_unchanged(open_ns: StoreFactory) -> None:
+    store = MirroredStore(open_ns("agent_0"))
+    store.write(_step_batch(1, n=8))
+    before = store.snapshot()
+    bad = _step_batch(2, n=8)
+    bad.edges.append(EdgeRecord("ch2", "NEXT", "no-such-node"))
+    with pytest.raises(MissingEndpointError, match="'no-such-node'"):
+        store.write(bad)
+    assert store.snapshot() == before == store.remote.snapshot()
+
+
+def test_a_mirror_opens_with_what_the_server_holds(open_ns: StoreFactory) -> None:
+    first = open_ns("agent_0")
+    first.write(_step_batch(1, n=8))
+    mirror = MirroredStore(open_ns("agent_0"))
+    assert mirror.snapshot() == first.snapshot() and mirror.count("Event") == 8
+    again = MirroredStore(open_ns("agent_0"))  # a second store in the process shares it
+    again.write(_step_batch(2, n=8))
+    assert mirror.count("Event") == 16 == first.count("Event")
+
+
+@pytest.mark.parametrize("mirror", [True, False])
+def test_an_episode_on_falkordb_is_byte_identical_to_one_on_networkx(
+        falkordb_config: dict[str, Any], graph_name: str, mirror: bool, tmp_path: Path) -> None:
+    from memsim.sim.episode import run_episode
+    from memsim.sim.scenario import validate_scenario
+
+    scenario = {"name": "backends", "version": 1, "seeds": [3], "max_steps": 40,
+                "env": {"family": "crafting", "width": 32, "height": 32},
+                "agents": {"count": 2, "policy": "scripted"},
+                "run": {"executor": "direct"}}
+    run_episode(validate_scenario(scenario), 3, tmp_path / "networkx")
+    on_server = {**scenario, "memory": {"backend": "falkordb", "mirror": mirror, "config": {
+        **falkordb_config, "graph": graph_name}}}
+    run_episode(validate_scenario(on_server), 3, tmp_path / "falkordb")
+    traces = [(tmp_path / d / "trace-seed3.jsonl").read_bytes() for d in ("networkx", "falkordb")]
+    assert traces[0] == traces[1]
