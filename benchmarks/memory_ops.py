@@ -115,6 +115,28 @@ def redis_round_trips() -> Iterator[Callable[[], int]]:
         Connection.send_packed_command = real  # type: ignore[method-assign]
 
 
+@contextlib.contextmanager
+def falkordb_write_times() -> Iterator[list[float]]:
+    """While open, collects the server-side run time (ms, as FalkorDB reports it) of every
+    write query (``GRAPH.QUERY``) the falkordb client sends: what a write costs the server,
+    without the network and the client's encoding."""
+    from falkordb.graph import Graph
+
+    real = Graph.query
+    times: list[float] = []
+
+    def timed(graph: Graph, *args: Any, **kwargs: Any) -> Any:
+        result = real(graph, *args, **kwargs)
+        times.append(float(result.run_time_ms))
+        return result
+
+    Graph.query = timed  # type: ignore[method-assign]
+    try:
+        yield times
+    finally:
+        Graph.query = real  # type: ignore[method-assign]
+
+
 def neo4j_config() -> dict[str, Any]:
     uri = os.environ.get("MEMSIM_NEO4J_URI")
     if not uri:
@@ -238,6 +260,7 @@ def bench_backend(
     steps: int,
     rows: list[tuple[str, ...]],
     round_trips: Callable[[], int] | None = None,
+    write_times: list[float] | None = None,
 ) -> None:
     for size in sizes:
         ns = f"bench-{uuid.uuid4().hex[:8]}-{size}"
@@ -256,12 +279,16 @@ def bench_backend(
                         "-",
                         "-",
                         "-",
+                        "-",
                         f"skipped: fill would take > {SERVER_FILL_LIMIT_S:.0f} s",
                     )
                 )
                 continue
             side = int((size / 2.05) ** 0.5) + 2
+            if write_times is not None:
+                write_times.clear()  # only the timed agent-steps' writes (and warm-up)
             times, trips = time_steps(mem, side, steps, 10_000, round_trips)
+            server = "-" if not write_times else f"{statistics.median(write_times):.2f}"
             rows.append(
                 (
                     name,
@@ -271,6 +298,7 @@ def bench_backend(
                     f"{percentile(times, 50):.3f}",
                     f"{percentile(times, 95):.3f}",
                     "-" if trips is None else f"{trips:.2f}",
+                    server,
                     "",
                 )
             )
@@ -323,7 +351,8 @@ def main() -> None:
         rows,
     )
     try:
-        with falkordb_server() as config, redis_round_trips() as trips:
+        with falkordb_server() as config, redis_round_trips() as trips, \
+                falkordb_write_times() as write_times:
             bench_backend(
                 "falkordb",
                 lambda ns: open_store("falkordb", ns, **config),
@@ -331,6 +360,7 @@ def main() -> None:
                 args.steps,
                 rows,
                 trips,
+                write_times,
             )
             bench_backend(  # what a run uses by default: reads from the in-process mirror
                 "falkordb+mirror",
@@ -339,6 +369,7 @@ def main() -> None:
                 args.steps,
                 rows,
                 trips,
+                write_times,
             )
     except (ImportError, RuntimeError, ConnectionError) as exc:
         notes.append(f"falkordb skipped: {exc}")
@@ -350,11 +381,13 @@ def main() -> None:
     except (ImportError, RuntimeError, ConnectionError) as exc:
         notes.append(f"neo4j skipped: {exc}")
 
-    header = ("backend", "size", "nodes", "fill s", "p50 ms", "p95 ms", "trips/step", "note")
+    header = ("backend", "size", "nodes", "fill s", "p50 ms", "p95 ms", "trips/step",
+              "server write ms", "note")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print(
         f"agent-step = write(~15 facts) + retrieve(budget 12); {args.steps} timed steps; "
-        "trips/step = network round trips per agent-step (redis client requests)"
+        "trips/step = network round trips per agent-step (redis client requests); "
+        "server write ms = median server-side run time of a write, as FalkorDB reports it"
     )
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
