@@ -489,3 +489,20 @@ def test_an_episode_on_falkordb_is_byte_identical_to_one_on_networkx(
     run_episode(validate_scenario(on_server), 3, tmp_path / "falkordb")
     traces = [(tmp_path / d / "trace-seed3.jsonl").read_bytes() for d in ("networkx", "falkordb")]
     assert traces[0] == traces[1]
+
+
+def test_a_run_opens_server_stores_behind_the_mirror_unless_told_not_to(
+        falkordb_config: dict[str, Any], graph_name: str) -> None:
+    from memsim.sim.scenario import MemoryConfig
+    from memsim.sim.stores import MemoryStores
+
+    config = {**falkordb_config, "graph": graph_name}
+    mirrored = MemoryStores(MemoryConfig(backend="falkordb", config=config)).open("run/a")
+    direct = MemoryStores(MemoryConfig(backend="falkordb", mirror=False, config=config)
+                          ).open("run/b")
+    embedded = MemoryStores(MemoryConfig()).open("run/c")
+    assert isinstance(mirrored, MirroredStore) and isinstance(mirrored.remote, FalkorDBStore)
+    assert isinstance(direct, FalkorDBStore)
+    assert not isinstance(embedded, MirroredStore)  # nothing to mirror in process
+    for store in (mirrored, direct, embedded):
+        store.close()
