@@ -54,13 +54,18 @@ class MirroredStore(StoreShorthands):
         server_id = getattr(remote, "_server_id", None)
         server = server_id() if server_id is not None else (type(remote).__name__, id(remote))
         self._key = (server, remote.namespace)
-        first = self._key not in _MIRRORS
-        self._local = NetworkxStore(remote.namespace,
-                                    graph_registry=_MIRRORS.setdefault(self._key, {}))
+        registry = _MIRRORS.get(self._key)
+        if registry is None:
+            # Loaded before it is shared: if the server cannot be read, no empty mirror
+            # is left behind for the next store to trust.
+            registry = {}
+            self._local = NetworkxStore(remote.namespace, graph_registry=registry)
+            self._local.restore(remote.snapshot())
+            _MIRRORS[self._key] = registry
+        else:
+            self._local = NetworkxStore(remote.namespace, graph_registry=registry)
         _USERS[self._key] = _USERS.get(self._key, 0) + 1
         self._closed = False
-        if first:
-            self._local.restore(remote.snapshot())
 
     @property
     def namespace(self) -> str:
