@@ -55,15 +55,14 @@ class MirroredStore(StoreShorthands):
         server = server_id() if server_id is not None else (type(remote).__name__, id(remote))
         self._key = (server, remote.namespace)
         registry = _MIRRORS.get(self._key)
-        if registry is None:
+        first = registry is None
+        registry = {} if registry is None else registry
+        self._local = NetworkxStore(remote.namespace, graph_registry=registry)
+        if first:
             # Loaded before it is shared: if the server cannot be read, no empty mirror
             # is left behind for the next store to trust.
-            registry = {}
-            self._local = NetworkxStore(remote.namespace, graph_registry=registry)
             self._local.restore(remote.snapshot())
             _MIRRORS[self._key] = registry
-        else:
-            self._local = NetworkxStore(remote.namespace, graph_registry=registry)
         _USERS[self._key] = _USERS.get(self._key, 0) + 1
         self._closed = False
 
