@@ -178,9 +178,11 @@ class AgentActions:
     def _missing_stations(self, agent: Agent, stations: tuple[str, ...]) -> str:
         if not stations:
             return ""
-        around = self.nearby_materials(agent.x, agent.y, self.rules.station_distance)
+        # One copy of the window as bytes, then a byte search per station (material ids
+        # are uint8): cheaper than a numpy comparison per station.
+        around = self.nearby_materials(agent.x, agent.y, self.rules.station_distance).tobytes()
         for station in stations:
-            if not (around == self.rules.material_ids[station]).any():
+            if bytes((self.rules.material_ids[station],)) not in around:
                 return station
         return ""
 

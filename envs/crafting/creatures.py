@@ -17,30 +17,24 @@ from memsim.envs.crafting.bodies import FOUR, Agent, Creature
 class CreatureRules:
     """The creatures' side of `CraftingWorld`: their moves, attacks and spawning."""
 
+    # Balance materials' cells per chunk (see _count_chunk_space); None: count again.
+    # A class default, so snapshots taken before it existed restore.
+    _chunk_space: dict[int, np.ndarray] | None = None
+
     def _update_creatures(self) -> None:
         live = [a for a in self.agents if a.alive]
         if not self.creatures or not live:
             return
-        # As in Crafter, only creatures near an agent act (L1 distance < radius).
-        radius = self.config.creature_radius
-        spots = [(a.x, a.y) for a in live]
         cow_move = self.rules.creatures["cow"]["move_prob"]
         rng = self.rng
-        for uid in sorted(self.creatures):
+        for uid in self._acting(live):
             creature = self.creatures.get(uid)
             if creature is None:
                 continue  # removed earlier in this loop
             kind = creature.kind
             if kind == "plant":
                 self._update_plant(creature)
-                continue
-            cx, cy = creature.x, creature.y
-            for ax, ay in spots:
-                if abs(ax - cx) + abs(ay - cy) < radius:
-                    break
-            else:
-                continue
-            if kind == "cow":
+            elif kind == "cow":
                 if rng.random() < cow_move:
                     self._creature_move(creature, FOUR[rng.randrange(4)])
             elif kind == "zombie":
@@ -49,6 +43,30 @@ class CreatureRules:
                 self._update_skeleton(creature, live)
             elif kind == "arrow":
                 self._update_arrow(creature)
+
+    def _acting(self, live: list[Agent]) -> list[int]:
+        """The uids, in order, of the creatures that act this step: every plant, and as in
+        Crafter any other creature within L1 distance < `creature_radius` of a live agent.
+        Computed before any acts: a creature moves only on its own turn, so where it stood
+        at the start is where it stands when its turn comes. `creatures` holds them in uid
+        order (uids only grow, and a dict keeps insertion order), so no sort is needed."""
+        radius = self.config.creature_radius
+        if len(live) == 1:  # the common case of RL training, as one comprehension
+            ax, ay = live[0].x, live[0].y
+            return [uid for uid, c in self.creatures.items()
+                    if abs(ax - c.x) + abs(ay - c.y) < radius or c.kind == "plant"]
+        spots = [(a.x, a.y) for a in live]
+        acting = []
+        for uid, creature in self.creatures.items():
+            cx, cy = creature.x, creature.y
+            for ax, ay in spots:
+                if abs(ax - cx) + abs(ay - cy) < radius:
+                    acting.append(uid)
+                    break
+            else:
+                if creature.kind == "plant":
+                    acting.append(uid)
+        return acting
 
     def _creature_move(self, creature: Creature, direction: tuple[int, int]) -> bool:
         x, y = creature.x + direction[0], creature.y + direction[1]
@@ -157,10 +175,7 @@ class CreatureRules:
             return
         size = self.rules.balance["chunk_size"]
         light = self.daylight()
-        rows, cols = -(-self.height // size), -(-self.width // size)
-        grid = np.zeros((rows * size, cols * size), dtype=np.uint8)
-        grid[: self.height, : self.width] = self.materials
-        blocks = grid.reshape(rows, size, cols, size)
+        space_of = self._chunk_space or self._count_chunk_space()
         # Each kind's residents per chunk, as the creatures stood before this balance.
         by_chunk: dict[str, dict[tuple[int, int], list[Creature]]] = {}
         for creature in self.creatures.values():
@@ -170,10 +185,9 @@ class CreatureRules:
             if not self._kinds_on[kind]:
                 continue
             spec = self.rules.balance[kind]
-            material_id = self.rules.material_ids[spec["material"]]
-            space = (blocks == material_id).sum(axis=(1, 3))
+            space = space_of[self.rules.material_ids[spec["material"]]]
             residents = by_chunk.get(kind, {})
-            counts = np.zeros((rows, cols), dtype=np.int64)
+            counts = np.zeros(space.shape, dtype=np.int64)
             for (cx, cy), group in residents.items():
                 counts[cy, cx] = len(group)
             # Only a chunk below its low or above its high target draws from the rng (see
@@ -184,6 +198,31 @@ class CreatureRules:
             for cy, cx in np.argwhere((counts < low) | (counts > high)).tolist():
                 self._balance_kind(cx, cy, size, kind, residents.get((cx, cy), []),
                                    int(space[cy, cx]), light, live)
+
+    def _count_chunk_space(self) -> dict[int, np.ndarray]:
+        """Per material the balance spawns on, its cells per chunk (indexed [cy, cx]).
+        Counted from the grid once; `_set_material` then keeps it current, and editing
+        that bypasses it (`fill`, a new world) drops it for a recount."""
+        size = self.rules.balance["chunk_size"]
+        rows, cols = -(-self.height // size), -(-self.width // size)
+        grid = np.zeros((rows * size, cols * size), dtype=np.uint8)
+        grid[: self.height, : self.width] = self.materials
+        blocks = grid.reshape(rows, size, cols, size)
+        ids = {self.rules.material_ids[self.rules.balance[k]["material"]]
+               for k in ("zombie", "skeleton", "cow")}
+        self._chunk_space = {i: (blocks == i).sum(axis=(1, 3)) for i in sorted(ids)}
+        return self._chunk_space
+
+    def _recount_cell(self, x: int, y: int, old: int, new: int) -> None:
+        """Keep the chunk space counts current when cell (x, y) turns from `old` to `new`."""
+        space = self._chunk_space
+        if space is None or old == new:
+            return
+        size = self.rules.balance["chunk_size"]
+        if old in space:
+            space[old][y // size, x // size] -= 1
+        if new in space:
+            space[new][y // size, x // size] += 1
 
     def _balance_kind(
         self,

@@ -59,6 +59,7 @@ class CraftingWorld(AgentActions, CreatureRules):
     # (then no action checks roles). A class default, so older snapshots restore.
     _cannot: tuple[frozenset[str], ...] | None = None
     _role_names: tuple[str | None, ...] = ()
+    _daylight: tuple[int, float] = (-1, 0.0)  # (step, daylight) of the last daylight()
 
     def __init__(self, config: CraftingConfig, rules: Rules | None = None) -> None:
         self.config = config
@@ -109,6 +110,7 @@ class CraftingWorld(AgentActions, CreatureRules):
         shape = (self.height + 2 * p, self.width + 2 * p)
         self.mat = np.zeros(shape, dtype=np.uint8)
         self.mat[p:-p, p:-p] = generated.materials
+        self._chunk_space = None
         self.kind = np.zeros(shape, dtype=np.uint8)  # object kind id per cell
         self.who = np.zeros(shape, dtype=np.uint8)  # agent index + 1 per cell
         self.tunnels = generated.tunnels
@@ -173,7 +175,10 @@ class CraftingWorld(AgentActions, CreatureRules):
         return int(self.mat[y + self.pad, x + self.pad])
 
     def _set_material(self, x: int, y: int, name: str) -> None:
-        self.mat[y + self.pad, x + self.pad] = self.rules.material_ids[name]
+        new = self.rules.material_ids[name]
+        old = int(self.mat[y + self.pad, x + self.pad])
+        self.mat[y + self.pad, x + self.pad] = new
+        self._recount_cell(x, y, old, new)
 
     # ---- editing (scenario set-up and tests) ----------------------------------------
 
@@ -198,6 +203,7 @@ class CraftingWorld(AgentActions, CreatureRules):
         self.set_material(x0, y0, name)  # validates the name
         p = self.pad
         self.mat[y0 + p:y1 + p + 1, x0 + p:x1 + p + 1] = self.rules.material_ids[name]
+        self._chunk_space = None  # recounted at the next balance
 
     def line_up(self, x: int, y: int, spacing: int = 2,
                 facing: tuple[int, int] | None = None) -> None:
@@ -280,9 +286,15 @@ class CraftingWorld(AgentActions, CreatureRules):
 
     def daylight(self) -> float:
         # Crafter's curve: starts in the morning (phase 0.3), dark for part of each day.
+        # Read once per agent observation, so kept for the step it was computed for.
+        cached = self._daylight
+        if cached[0] == self.step_count:
+            return cached[1]
         day = self.rules.survival["day_length"]
         progress = (self.step_count / day) % 1 + 0.3
-        return 1.0 - abs(math.cos(math.pi * progress)) ** 3
+        light = 1.0 - abs(math.cos(math.pi * progress)) ** 3
+        self._daylight = (self.step_count, light)
+        return light
 
     def nearby_materials(self, x: int, y: int, distance: int) -> np.ndarray:
         p = self.pad

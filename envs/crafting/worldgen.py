@@ -31,39 +31,48 @@ class GeneratedWorld:
 
 
 class _Noise:
-    """Independent gradient-noise fields, one per `z` (Crafter's third noise coordinate)."""
+    """Independent gradient-noise fields, one per `z` (Crafter's third noise coordinate).
+
+    Coordinates are separable: x varies along columns only and y along rows only, so the
+    lattice cells, fractions and fade curves are computed per column and per row, and only
+    the corner hashes and gradients per cell (numpy broadcasting does the rest)."""
 
     def __init__(self, rng: np.random.Generator) -> None:
-        self._tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._seed = int(rng.integers(0, 2**31 - 1))
 
-    def _table(self, z: int) -> tuple[np.ndarray, np.ndarray]:
+    def _table(self, z: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The permutation, and the x and y parts of the gradient hashed by `perm[k]`
+        (all repeated once, so an index a + b with a, b < 256 needs no wrap)."""
         if z not in self._tables:
             rng = np.random.default_rng([self._seed, z])
             perm = np.tile(rng.permutation(256), 2)
             angle = rng.random(256) * 2 * np.pi
-            self._tables[z] = perm, np.stack([np.cos(angle), np.sin(angle)], axis=1)
+            self._tables[z] = perm, np.cos(angle)[perm], np.sin(angle)[perm]
         return self._tables[z]
 
     def _single(self, xs: np.ndarray, ys: np.ndarray, z: int) -> np.ndarray:
-        perm, grads = self._table(z)
+        """One octave over x coordinates of shape (1, W) and y coordinates of (H, 1)."""
+        perm, grad_x, grad_y = self._table(z)
         # Offset so integer cells do not sit on lattice points (where noise is 0).
         xs = xs + 0.5 + 17.0 * z
         ys = ys + 0.5
         x0 = np.floor(xs).astype(np.int64)
         y0 = np.floor(ys).astype(np.int64)
         fx, fy = xs - x0, ys - y0
+        column_hash = (perm[x0 & 255], perm[(x0 + 1) & 255])
+        row = (y0 & 255, (y0 + 1) & 255)
 
-        def corner(ix: np.ndarray, iy: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
-            h = perm[(perm[ix & 255] + iy) & 255]
-            return grads[h, 0] * dx + grads[h, 1] * dy
+        def corner(i: int, j: int, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+            h = column_hash[i] + row[j]
+            return grad_x[h] * dx + grad_y[h] * dy
 
         u = fx * fx * fx * (fx * (fx * 6 - 15) + 10)
         v = fy * fy * fy * (fy * (fy * 6 - 15) + 10)
-        n00 = corner(x0, y0, fx, fy)
-        n10 = corner(x0 + 1, y0, fx - 1, fy)
-        n01 = corner(x0, y0 + 1, fx, fy - 1)
-        n11 = corner(x0 + 1, y0 + 1, fx - 1, fy - 1)
+        n00 = corner(0, 0, fx, fy)
+        n10 = corner(1, 0, fx - 1, fy)
+        n01 = corner(0, 1, fx, fy - 1)
+        n11 = corner(1, 1, fx - 1, fy - 1)
         top = n00 + u * (n10 - n00)
         bottom = n01 + u * (n11 - n01)
         return (top + v * (bottom - top)) * _NOISE_SCALE
@@ -95,7 +104,9 @@ def generate_world(
     rng = np.random.default_rng(seed)
     noise = _Noise(rng)
     mid = rules.material_ids
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    # x along columns and y along rows, broadcast to (height, width) where combined
+    xs = np.arange(width, dtype=np.float64)[None, :]
+    ys = np.arange(height, dtype=np.float64)[:, None]
     cx, cy = width // 2, height // 2
 
     start = gen["start_radius"] - np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2)

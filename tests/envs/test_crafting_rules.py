@@ -338,3 +338,71 @@ def test_line_up_refuses_an_occupied_cell_and_moves_nobody() -> None:
     with pytest.raises(ValueError, match="occupied by cow"):
         world.line_up(cow.x - 2, cow.y)  # agent_1 would land on the cow
     assert [(a.x, a.y) for a in world.agents] == before
+
+
+def test_only_creatures_near_a_live_agent_act_and_plants_always_do() -> None:
+    # Crafter's rule: a creature acts only within L1 distance < creature_radius of an agent.
+    world = make_world(1, creature_radius=6)
+    agent = world.agents[0]
+    world.fill(0, 0, world.width - 1, world.height - 1, "grass")
+    near = world._spawn("cow", agent.x + 5, agent.y)  # distance 5
+    far = world._spawn("cow", agent.x, agent.y + 6)  # distance 6: out of reach
+    far_start = (far.x, far.y)
+    sapling = world._spawn("plant", agent.x + 20, agent.y + 20)
+    world._spawn("zombie", sapling.x + 1, sapling.y)  # next to the far plant: eats it
+    moved = False
+    for _ in range(60):
+        act(world, a0="noop")
+        moved |= (near.x, near.y) != (agent.x + 5, agent.y)
+        assert (far.x, far.y) == far_start
+    assert moved
+    assert sapling.uid not in world.creatures
+
+
+def test_balance_chunk_counts_follow_every_material_change() -> None:
+    # The spawn balance keeps its per-chunk counts of the cells it spawns on up to date as
+    # cells change (editing, placing, collecting); a recount from the grid must agree.
+    def assert_counts_current(world: CraftingWorld) -> None:
+        kept = {k: v.copy() for k, v in world._chunk_space.items()}
+        world._chunk_space = None
+        recount = world._count_chunk_space()
+        assert kept.keys() == recount.keys()
+        assert all(np.array_equal(kept[k], recount[k]) for k in kept)
+
+    world = make_world(1, cows=True, zombies=True, skeletons=True)
+    for _ in range(world.rules.balance["every"]):
+        act(world, a0="noop")
+    assert world._chunk_space is not None  # the first balance counted
+    agent = world.agents[0]
+    world.set_material(agent.x - 2, agent.y - 2, "path")  # grass -> path
+    world.set_material(agent.x - 3, agent.y - 3, "stone")  # grass -> stone
+    world.give_items(0, wood=5)
+    act(world, a0="place_table")  # grass -> table, in front of the agent
+    assert world.agents[0].last_ok
+    assert_counts_current(world)
+    # A random 6-agent run: collecting, placing and arrows change cells.
+    env = parallel_env(n_agents=6)
+    env.reset(seed=5)
+    rng = random.Random(5)
+    for step in range(400):
+        if not env.agents:
+            env.reset(seed=step)
+        env.step({a: rng.randrange(len(env.action_names)) for a in env.agents})
+        if step % 100 == 99 and env.world._chunk_space is not None:
+            assert_counts_current(env.world)
+    # Editing that bypasses the bookkeeping (fill) drops it, and the next balance recounts.
+    env.world.fill(0, 0, 11, 11, "sand")
+    assert env.world._chunk_space is None
+
+
+def test_daylight_follows_the_step_count_across_resets() -> None:
+    world = make_world(1)
+    day = world.rules.survival["day_length"]
+    values = []
+    for _ in range(3):
+        values.append(world.daylight())
+        act(world, a0="noop")
+    world.step_count = day // 2
+    assert world.daylight() != values[0]  # not the value kept from an earlier step
+    world.reset(seed=1)
+    assert world.daylight() == values[0]
