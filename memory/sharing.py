@@ -8,7 +8,7 @@ import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from memsim.memory import ids
 from memsim.memory.facts import Fact
@@ -32,7 +32,10 @@ class ExportSelector(BaseModel):
     hearsay); `recipes`: all known recipes; `holders`: agent ids whose holdings to include
     (`"self"` means this agent); `regions`: the explored regions (with `since` and
     `observed_only` as for entities); `include_closed`: also send facts that are no
-    longer valid.
+    longer valid; `gone` (needs `since`): also the entities of `kinds` that stopped being
+    valid at or after `since` (seen gone: a mined deposit, a cut tree), with
+    `observed_only` meaning that this agent saw them gone itself, so teammates stop
+    heading for them and hearsay closures are not echoed.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -44,7 +47,14 @@ class ExportSelector(BaseModel):
     regions: bool = False
     holders: tuple[str, ...] = ()
     include_closed: bool = False
+    gone: bool = False
     max_per_kind: int = Field(default=64, ge=1, le=4096)
+
+    @model_validator(mode="after")
+    def _gone_needs_since(self) -> ExportSelector:
+        if self.gone and self.since is None:
+            raise ValueError("gone: needs since (the step from which closures are sent)")
+        return self
 
 
 def export_payload(
@@ -89,6 +99,16 @@ def export_payload(
             return False
         return not selector.observed_only or props.get("provenance") == "observed"
 
+    def gone(kind: str) -> list[NodeRecord]:
+        """Entities of `kind` closed at or after `since` (by this agent's own eyes when
+        `observed_only`)."""
+        candidates = (store.query("Entity", {"kind": kind, "instance": True})
+                      if recent is None else
+                      [r for r in recent if r.label == "Entity" and r.props.get("kind") == kind
+                       and r.props.get("instance") is True])
+        return [r for r in candidates if r.props.get("valid_to", -1) >= (selector.since or 0)
+                and (not selector.observed_only or r.props.get("closed_by") == "observed")]
+
     for kind in selector.kinds:
         taken = 0
         for rec in entities(kind):
@@ -98,6 +118,9 @@ def export_payload(
             taken += 1
             if taken >= selector.max_per_kind:
                 break
+        if selector.gone:
+            for rec in gone(kind)[: selector.max_per_kind]:
+                nodes.setdefault(rec.id, rec)
     if selector.regions:
         regions = (store.query("Region", {"explored": True}) if recent is None else
                    [r for r in recent if r.label == "Region" and r.props.get("explored") is True])

@@ -72,8 +72,11 @@ class WorkingWriter:
             return
         active = f.status == "set"
         if active:
-            if old is not None and "valid_to" not in old and old.get("agent") == f.agent:
-                return  # the same claim again
+            if old is not None and "valid_to" not in old and old.get("agent") <= f.agent:
+                # The same claim again, or two agents claimed one target before hearing of
+                # each other: the id that sorts first keeps it, in every memory alike (were the
+                # later claim to win, each would yield to the other and nobody would go).
+                return
             tx.put(cid, "Claim", {"kind": f.subject, "x": x, "y": y, "agent": f.agent,
                                   "status": "active", **self._props(f, t, "Claim")})
             tx.edge(cid, "CLAIMED_BY", ensure_agent(tx, f.agent, t), {"step": t})

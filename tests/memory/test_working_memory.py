@@ -43,6 +43,20 @@ def test_claims_open_close_and_are_typed_nodes(mem: AgentMemory) -> None:
     assert mem.store.get(["claim:diamond@9,9"])[0].props["status"] == "done"
 
 
+def test_two_claims_on_one_target_leave_the_same_claimer_in_every_memory() -> None:
+    # Each claimer wrote its own claim, then heard the other's: both memories must agree,
+    # or each yields to the other and nobody goes.
+    def claimer(first: str, then: str) -> str:
+        mem = AgentMemory(open_store("networkx", "wm/x", graph_registry={}), "agent_x")
+        for step, agent in ((3, first), (4, then)):
+            mem.write([Fact(kind="claim", subject="iron", place=(1, 1), agent=agent,
+                            status="set", provenance=f"told_by:{agent}")], step)
+        [claim] = mem.retrieve(Q(claims=True)).claims
+        return claim.agent
+
+    assert claimer("agent_0", "agent_1") == claimer("agent_1", "agent_0") == "agent_0"
+
+
 def test_an_older_claim_report_does_not_undo_a_newer_one(mem: AgentMemory) -> None:
     mem.write([Fact(kind="claim", subject="iron", place=(1, 1), agent="agent_1",
                     status="set", provenance="told_by:agent_1", observed_step=8)], 8)
@@ -159,6 +173,29 @@ def test_the_recipe_book_is_recalled_whole_and_follows_changes(mem: AgentMemory)
     mem.write([Fact(kind="recipe", subject="make_saw", object="saw", requires={"iron": 1},
                     provenance="told_by:agent_1")], 2)
     assert [r.name for r in mem.retrieve(Q(recipes=True)).recipes] == ["make_axe", "make_saw"]
+
+
+def test_an_export_tells_what_the_agent_saw_gone_and_the_receiver_stops_knowing_it(
+        mem: AgentMemory) -> None:
+    iron = {"kind": "seen_at", "subject": "iron", "category": "resource"}
+    mem.write([Fact(**iron, place=(1, 1)), Fact(**iron, place=(2, 2)),
+               Fact(**iron, place=(3, 3))], 1)
+    teammate = AgentMemory(open_store("networkx", "wm/agent_1", graph_registry={}), "agent_1")
+    teammate.merge(mem.export(ExportSelector(kinds=("iron",))), 2, "agent_0")
+    # Seen gone here (mined), and told gone by someone else: only the first is news.
+    mem.write([Fact(kind="gone_from", subject="iron", place=(1, 1))], 5)
+    mem.write([Fact(kind="gone_from", subject="iron", place=(2, 2),
+                    provenance="told_by:agent_2")], 5)
+    selector = ExportSelector(kinds=("iron",), since=5, observed_only=True, gone=True)
+    out = mem.export(selector)
+    assert [(n["id"], n["props"]["valid_to"]) for n in out["nodes"]] == [("ent:iron@1,1", 5)]
+    assert mem.export(selector.model_copy(update={"gone": False}))["nodes"] == []
+    assert mem.export(selector.model_copy(update={"since": 6}))["nodes"] == []
+    teammate.merge(out, 6, "agent_0")
+    known = teammate.retrieve(Q(position=(0, 0), nearest=("iron",), per_kind=5)).nearest
+    assert sorted(r.node_id for r in known) == ["ent:iron@2,2", "ent:iron@3,3"]
+    with pytest.raises(ValueError, match="gone: needs since"):
+        ExportSelector(kinds=("iron",), gone=True)
 
 
 def test_an_export_of_what_is_new_and_seen_first_hand(mem: AgentMemory) -> None:
