@@ -175,8 +175,11 @@ def test_the_recipe_book_is_recalled_whole_and_follows_changes(mem: AgentMemory)
     assert [r.name for r in mem.retrieve(Q(recipes=True)).recipes] == ["make_axe", "make_saw"]
 
 
+@pytest.mark.parametrize("sole_writer", [True, False])  # the written-ids path, and queries
 def test_an_export_tells_what_the_agent_saw_gone_and_the_receiver_stops_knowing_it(
-        mem: AgentMemory) -> None:
+        sole_writer: bool) -> None:
+    mem = AgentMemory(open_store("networkx", "wm/agent_0", graph_registry={}), "agent_0",
+                      sole_writer=sole_writer)
     iron = {"kind": "seen_at", "subject": "iron", "category": "resource"}
     mem.write([Fact(**iron, place=(1, 1)), Fact(**iron, place=(2, 2)),
                Fact(**iron, place=(3, 3))], 1)
