@@ -175,7 +175,8 @@ class CreatureRules:
             return
         size = self.rules.balance["chunk_size"]
         light = self.daylight()
-        space_of = self._chunk_space or self._count_chunk_space()
+        space_of = (self._count_chunk_space() if self._chunk_space is None
+                    else self._chunk_space)
         # Each kind's residents per chunk, as the creatures stood before this balance.
         by_chunk: dict[str, dict[tuple[int, int], list[Creature]]] = {}
         for creature in self.creatures.values():
