@@ -85,10 +85,12 @@ def export_payload(
         recent = store.get(sorted(i for i in written_since if i.startswith(wanted))) if (
             wanted) else []
 
-    def entities(kind: str) -> list[NodeRecord]:
+    def entities(kind: str, missing: tuple[str, ...] = missing,
+                 limit: int | None = None if new_only else selector.max_per_kind
+                 ) -> list[NodeRecord]:
         if recent is None:
             return store.query("Entity", {"kind": kind, "instance": True}, missing=missing,
-                               limit=None if new_only else selector.max_per_kind)
+                               limit=limit)
         return [r for r in recent if r.label == "Entity" and r.props.get("kind") == kind
                 and r.props.get("instance") is True
                 and not any(k in r.props for k in missing)]
@@ -102,11 +104,8 @@ def export_payload(
     def gone(kind: str) -> list[NodeRecord]:
         """Entities of `kind` closed at or after `since` (by this agent's own eyes when
         `observed_only`)."""
-        candidates = (store.query("Entity", {"kind": kind, "instance": True})
-                      if recent is None else
-                      [r for r in recent if r.label == "Entity" and r.props.get("kind") == kind
-                       and r.props.get("instance") is True])
-        return [r for r in candidates if r.props.get("valid_to", -1) >= (selector.since or 0)
+        return [r for r in entities(kind, missing=(), limit=None)
+                if r.props.get("valid_to", -1) >= (selector.since or 0)
                 and (not selector.observed_only or r.props.get("closed_by") == "observed")]
 
     for kind in selector.kinds:

@@ -13,6 +13,9 @@ import numpy as np
 
 from memsim.envs.crafting.bodies import FOUR, Agent, Creature
 
+# The kinds the spawn balance keeps near their per-chunk targets, in the order it does.
+_BALANCED = ("zombie", "skeleton", "cow")
+
 
 class CreatureRules:
     """The creatures' side of `CraftingWorld`: their moves, attacks and spawning."""
@@ -182,7 +185,7 @@ class CreatureRules:
         for creature in self.creatures.values():
             chunks = by_chunk.setdefault(creature.kind, {})
             chunks.setdefault((creature.x // size, creature.y // size), []).append(creature)
-        for kind in ("zombie", "skeleton", "cow"):
+        for kind in _BALANCED:
             if not self._kinds_on[kind]:
                 continue
             spec = self.rules.balance[kind]
@@ -210,7 +213,7 @@ class CreatureRules:
         grid[: self.height, : self.width] = self.materials
         blocks = grid.reshape(rows, size, cols, size)
         ids = {self.rules.material_ids[self.rules.balance[k]["material"]]
-               for k in ("zombie", "skeleton", "cow")}
+               for k in _BALANCED}
         self._chunk_space = {i: (blocks == i).sum(axis=(1, 3)) for i in sorted(ids)}
         return self._chunk_space
 
