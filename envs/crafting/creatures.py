@@ -23,6 +23,12 @@ class CreatureRules:
     # Balance materials' cells per chunk (see _count_chunk_space); None: count again.
     # A class default, so snapshots taken before it existed restore.
     _chunk_space: dict[int, np.ndarray] | None = None
+    # Out-of-reach creatures' wake-up travel, the agents' travel so far and where each
+    # live agent stood at the last step (see _acting); None: start over. Class defaults,
+    # as above.
+    _wake: dict[int, int] | None = None
+    _travel: int = 0
+    _agent_spots: dict[int, tuple[int, int]] | None = None
 
     def _update_creatures(self) -> None:
         live = [a for a in self.agents if a.alive]
@@ -52,24 +58,60 @@ class CreatureRules:
         Crafter any other creature within L1 distance < `creature_radius` of a live agent.
         Computed before any acts: a creature moves only on its own turn, so where it stood
         at the start is where it stands when its turn comes. `creatures` holds them in uid
-        order (uids only grow, and a dict keeps insertion order), so no sort is needed."""
+        order (uids only grow, and a dict keeps insertion order), so no sort is needed.
+
+        A creature found out of reach is not measured again until the agents could have
+        closed the gap. It stands still while it does not act, so its distance to every
+        agent shrinks by at most what the agents travel: `_travel` adds up, per step, the
+        farthest any live agent got from where it stood at the previous step (a respawn
+        or a teleport counts its whole jump). A creature found at distance d >= radius
+        when the travel was T cannot reach the radius while the travel stays <= T + d -
+        radius, and `_wake` keeps that bound per uid."""
         radius = self.config.creature_radius
-        if len(live) == 1:  # the common case of RL training, as one comprehension
-            ax, ay = live[0].x, live[0].y
-            return [uid for uid, c in self.creatures.items()
-                    if abs(ax - c.x) + abs(ay - c.y) < radius or c.kind == "plant"]
-        spots = [(a.x, a.y) for a in live]
+        travel = self._add_travel(live)
+        wake = self._wake
         acting = []
-        for uid, creature in self.creatures.items():
-            cx, cy = creature.x, creature.y
-            for ax, ay in spots:
-                if abs(ax - cx) + abs(ay - cy) < radius:
+        if len(live) == 1:  # the common case of RL training
+            ax, ay = live[0].x, live[0].y
+            for uid, c in self.creatures.items():
+                if c.kind == "plant":
                     acting.append(uid)
-                    break
-            else:
-                if creature.kind == "plant":
+                elif wake.get(uid, -1) < travel:
+                    distance = abs(ax - c.x) + abs(ay - c.y)
+                    if distance < radius:
+                        acting.append(uid)
+                    else:
+                        wake[uid] = travel + distance - radius
+            return acting
+        spots = [(a.x, a.y) for a in live]
+        for uid, c in self.creatures.items():
+            if c.kind == "plant":
+                acting.append(uid)
+            elif wake.get(uid, -1) < travel:
+                cx, cy = c.x, c.y
+                distance = min([abs(ax - cx) + abs(ay - cy) for ax, ay in spots])
+                if distance < radius:
                     acting.append(uid)
+                else:
+                    wake[uid] = travel + distance - radius
         return acting
+
+    def _add_travel(self, live: list[Agent]) -> int:
+        """Add this step's largest move of a live agent to `_travel` and return the sum
+        (see `_acting`). Starts the bookkeeping over after a new world or a restore."""
+        if self._wake is None:
+            self._wake, self._travel, self._agent_spots = {}, 0, {}
+        spots = self._agent_spots
+        farthest = 0
+        for agent in live:
+            last = spots.get(agent.index)
+            if last is None:  # not seen since the bookkeeping began: nothing to bound
+                self._wake.clear()
+            else:
+                farthest = max(farthest, abs(agent.x - last[0]) + abs(agent.y - last[1]))
+            spots[agent.index] = (agent.x, agent.y)
+        self._travel += farthest
+        return self._travel
 
     def _creature_move(self, creature: Creature, direction: tuple[int, int]) -> bool:
         x, y = creature.x + direction[0], creature.y + direction[1]

@@ -111,6 +111,7 @@ class CraftingWorld(AgentActions, CreatureRules):
         self.mat = np.zeros(shape, dtype=np.uint8)
         self.mat[p:-p, p:-p] = generated.materials
         self._chunk_space = None
+        self._wake = None  # creature reach bookkeeping (creatures.py) starts over
         self.kind = np.zeros(shape, dtype=np.uint8)  # object kind id per cell
         self.who = np.zeros(shape, dtype=np.uint8)  # agent index + 1 per cell
         self.tunnels = generated.tunnels
@@ -248,6 +249,8 @@ class CraftingWorld(AgentActions, CreatureRules):
             self.who[y + p, x + p] = body.index + 1
         else:
             self.kind[y + p, x + p] = self._kind_id[body.kind]
+            if self._wake:  # a creature put anywhere is measured again (see _acting)
+                self._wake.pop(body.uid, None)
 
     def _vacate(self, body: Agent | Creature) -> None:
         del self.occupant[(body.x, body.y)]
@@ -280,6 +283,8 @@ class CraftingWorld(AgentActions, CreatureRules):
     def _remove(self, creature: Creature) -> None:
         if self.creatures.pop(creature.uid, None) is not None:
             self._vacate(creature)
+            if self._wake:
+                self._wake.pop(creature.uid, None)
 
     def _health(self, agent: Agent) -> int:
         return agent.inventory[self.item_index["health"]]

@@ -3,9 +3,9 @@
 Follows Crafter's worldgen.py: a grass clearing around the spawn point, lakes with sand
 shores, mountains with caves, tunnels, coal, iron, diamonds and lava, trees in the
 grassland, then cows, zombies and skeletons. Crafter evaluates OpenSimplex noise cell by
-cell (~0.5 s for 64x64); here each noise field is one vectorised gradient-noise call
-over the whole map, scaled to OpenSimplex's spread so Crafter's thresholds keep their
-meaning. Same seed, same world, bit for bit.
+cell (~0.5 s for 64x64); here each noise field is gradient noise over the whole map
+(noise.py: numpy, or a numba kernel with the same results). Same seed, same world, bit
+for bit.
 """
 
 from __future__ import annotations
@@ -14,10 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memsim.envs.crafting.noise import GradientNoise
 from memsim.envs.crafting.rules import Rules
-
-# Gradient (Perlin) noise has std ~0.216 on 2D lattices; OpenSimplex noise3 has ~0.315.
-_NOISE_SCALE = 0.315 / 0.216
 
 
 @dataclass(frozen=True)
@@ -30,79 +28,19 @@ class GeneratedWorld:
     creatures: list[tuple[str, int, int]]
 
 
-class _Noise:
-    """Independent gradient-noise fields, one per `z` (Crafter's third noise coordinate).
-
-    Coordinates are separable: x varies along columns only and y along rows only, so the
-    lattice cells, fractions and fade curves are computed per column and per row, and only
-    the corner hashes and gradients per cell (numpy broadcasting does the rest)."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self._tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._seed = int(rng.integers(0, 2**31 - 1))
-
-    def _table(self, z: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The permutation, and the x and y parts of the gradient hashed by `perm[k]`
-        (all repeated once, so an index a + b with a, b < 256 needs no wrap)."""
-        if z not in self._tables:
-            rng = np.random.default_rng([self._seed, z])
-            perm = np.tile(rng.permutation(256), 2)
-            angle = rng.random(256) * 2 * np.pi
-            self._tables[z] = perm, np.cos(angle)[perm], np.sin(angle)[perm]
-        return self._tables[z]
-
-    def _single(self, xs: np.ndarray, ys: np.ndarray, z: int) -> np.ndarray:
-        """One octave over x coordinates of shape (1, W) and y coordinates of (H, 1)."""
-        perm, grad_x, grad_y = self._table(z)
-        # Offset so integer cells do not sit on lattice points (where noise is 0).
-        xs = xs + 0.5 + 17.0 * z
-        ys = ys + 0.5
-        x0 = np.floor(xs).astype(np.int64)
-        y0 = np.floor(ys).astype(np.int64)
-        fx, fy = xs - x0, ys - y0
-        column_hash = (perm[x0 & 255], perm[(x0 + 1) & 255])
-        row = (y0 & 255, (y0 + 1) & 255)
-
-        def corner(i: int, j: int, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
-            h = column_hash[i] + row[j]
-            return grad_x[h] * dx + grad_y[h] * dy
-
-        u = fx * fx * fx * (fx * (fx * 6 - 15) + 10)
-        v = fy * fy * fy * (fy * (fy * 6 - 15) + 10)
-        n00 = corner(0, 0, fx, fy)
-        n10 = corner(1, 0, fx - 1, fy)
-        n01 = corner(0, 1, fx, fy - 1)
-        n11 = corner(1, 1, fx - 1, fy - 1)
-        top = n00 + u * (n10 - n00)
-        bottom = n01 + u * (n11 - n01)
-        return (top + v * (bottom - top)) * _NOISE_SCALE
-
-    def __call__(
-        self,
-        xs: np.ndarray,
-        ys: np.ndarray,
-        z: int,
-        sizes: float | dict[float, float],
-        normalize: bool = True,
-    ) -> np.ndarray:
-        """Crafter's `_simplex(x, y, z, sizes, normalize)`: weighted octaves."""
-        if not isinstance(sizes, dict):
-            sizes = {sizes: 1.0}
-        value = np.zeros(np.broadcast(xs, ys).shape)
-        for size, weight in sizes.items():
-            value += weight * self._single(xs / size, ys / size, z)
-        if normalize:
-            value /= sum(sizes.values())
-        return value
-
-
 def generate_world(
-    rules: Rules, width: int, height: int, n_agents: int, seed: int | np.random.SeedSequence
+    rules: Rules,
+    width: int,
+    height: int,
+    n_agents: int,
+    seed: int | np.random.SeedSequence,
+    compiled_noise: bool | None = None,
 ) -> GeneratedWorld:
-    """Generate materials, tunnels, spawn points and initial creatures."""
+    """Generate materials, tunnels, spawn points and initial creatures. `compiled_noise`
+    as `GradientNoise`'s `compiled` (the world is the same either way)."""
     gen = rules.worldgen
     rng = np.random.default_rng(seed)
-    noise = _Noise(rng)
+    noise = GradientNoise(rng, compiled_noise)
     mid = rules.material_ids
     # x along columns and y along rows, broadcast to (height, width) where combined
     xs = np.arange(width, dtype=np.float64)[None, :]
@@ -162,8 +100,11 @@ def generate_world(
     # The rest stays grass.
 
     _guarantee_minimum(rules, materials, mountain, rng)
-    spawn_points = _spawn_points(rules, materials, n_agents, cx, cy, rng)
-    creatures = _place_creatures(rules, materials, tunnels, cx, cy, spawn_points, rng)
+    walkable_lookup = np.zeros(256, dtype=bool)
+    walkable_lookup[[mid[m] for m in rules.walkable]] = True
+    walkable = walkable_lookup[materials]
+    spawn_points = _spawn_points(rules, walkable, n_agents, cx, cy, rng)
+    creatures = _place_creatures(rules, materials, walkable, tunnels, cx, cy, spawn_points, rng)
     return GeneratedWorld(materials, tunnels, spawn_points, creatures)
 
 
@@ -186,46 +127,50 @@ def _guarantee_minimum(
 
 def _spawn_points(
     rules: Rules,
-    materials: np.ndarray,
+    walkable: np.ndarray,
     n_agents: int,
     cx: int,
     cy: int,
     rng: np.random.Generator,
 ) -> list[tuple[int, int]]:
     """Distinct walkable cells nearest the centre (ties broken by the seeded rng)."""
-    walkable_ids = [rules.material_ids[m] for m in rules.walkable]
-    ys, xs = np.nonzero(np.isin(materials, walkable_ids))
+    ys, xs = np.nonzero(walkable)
     if len(xs) < n_agents:
         raise ValueError(f"world has {len(xs)} walkable cells; cannot place {n_agents} agents")
     spread = rules.worldgen["spawn_spread"]
     dist = np.maximum(np.abs(xs - cx), np.abs(ys - cy))
     # Prefer cells within the spawn spread in random order, then the nearest others.
     key = np.where(dist <= spread, 0, dist) + rng.random(len(xs)) * 0.5
-    order = np.argsort(key, kind="stable")[:n_agents]
+    # The first n_agents of a stable sort of all keys, without sorting them all: every key
+    # up to the n-th smallest, sorted stably (in cell order, as the full sort keeps ties).
+    candidates = np.flatnonzero(key <= np.partition(key, n_agents - 1)[n_agents - 1])
+    order = candidates[np.argsort(key[candidates], kind="stable")][:n_agents]
     return [(int(xs[i]), int(ys[i])) for i in order]
 
 
 def _place_creatures(
     rules: Rules,
     materials: np.ndarray,
+    walkable: np.ndarray,
     tunnels: np.ndarray,
     cx: int,
     cy: int,
     spawn_points: list[tuple[int, int]],
     rng: np.random.Generator,
 ) -> list[tuple[str, int, int]]:
+    """Cows, zombies and skeletons by the worldgen rules, in row-major (y, x) order."""
     gen = rules.worldgen
-    mid = rules.material_ids
     height, width = materials.shape
-    ys, xs = np.mgrid[0:height, 0:width]
+    xs = np.arange(width)[None, :]
+    ys = np.arange(height)[:, None]
     dist = np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2)
-    walkable = np.isin(materials, [mid[m] for m in rules.walkable])
+    walkable = walkable.copy()
     for x, y in spawn_points:
         walkable[y, x] = False
     roll = rng.random((height, width))
     cows = (
         walkable
-        & (materials == mid["grass"])
+        & (materials == rules.material_ids["grass"])
         & (dist > gen["cow_min_dist"])
         & (roll < gen["cow_prob"])
     )
@@ -233,9 +178,10 @@ def _place_creatures(
     skeletons = (
         walkable & ~cows & ~zombies & tunnels & (rng.random((height, width)) < gen["skeleton_prob"])
     )
-    creatures: list[tuple[str, int, int]] = []
-    for kind, mask in (("cow", cows), ("zombie", zombies), ("skeleton", skeletons)):
-        for y, x in zip(*np.nonzero(mask), strict=True):
-            creatures.append((kind, int(x), int(y)))
-    creatures.sort(key=lambda c: (c[2], c[1]))
-    return creatures
+    # The masks are disjoint: one kind code per cell, read in row-major order.
+    kinds = ("cow", "zombie", "skeleton")
+    code = cows + 2 * zombies.astype(np.uint8) + 3 * skeletons.astype(np.uint8)
+    rows, cols = np.nonzero(code)
+    return [(kinds[k - 1], x, y)
+            for k, x, y in zip(code[rows, cols].tolist(), cols.tolist(), rows.tolist(),
+                               strict=True)]

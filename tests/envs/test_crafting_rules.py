@@ -359,6 +359,48 @@ def test_only_creatures_near_a_live_agent_act_and_plants_always_do() -> None:
     assert sapling.uid not in world.creatures
 
 
+def test_skipping_out_of_reach_creatures_never_changes_who_acts() -> None:
+    # _acting skips a creature found out of reach until the agents could have travelled
+    # the gap. Checked against measuring every creature at every step, through moves,
+    # deaths and respawns, teleports, line-ups and creatures put elsewhere by hand.
+    world = CraftingWorld(CraftingConfig(n_agents=4, respawn=True, creature_radius=9))
+    measure_all = world._acting.__func__
+    checked = 0
+
+    def checked_acting(live: list) -> list[int]:
+        nonlocal checked
+        acting = measure_all(world, live)
+        expected = [uid for uid, c in world.creatures.items()
+                    if c.kind == "plant"
+                    or any(abs(a.x - c.x) + abs(a.y - c.y) < 9 for a in live)]
+        assert acting == expected, f"step {world.step_count}"
+        checked += 1
+        return acting
+
+    world._acting = checked_acting
+    rng = random.Random(3)
+    n_actions = len(world.action_names)
+    for episode in range(2):
+        world.reset(seed=episode)
+        for step in range(400):
+            if step % 97 == 50:  # an agent jumps across the map
+                agent = world.agents[rng.randrange(4)]
+                free = [(x, y) for x in range(world.width) for y in range(world.height)
+                        if world._free(x, y, world._walk_ids)]
+                world.teleport(agent.index, *free[rng.randrange(len(free))])
+            if step % 131 == 70 and world.creatures:  # a creature is put next to an agent
+                creature = rng.choice(list(world.creatures.values()))
+                agent = world.agents[0]
+                for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                    cell = (agent.x + dx, agent.y + dy)
+                    if world._free(*cell, world._walk_ids):
+                        world._move_body(creature, *cell)
+                        break
+            world.step([rng.randrange(n_actions) for _ in world.agents])
+    assert checked > 700
+    assert any(a.deaths for a in world.agents)  # respawns happened
+
+
 def test_balance_chunk_counts_follow_every_material_change() -> None:
     # The spawn balance keeps its per-chunk counts of the cells it spawns on up to date as
     # cells change (editing, placing, collecting); a recount from the grid must agree.
