@@ -8,9 +8,11 @@ the same floating-point operations in the same order, so they agree bit for bit 
 - numpy, the reference: whole-map array operations, about 0.45 ms per 64x64 octave;
 - a numba kernel (the `fast` extra), one pass over the cells, about 15 times faster.
 
-The kernel is used when numba can be imported, unless `MEMSIM_NUMBA=0`; numba's import
-(about 0.6 s) is paid at the first world generated, and its compiled code is cached on
-disk. Either way, the same seed gives the same world.
+numba's import and the loading of its compiled code (cached on disk) cost about 1 s per
+process, which about 200 worlds' savings repay. So by default a process switches to the
+kernel once it has generated `COMPILE_AFTER_WORLDS` worlds (RL training makes thousands;
+a scripted run a few). `MEMSIM_NUMBA=1` uses it from the first world, `MEMSIM_NUMBA=0`
+never. Either way, the same seed gives the same world.
 """
 
 from __future__ import annotations
@@ -25,19 +27,26 @@ import numpy as np
 # Gradient (Perlin) noise has std ~0.216 on 2D lattices; OpenSimplex noise3 has ~0.315.
 NOISE_SCALE = 0.315 / 0.216
 
-# The compiled octave, once looked up: None until then, False where numba is unavailable
-# or switched off.
+COMPILE_AFTER_WORLDS = 200
+
+# The compiled octave, once looked up: None until then, False where numba is unavailable.
 _kernel: Callable[..., np.ndarray] | bool | None = None
+_worlds_made = 0  # GradientNoise objects made in this process: one per world
 
 
-def compiled_octave() -> Callable[..., np.ndarray] | None:
-    """The numba octave kernel, or None without numba or with `MEMSIM_NUMBA=0`."""
+def compiled_octave(now: bool = False) -> Callable[..., np.ndarray] | None:
+    """The numba octave kernel, or None: without numba, with `MEMSIM_NUMBA=0`, or before
+    this process made `COMPILE_AFTER_WORLDS` worlds (unless `MEMSIM_NUMBA=1`). `now`:
+    load it regardless of the setting and the count."""
     global _kernel
     if _kernel is None:
+        setting = os.environ.get("MEMSIM_NUMBA", "")
+        if not now and (setting == "0" or (
+                setting != "1" and _worlds_made < COMPILE_AFTER_WORLDS)):
+            return None
         _kernel = False
-        if os.environ.get("MEMSIM_NUMBA", "1") != "0":
-            with contextlib.suppress(ImportError):  # no numba: numpy, the same worlds
-                _kernel = _compile()
+        with contextlib.suppress(ImportError):  # no numba: numpy, the same worlds
+            _kernel = _compile()
     return _kernel or None
 
 
@@ -93,12 +102,14 @@ class GradientNoise:
     along rows only, as (H, 1); a field is (H, W)."""
 
     def __init__(self, rng: np.random.Generator, compiled: bool | None = None) -> None:
-        """`compiled`: use the numba kernel (True), numpy (False), or the kernel when
-        available (None)."""
+        """`compiled`: use the numba kernel (True), numpy (False), or decide as
+        `compiled_octave` does (None)."""
         self._tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._tiled: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        global _worlds_made
+        _worlds_made += 1
         self._seed = int(rng.integers(0, 2**31 - 1))
-        kernel = compiled_octave() if compiled is not False else None
+        kernel = None if compiled is False else compiled_octave(now=bool(compiled))
         if compiled and kernel is None:
             raise ImportError("compiled noise needs numba: pip install 'memsim[fast]'")
         self._kernel = kernel

@@ -12,9 +12,9 @@ from memsim.envs.crafting.worldgen import _spawn_points, generate_world
 
 
 def _needs_numba() -> None:
-    if noise.compiled_octave() is None:
-        pytest.skip("numba is not installed (the `fast` extra), or MEMSIM_NUMBA=0: "
-                    "the compiled noise kernel cannot be compared with numpy here")
+    if noise.compiled_octave(now=True) is None:
+        pytest.skip("numba is not installed (the `fast` extra): the compiled noise "
+                    "kernel cannot be compared with numpy here")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7, 2**31 - 2])
@@ -50,14 +50,31 @@ def test_worlds_are_the_same_with_either_noise(rules_name: str) -> None:
         assert (a.spawn_points, a.creatures) == (b.spawn_points, b.creatures)
 
 
-def test_compiled_noise_without_numba_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_process_switches_to_the_kernel_after_many_worlds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _needs_numba()
     monkeypatch.setattr(noise, "_kernel", None)
+    monkeypatch.delenv("MEMSIM_NUMBA", raising=False)
+    monkeypatch.setattr(noise, "_worlds_made", noise.COMPILE_AFTER_WORLDS - 2)
+    assert GradientNoise(np.random.default_rng(0))._kernel is None  # world n - 1
+    assert GradientNoise(np.random.default_rng(0))._kernel is not None  # world n
+    monkeypatch.setattr(noise, "_kernel", None)
+    monkeypatch.setattr(noise, "_worlds_made", 0)
+    monkeypatch.setenv("MEMSIM_NUMBA", "1")  # from the first world
+    assert GradientNoise(np.random.default_rng(0))._kernel is not None
+
+
+def test_numba_switched_off_or_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(noise, "_kernel", None)
+    monkeypatch.setattr(noise, "_worlds_made", 10 * noise.COMPILE_AFTER_WORLDS)
     monkeypatch.setenv("MEMSIM_NUMBA", "0")
-    assert noise.compiled_octave() is None  # switched off: numpy, the same worlds
+    assert GradientNoise(np.random.default_rng(0))._kernel is None  # numpy, same worlds
+    monkeypatch.setattr(noise, "_kernel", False)  # as where numba cannot be imported
+    monkeypatch.delenv("MEMSIM_NUMBA")
+    assert GradientNoise(np.random.default_rng(0))._kernel is None
     with pytest.raises(ImportError, match=r"memsim\[fast\]"):
         GradientNoise(np.random.default_rng(0), compiled=True)
-    # Without numba the default falls back to numpy.
-    assert GradientNoise(np.random.default_rng(0))._kernel is None
 
 
 def test_spawn_points_are_the_first_of_a_stable_sort() -> None:
