@@ -89,11 +89,16 @@ class CreatureRules:
                 acting.append(uid)
             elif wake.get(uid, -1) < travel:
                 cx, cy = c.x, c.y
-                distance = min([abs(ax - cx) + abs(ay - cy) for ax, ay in spots])
-                if distance < radius:
-                    acting.append(uid)
+                nearest = radius + 10**9
+                for ax, ay in spots:
+                    distance = abs(ax - cx) + abs(ay - cy)
+                    if distance < radius:  # acts: no bound to keep
+                        acting.append(uid)
+                        break
+                    if distance < nearest:
+                        nearest = distance
                 else:
-                    wake[uid] = travel + distance - radius
+                    wake[uid] = travel + nearest - radius
         return acting
 
     def _add_travel(self, live: list[Agent]) -> int:

@@ -49,6 +49,14 @@ def text_space() -> spaces.Text:
     return spaces.Text(max_length=TEXT_MAX_LENGTH, charset=TEXT_CHARSET)
 
 
+def _index(positions: list[int]) -> slice | np.ndarray:
+    """Positions to pick from an array: a slice where they run consecutively (a view of a
+    fresh array is as good as a copy, and cheaper), else an index array."""
+    if positions and positions == list(range(positions[0], positions[0] + len(positions))):
+        return slice(positions[0], positions[0] + len(positions))
+    return np.array(positions, dtype=np.intp)
+
+
 class Observer:
     """Builds observations for the agents of one world (precomputes index tables)."""
 
@@ -56,8 +64,8 @@ class Observer:
         self.world = world
         self.half_w = world.config.view_width // 2
         self.half_h = world.config.view_height // 2
-        self.held = np.array([world.item_index[n] for n in world.rules.item_names])
-        self.vitals = np.array([world.item_index[n] for n in world.rules.vitals])
+        self.held = _index([world.item_index[n] for n in world.rules.item_names])
+        self.vitals = _index([world.item_index[n] for n in world.rules.vitals])
 
     def symbolic(self, index: int) -> dict[str, Any]:
         world = self.world
