@@ -89,7 +89,7 @@ class CreatureRules:
                 acting.append(uid)
             elif wake.get(uid, -1) < travel:
                 cx, cy = c.x, c.y
-                nearest = radius + 10**9
+                nearest = 1 << 30  # lowered by every agent measured
                 for ax, ay in spots:
                     distance = abs(ax - cx) + abs(ay - cy)
                     if distance < radius:  # acts: no bound to keep
