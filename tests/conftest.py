@@ -60,6 +60,18 @@ def pytest_ignore_collect(collection_path: Path, config: Any) -> bool | None:
     return True
 
 
+@pytest.fixture
+def numba_noise() -> None:
+    """Skip, and say so in the summary, where numba (the `fast` extra) is missing."""
+    from memsim.envs.crafting.noise import compiled_octave
+
+    if compiled_octave(now=True) is None:
+        reason = ("the compiled world-generation noise was not compared with numpy: numba "
+                  "(the fast extra) is not installed; pip install 'memsim[fast]'")
+        _skip_reasons["numba"] = reason
+        pytest.skip(reason)
+
+
 def _unavailable(reason: str) -> None:
     """Skip (and remember why, for the summary), or fail when the backend is required."""
     if os.environ.get("MEMSIM_REQUIRE_FALKORDB") == "1":

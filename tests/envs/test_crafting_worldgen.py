@@ -11,15 +11,8 @@ from memsim.envs.crafting.rules import load_rules, variant_path
 from memsim.envs.crafting.worldgen import _spawn_points, generate_world
 
 
-def _needs_numba() -> None:
-    if noise.compiled_octave(now=True) is None:
-        pytest.skip("numba is not installed (the `fast` extra): the compiled noise "
-                    "kernel cannot be compared with numpy here")
-
-
 @pytest.mark.parametrize("seed", [0, 1, 7, 2**31 - 2])
-def test_compiled_noise_equals_numpy_noise_bit_for_bit(seed: int) -> None:
-    _needs_numba()
+def test_compiled_noise_equals_numpy_noise_bit_for_bit(seed: int, numba_noise: None) -> None:
     xs = np.arange(96, dtype=np.float64)[None, :]
     ys = np.arange(80, dtype=np.float64)[:, None]
     compiled = GradientNoise(np.random.default_rng(seed), compiled=True)
@@ -39,8 +32,7 @@ def test_compiled_noise_equals_numpy_noise_bit_for_bit(seed: int) -> None:
 
 
 @pytest.mark.parametrize("rules_name", ["base", "sparse"])
-def test_worlds_are_the_same_with_either_noise(rules_name: str) -> None:
-    _needs_numba()
+def test_worlds_are_the_same_with_either_noise(rules_name: str, numba_noise: None) -> None:
     rules = load_rules() if rules_name == "base" else load_rules(variant_path("sparse"))
     for seed in range(6):
         a = generate_world(rules, 96, 64, 6, seed, compiled_noise=True)
@@ -51,9 +43,8 @@ def test_worlds_are_the_same_with_either_noise(rules_name: str) -> None:
 
 
 def test_a_process_switches_to_the_kernel_after_many_worlds(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, numba_noise: None
 ) -> None:
-    _needs_numba()
     monkeypatch.setattr(noise, "_kernel", None)
     monkeypatch.delenv("MEMSIM_NUMBA", raising=False)
     monkeypatch.setattr(noise, "_worlds_made", noise.COMPILE_AFTER_WORLDS - 2)
