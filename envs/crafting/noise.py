@@ -6,13 +6,14 @@ Crafter's thresholds keep their meaning. Two implementations compute every octav
 the same floating-point operations in the same order, so they agree bit for bit (tested):
 
 - numpy, the reference: whole-map array operations, about 0.45 ms per 64x64 octave;
-- a numba kernel (the `fast` extra), one pass over the cells, about 15 times faster.
+- a numba kernel (the `fast` extra), one pass over the cells, about ten times faster.
 
 numba's import and the loading of its compiled code (cached on disk) cost about 1 s per
 process, which about 200 worlds' savings repay. So by default a process switches to the
 kernel once it has generated `COMPILE_AFTER_WORLDS` worlds (RL training makes thousands;
 a scripted run a few). `MEMSIM_NUMBA=1` uses it from the first world, `MEMSIM_NUMBA=0`
-never. Either way, the same seed gives the same world.
+never (the setting is read until the kernel is loaded). Either way, the same seed gives
+the same world.
 """
 
 from __future__ import annotations
