@@ -71,18 +71,6 @@ class CreatureRules:
         travel = self._add_travel(live)
         wake = self._wake
         acting = []
-        if len(live) == 1:  # the common case of RL training
-            ax, ay = live[0].x, live[0].y
-            for uid, c in self.creatures.items():
-                if c.kind == "plant":
-                    acting.append(uid)
-                elif wake.get(uid, -1) < travel:
-                    distance = abs(ax - c.x) + abs(ay - c.y)
-                    if distance < radius:
-                        acting.append(uid)
-                    else:
-                        wake[uid] = travel + distance - radius
-            return acting
         spots = [(a.x, a.y) for a in live]
         for uid, c in self.creatures.items():
             if c.kind == "plant":

@@ -249,11 +249,12 @@ class CraftingWorld(AgentActions, CreatureRules):
             self.who[y + p, x + p] = body.index + 1
         else:
             self.kind[y + p, x + p] = self._kind_id[body.kind]
-            if self._wake:  # a creature put anywhere is measured again (see _acting)
-                self._wake.pop(body.uid, None)
 
     def _vacate(self, body: Agent | Creature) -> None:
         del self.occupant[(body.x, body.y)]
+        if self._wake and isinstance(body, Creature):
+            # A creature that leaves its cell (moved, or removed) is measured again.
+            self._wake.pop(body.uid, None)
         p = self.pad
         self.kind[body.y + p, body.x + p] = 0
         self.who[body.y + p, body.x + p] = 0
@@ -283,8 +284,6 @@ class CraftingWorld(AgentActions, CreatureRules):
     def _remove(self, creature: Creature) -> None:
         if self.creatures.pop(creature.uid, None) is not None:
             self._vacate(creature)
-            if self._wake:
-                self._wake.pop(creature.uid, None)
 
     def _health(self, agent: Agent) -> int:
         return agent.inventory[self.item_index["health"]]
