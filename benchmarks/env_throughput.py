@@ -20,14 +20,17 @@ import os
 import random
 import statistics
 import time
+from collections.abc import Callable
 
 from memsim.envs.crafting import CraftingConfig, parallel_env
-from memsim.envs.crafting.noise import compiled_octave
 from memsim.envs.crafting.rules import load_rules
 from memsim.envs.crafting.worldgen import generate_world
 
+Clock = Callable[[], float]
 
-def crafter_steps_per_second(seconds: float) -> float | None:
+
+def crafter_steps_per_second(seconds: float, clock: Clock = time.perf_counter) -> float | None:
+    """PyPI crafter's steps per second of `clock` over `seconds` (None: not installed)."""
     try:
         import crafter
     except ImportError:
@@ -36,28 +39,31 @@ def crafter_steps_per_second(seconds: float) -> float | None:
     env.reset()
     rng = random.Random(0)
     n_actions = env.action_space.n
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    steps, start = 0, clock()
+    while clock() - start < seconds:
         _, _, done, _ = env.step(rng.randrange(n_actions))
         steps += 1
         if done:
             env.reset()
-    return steps / (time.perf_counter() - start)
+    return steps / (clock() - start)
 
 
-def mac_steps_per_second(n_agents: int, seconds: float, **overrides: object) -> float:
+def mac_steps_per_second(n_agents: int, seconds: float, clock: Clock = time.perf_counter,
+                         **overrides: object) -> float:
+    """MAC's steps per second of `clock` over `seconds`. Imports nothing newer than the
+    crafting env itself, so `env_versions.py` runs it against older revisions too."""
     env = parallel_env(CraftingConfig(n_agents=n_agents, **overrides))
     env.reset(seed=0)
     rng = random.Random(0)
     n_actions = len(env.action_names)
-    steps, episodes, start = 0, 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    steps, episodes, start = 0, 0, clock()
+    while clock() - start < seconds:
         env.step({agent: rng.randrange(n_actions) for agent in env.agents})
         steps += 1
         if not env.agents:
             episodes += 1
             env.reset(seed=episodes)
-    return steps / (time.perf_counter() - start)
+    return steps / (clock() - start)
 
 
 def worldgen_ms(compiled: bool, repeats: int = 30) -> tuple[float, float]:
@@ -77,6 +83,7 @@ def main() -> None:
     parser.add_argument("--no-crafter", action="store_true", help="skip the crafter baseline")
     args = parser.parse_args()
     os.environ.setdefault("MEMSIM_NUMBA", "1")  # steady state: the kernel from world one
+    from memsim.envs.crafting.noise import compiled_octave  # not in older revisions
 
     base = None if args.no_crafter else crafter_steps_per_second(args.seconds)
     print(f"{'environment':<34}{'steps/s':>10}{'agent-steps/s':>15}{'x crafter':>11}")

@@ -24,34 +24,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The child: steps/s of CPU time for one world family configuration. It imports the
-# crafting env from the `memsim` namespace, or from the old top-level `envs` package.
-CHILD = """
-import random, sys, time
-try:
-    from memsim.envs.crafting import CraftingConfig, parallel_env
-except ImportError:
-    from envs.crafting import CraftingConfig, parallel_env
-n_agents, seconds = int(sys.argv[1]), float(sys.argv[2])
-env = parallel_env(CraftingConfig(n_agents=n_agents)); env.reset(seed=0)
-rng = random.Random(0); n = len(env.action_names); steps = episodes = 0
-start = time.process_time()
-while time.process_time() - start < seconds:
-    env.step({a: rng.randrange(n) for a in env.agents}); steps += 1
-    if not env.agents:
-        episodes += 1; env.reset(seed=episodes)
-print(steps / (time.process_time() - start))
+# The children: steps/s of CPU time, measured by env_throughput.py's own loops (imported
+# from this checkout's benchmarks/, while the world is imported from the revision's tree).
+CHILD = f"""
+import sys, time
+sys.path.insert(0, {str(ROOT / "benchmarks")!r})
+from env_throughput import mac_steps_per_second
+print(mac_steps_per_second(int(sys.argv[1]), float(sys.argv[2]), clock=time.process_time))
 """
 
-CRAFTER = """
-import random, sys, time, crafter
-env = crafter.Env(seed=0); env.reset()
-rng = random.Random(0); n = env.action_space.n; steps = 0
-start = time.process_time()
-while time.process_time() - start < float(sys.argv[1]):
-    _, _, done, _ = env.step(rng.randrange(n)); steps += 1
-    if done: env.reset()
-print(steps / (time.process_time() - start))
+CRAFTER = f"""
+import sys, time
+sys.path.insert(0, {str(ROOT / "benchmarks")!r})
+from env_throughput import crafter_steps_per_second
+rate = crafter_steps_per_second(float(sys.argv[1]), clock=time.process_time)
+if rate is None:
+    sys.exit("crafter is not installed")
+print(rate)
 """
 
 
