@@ -26,18 +26,21 @@ class MemoryLostError(RuntimeError):
     since the store opened it: continuing would act on an empty memory, so the run stops."""
 
 
-@dataclass(frozen=True, slots=True)
+# Records are read-only by convention, not `frozen`: a frozen dataclass's __init__ sets
+# each field through object.__setattr__ (4x the cost), and a step builds hundreds of them.
+@dataclass(slots=True)
 class NodeRecord:
-    """One node: a stable id within the namespace, one label, and properties."""
+    """One node: a stable id within the namespace, one label, and properties (read-only)."""
 
     id: str
     label: str
     props: Props = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EdgeRecord:
-    """One directed, typed relationship. At most one edge of a type between two nodes."""
+    """One directed, typed relationship. At most one edge of a type between two nodes
+    (read-only, as `NodeRecord`)."""
 
     src: str
     type: str

@@ -92,7 +92,11 @@ def first_step(terrain: Terrain, view: CraftingView, goals: Collection[Cell],
         if cell != here:
             if cell in goals:
                 return first[cell], True
-            left = min([abs(gx - x) + abs(gy - y) for gx, gy in goal_list])
+            left = 1 << 30  # distance to the nearest goal, inline (a call per cell costs)
+            for gx, gy in goal_list:
+                d = abs(gx - x) + abs(gy - y)
+                if d < left:
+                    left = d
             score = c + 1.2 * left + 3.0 * crowded.get(cell, 0)
             if score < best_score or (score == best_score and cell < best_cell):
                 best_score, best_cell = score, cell

@@ -257,8 +257,14 @@ class NetworkxStore(StoreShorthands):
 
     def get(self, node_ids: Sequence[str]) -> list[NodeRecord]:
         """The nodes with these ids that exist, in the order asked."""
-        g = self._graph()
-        return [self._record(n) for n in node_ids if n in g]
+        nodes = self._graph()._node  # the node dict itself: Graph.__contains__ is a call
+        out = []
+        for node_id in node_ids:
+            data = nodes.get(node_id)
+            if data is not None:
+                out.append(NodeRecord(node_id, data["label"],
+                                      _copy_props(data["props"], data["lists"])))
+        return out
 
     def query(
         self,
