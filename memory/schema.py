@@ -69,6 +69,14 @@ class SchemaError(ValueError):
     """Bad input to the memory layer: names the field and what is allowed."""
 
 
+class MissingEndpointError(SchemaError):
+    """An edge in a write names a node that does not exist in the namespace."""
+
+
+class LabelChangeError(SchemaError):
+    """A write gives an existing node a different label (labels are fixed at creation)."""
+
+
 def check_label(label: str) -> str:
     if label not in NODE_LABELS:
         raise SchemaError(f"label {label!r} is not allowed; allowed labels: {sorted(NODE_LABELS)}")

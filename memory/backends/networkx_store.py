@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 import networkx as nx
 
 from memsim.memory.schema import (
+    LabelChangeError,
+    MissingEndpointError,
     SchemaError,
     check_batch,
     check_edge_type,
@@ -164,6 +166,12 @@ class NetworkxStore(StoreShorthands):
 
     def write(self, batch: WriteBatch) -> None:
         """Validate the whole batch, then apply it (nothing applies if anything is bad)."""
+        self.check_write(batch)
+        self.apply_checked(batch)
+
+    def check_write(self, batch: WriteBatch) -> None:
+        """Raise what `write(batch)` would raise (`SchemaError`; `LabelChangeError`,
+        `MissingEndpointError`), changing nothing."""
         g = self._graph()
         check_batch(batch)
         # Endpoint and label checks need the state the batch itself creates. (networkx's
@@ -174,7 +182,7 @@ class NetworkxStore(StoreShorthands):
             known = node_data.get(node.id)
             existing = known["label"] if known is not None else labels.get(node.id)
             if existing is not None and existing != node.label:
-                raise SchemaError(
+                raise LabelChangeError(
                     f"node.label for {node.id!r} is {node.label!r} but the node already has "
                     f"label {existing!r}; a node's label cannot change"
                 )
@@ -182,10 +190,14 @@ class NetworkxStore(StoreShorthands):
         for edge in batch.edges:
             for end, field in ((edge.src, "edge.src"), (edge.dst, "edge.dst")):
                 if end not in node_data and end not in labels:
-                    raise SchemaError(
+                    raise MissingEndpointError(
                         f"{field} {end!r} does not exist; an edge needs both endpoints "
                         f"(edge {edge.src}-{edge.type}->{edge.dst})"
                     )
+
+    def apply_checked(self, batch: WriteBatch) -> None:
+        """Apply a batch that `check_write` accepted against the graph as it is now."""
+        g = self._graph()
         for node in batch.nodes:
             self._upsert_node(node)
         for edge in batch.edges:

@@ -204,6 +204,23 @@ def test_endpoint_check_only_for_endpoints_the_batch_does_not_create() -> None:
     assert only_new is not None and required == [] and "ends" not in only_new.params
 
 
+def test_a_write_checked_elsewhere_leaves_out_the_label_and_endpoint_checks() -> None:
+    """`checks=False` (a read mirror checked the batch) drops only the two check
+    sections: the same upserts, the same parameters for them."""
+    batch = WriteBatch(
+        nodes=[NodeRecord("new", "Event", {"step": 1}), NodeRecord("g", "Goal")],
+        edges=[EdgeRecord("old", "NEXT", "new")],
+    )
+    checked, required = build_write(batch, "ns")
+    unchecked, required_too = build_write(batch, "ns", checks=False)
+    assert checked is not None and unchecked is not None
+    assert required == required_too == ["old"]
+    assert "clash" not in unchecked.text and "$ends" not in unchecked.text
+    assert "ends" not in unchecked.params
+    assert unchecked.text == checked.text[checked.text.index("UNWIND $n0 AS row\nMERGE"):]
+    assert {k: v for k, v in checked.params.items() if k != "ends"} == unchecked.params
+
+
 def test_repeated_ids_are_merged_and_label_conflicts_rejected() -> None:
     batch = WriteBatch(
         nodes=[

@@ -452,15 +452,49 @@ def test_a_mirrored_agent_step_is_one_round_trip_with_the_same_recall(
     assert len(mirrored_store.remote.snapshot()["nodes"]) == len(server.store.snapshot()["nodes"])
 
 
-def test_a_write_the_server_rejects_leaves_the_mirror_unchanged(open_ns: StoreFactory) -> None:
+def test_a_bad_write_behind_the_mirror_changes_nothing_and_sends_nothing(
+        open_ns: StoreFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mirror checks a batch before the server sees it: a missing endpoint or a label
+    change raises the server store's error types, with no round trip."""
     store = MirroredStore(open_ns("agent_0"))
     store.write(_step_batch(1, n=8))
     before = store.snapshot()
     bad = _step_batch(2, n=8)
     bad.edges.append(EdgeRecord("ch2", "NEXT", "no-such-node"))
+    relabel = WriteBatch(nodes=[NodeRecord("ch1", "Goal")])
+    trips = _RoundTrips(monkeypatch)
     with pytest.raises(MissingEndpointError, match="'no-such-node'"):
         store.write(bad)
+    with pytest.raises(LabelChangeError, match="'ch1'"):
+        store.write(relabel)
+    assert trips.count == 0
+    monkeypatch.undo()
     assert store.snapshot() == before == store.remote.snapshot()
+
+
+def test_behind_the_mirror_the_server_runs_the_write_without_its_checks(
+        open_ns: StoreFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mirror's verdict is the server's, so the statement sent leaves out the label
+    and endpoint checks; the server ends with the same graph as a checked write gives."""
+    mirrored, plain = MirroredStore(open_ns("mirrored")), open_ns("plain")
+    sent: list[str] = []
+    run_write = FalkorDBStore._run_write
+
+    def spy(self: FalkorDBStore, statement: Any) -> Any:
+        sent.append(statement.text)
+        return run_write(self, statement)
+
+    monkeypatch.setattr(FalkorDBStore, "_run_write", spy)
+    for step in (1, 2):
+        batch = _step_batch(step, n=8)
+        batch.edges.append(EdgeRecord(f"ch{step}", "NEXT", "ch1"))  # an endpoint it reuses
+        mirrored.write(batch)
+        plain.write(batch)
+    assert len(sent) == 4
+    assert all("clash" not in s and "$ends" not in s for s in sent[0::2])  # mirrored
+    assert "clash" in sent[1] and "$ends" in sent[3]  # plain, checked on the server
+    assert mirrored.remote.snapshot()["nodes"] == plain.snapshot()["nodes"]
+    assert mirrored.remote.snapshot()["edges"] == plain.snapshot()["edges"]
 
 
 def test_a_mirror_opens_with_what_the_server_holds(open_ns: StoreFactory) -> None:
