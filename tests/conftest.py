@@ -37,7 +37,7 @@ NEEDS_EXTRA: dict[str, tuple[str, tuple[str, ...]]] = {
     "agents/test_rl.py": ("rl", ("torch", "stable_baselines3", "supersuit")),
     "agents/test_flat_rl.py": ("rl", ("torch", "stable_baselines3", "supersuit")),
     "agents/test_task_memory_wrappers.py": ("rl", ("torch", "stable_baselines3")),
-    "agents/test_rl_memory_study.py": ("rl", ("torch", "stable_baselines3")),
+    "agents/test_rl_memory_study.py": ("rl", ("torch", "stable_baselines3", "sb3_contrib")),
     "viz": ("viz", ("pygame", "imageio")),
     "sim/test_bench_stats.py": ("bench", ("matplotlib",)),
 }

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 EXTRAS = ("langgraph", "langchain_core", "openai", "neo4j", "falkordb", "redis", "hiredis",
-          "torch", "stable_baselines3", "supersuit", "pygame", "imageio", "matplotlib", "ray",
-          "crafter")
+          "torch", "stable_baselines3", "sb3_contrib", "supersuit", "pygame", "imageio",
+          "matplotlib", "ray", "crafter")
 
 # None in sys.modules: importing the package fails with ModuleNotFoundError, as when it is
 # not installed.

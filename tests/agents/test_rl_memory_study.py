@@ -23,24 +23,23 @@ def study() -> Any:
     return rl_memory_tasks
 
 
-def test_a_cell_gives_one_row_and_a_rerun_skips_it(study: Any, tmp_path: Path,
+def test_each_cell_gives_one_row_and_a_rerun_skips_them(study: Any, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     argv = ["rl_memory_tasks.py", "--out", str(tmp_path), "--tasks", "shell_game",
-            "--levels", "1", "--seeds", "0", "--methods", "ppo", "--steps", "256",
-            "--episodes", "3"]
+            "--levels", "1", "--seeds", "0", "--methods", "ppo", "recurrent_ppo",
+            "--steps", "256", "--episodes", "3"]
     monkeypatch.setattr(sys, "argv", argv)
     study.main()
     rows = study.read_rows(tmp_path / "results.csv")
-    assert len(rows) == 1
-    row = rows[0]
-    assert (row["task"], row["level"], row["method"], row["seed"]) == (
-        "shell_game", "1", "ppo", "0")
-    assert int(row["steps"]) >= 256 and row["episodes"] == "3"
-    assert len(row["outcomes"]) == 3 and set(row["outcomes"]) <= {"0", "1"}
-    assert float(row["chance"]) == pytest.approx(1 / 3, abs=1e-6)
-    study.main()  # resumed: the cell is done, nothing is added
-    assert len(study.read_rows(tmp_path / "results.csv")) == 1
-    assert "shell_game" in (tmp_path / "table.md").read_text()
+    assert sorted(r["method"] for r in rows) == ["ppo", "recurrent_ppo"]
+    for row in rows:
+        assert (row["task"], row["level"], row["seed"]) == ("shell_game", "1", "0")
+        assert int(row["steps"]) >= 256 and row["episodes"] == "3"
+        assert len(row["outcomes"]) == 3 and set(row["outcomes"]) <= {"0", "1"}
+        assert float(row["chance"]) == pytest.approx(1 / 3, abs=1e-6)
+    study.main()  # resumed: the cells are done, nothing is added
+    assert len(study.read_rows(tmp_path / "results.csv")) == 2
+    assert "recurrent_ppo" in (tmp_path / "table.md").read_text()
 
 
 @pytest.mark.slow
