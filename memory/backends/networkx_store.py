@@ -87,6 +87,11 @@ def _copy_props(props: Mapping[str, Any], has_lists: bool = True) -> Props:
     return out
 
 
+def _node_record(node_id: str, data: Mapping[str, Any]) -> NodeRecord:
+    """A fresh record of one stored node (`data`: its networkx attribute dict)."""
+    return NodeRecord(node_id, data["label"], _copy_props(data["props"], data["lists"]))
+
+
 def _normalise(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
@@ -263,20 +268,10 @@ class NetworkxStore(StoreShorthands):
 
     # -- reads ------------------------------------------------------------------------
 
-    def _record(self, node_id: str) -> NodeRecord:
-        data = self._g._node[node_id]
-        return NodeRecord(node_id, data["label"], _copy_props(data["props"], data["lists"]))
-
     def get(self, node_ids: Sequence[str]) -> list[NodeRecord]:
         """The nodes with these ids that exist, in the order asked."""
         nodes = self._graph()._node  # the node dict itself: Graph.__contains__ is a call
-        out = []
-        for node_id in node_ids:
-            data = nodes.get(node_id)
-            if data is not None:
-                out.append(NodeRecord(node_id, data["label"],
-                                      _copy_props(data["props"], data["lists"])))
-        return out
+        return [_node_record(n, data) for n in node_ids if (data := nodes.get(n)) is not None]
 
     def query(
         self,
@@ -320,7 +315,7 @@ class NetworkxStore(StoreShorthands):
                 continue
             if missing and any(k in props for k in missing):
                 continue
-            out.append(NodeRecord(node_id, data["label"], _copy_props(props, data["lists"])))
+            out.append(_node_record(node_id, data))
             if limit is not None and len(out) >= limit:
                 break
         return out
@@ -355,7 +350,7 @@ class NetworkxStore(StoreShorthands):
                         (key, src, EdgeRecord(src, key, node_id, _copy_props(data["props"])))
                     )
         found.sort(key=lambda t: (t[0], t[1], t[2].src))
-        return [(edge, self._record(other)) for _, other, edge in found]
+        return [(edge, _node_record(other, g._node[other])) for _, other, edge in found]
 
     def edges(self, edge_type: str | None = None) -> list[EdgeRecord]:
         """All edges (optionally of one type), ordered by (src, type, dst)."""
