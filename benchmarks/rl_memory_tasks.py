@@ -3,15 +3,20 @@ task x level x method x training seed, resumable.
 
     nice -n 10 .venv/bin/python benchmarks/rl_memory_tasks.py --out docs/bench/rl-memory \\
         [--tasks ballet shell_game] [--levels 1 2] [--seeds 0 1 2] [--steps 100000] \\
-        [--methods ppo ppo_graph recurrent_ppo scripted] [--episodes 100] [--workers 2]
+        [--methods ppo ppo_raw ppo_graph recurrent_ppo scripted] [--episodes 100] \\
+        [--workers 2]
     .venv/bin/python benchmarks/rl_memory_tasks.py --out docs/bench/rl-memory --report
 
 Methods:
 
 - ``ppo``: Stable-Baselines3 PPO, ``MultiInputPolicy`` on the current observation only
-  (the env's Dict observation as it is), 4 envs. No `VecNormalize`: with its running
-  observation statistics PPO did not learn even Ballet's mechanics (0.00 greedy at 50k
-  steps, where the raw observation reaches 0.45 against a chance level of 0.5);
+  (the env's Dict observation, each bounded Box divided by its bound:
+  `agents.rl.ScaledObservation`, for every learner), 4 envs. No `VecNormalize`: with its
+  running observation statistics PPO did not learn even Ballet's mechanics (0.00 greedy at
+  50k steps, where the raw observation reaches 0.45 against a chance level of 0.5);
+- ``ppo_raw``: the same on the observation as the env gives it (integer ids, cells and
+  step counts): a second memoryless baseline, since a scale that helps one learner may
+  hinder another;
 - ``ppo_graph``: the same with the ``memory`` key of `agents.rl.TaskMemoryObservation`
   (features from the agent's knowledge graph, written every step by the family's
   perception);
@@ -23,9 +28,10 @@ Each trained model is evaluated greedily on `--episodes` episode seeds it never 
 (``EVAL_SEED + i``: training envs draw their seeds from the training seed's stream, far
 below). Rows go to ``results.csv`` as they finish; a rerun skips the rows already there.
 ``--report`` writes ``table.md``: success per task x level x method with a Wilson 95%
-interval over every evaluation episode of every seed, each seed's success, the chance
-level, and the paired difference ppo_graph - ppo (and recurrent_ppo - ppo) over the same
-episode seeds with a two-level bootstrap interval (training seeds, then episodes).
+interval over every evaluation episode of every seed, whether that interval lies above,
+at or below the chance level, each seed's success, and the paired differences of
+ppo_graph and recurrent_ppo from each memoryless PPO (ppo, ppo_raw) over the same episode
+seeds, with a two-level bootstrap interval (training seeds, then episodes).
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from typing import Any
 FIELDS = ("family", "task", "level", "method", "seed", "steps", "episodes", "successes",
           "success", "chance", "cpu_seconds", "wall_seconds", "outcomes")
 EVAL_SEED = 1_000_000
-METHODS = ("ppo", "ppo_graph", "recurrent_ppo", "scripted")
+METHODS = ("ppo", "ppo_raw", "ppo_graph", "recurrent_ppo", "scripted")
 PPO_KWARGS = {"n_steps": 256, "batch_size": 256, "n_epochs": 10, "learning_rate": 3e-4,
               "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.01}
 # RecurrentPPO trains ~10x slower per step than PPO here: a smaller LSTM and fewer epochs
@@ -77,19 +83,21 @@ def has_level(family: str, task: str, level: int) -> bool:
     return True
 
 
-def make_env(family: str, task: str, level: int, graph: bool) -> Any:
-    """The single-agent Gymnasium env (plus graph-memory features), under SB3's Monitor."""
+def make_env(family: str, task: str, level: int, method: str) -> Any:
+    """The single-agent Gymnasium env a method trains on, under SB3's Monitor: graph-memory
+    features for ``ppo_graph``, and every bounded Box scaled to [-1, 1] by its bound
+    (`ScaledObservation`) for every learner but ``ppo_raw``."""
     from stable_baselines3.common.monitor import Monitor
 
-    from memsim.agents.rl.task_wrappers import TaskMemoryObservation
+    from memsim.agents.rl.task_wrappers import ScaledObservation, TaskMemoryObservation
     from memsim.envs.manipulation import ManipulationEnv
     from memsim.envs.navigation import NavigationGymEnv
 
     config = config_for(family, task, level)
     env = NavigationGymEnv(config) if family == "navigation" else ManipulationEnv(config)
-    if graph:
+    if method == "ppo_graph":
         env = TaskMemoryObservation(env)
-    return Monitor(env)
+    return Monitor(env if method == "ppo_raw" else ScaledObservation(env))
 
 
 def chance_of(family: str, task: str, level: int) -> float:
@@ -101,20 +109,21 @@ def chance_of(family: str, task: str, level: int) -> float:
     return float(env.chance_level)
 
 
-def _vec(family: str, task: str, level: int, graph: bool, n: int, seed: int) -> Any:
+def _vec(family: str, task: str, level: int, method: str, n: int, seed: int) -> Any:
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    vec = DummyVecEnv([lambda: make_env(family, task, level, graph) for _ in range(n)])
+    vec = DummyVecEnv([lambda: make_env(family, task, level, method) for _ in range(n)])
     vec.seed(seed)
     return vec
 
 
-def evaluate(model: Any, family: str, task: str, level: int, graph: bool,
-             episodes: int, recurrent: bool) -> list[int]:
+def evaluate(model: Any, family: str, task: str, level: int, method: str,
+             episodes: int) -> list[int]:
     """Greedy success (0/1) on episode seeds EVAL_SEED + i."""
     import numpy as np
 
-    env = make_env(family, task, level, graph)
+    env = make_env(family, task, level, method)
+    recurrent = method == "recurrent_ppo"
     outcomes = []
     for i in range(episodes):
         obs, _ = env.reset(seed=EVAL_SEED + i)
@@ -156,8 +165,7 @@ def run_cell(family: str, task: str, level: int, method: str, seed: int, steps: 
     if method == "scripted":
         outcomes, trained = scripted_outcomes(family, task, level, episodes), 0
     else:
-        graph = method == "ppo_graph"
-        vec = _vec(family, task, level, graph, N_ENVS, seed)
+        vec = _vec(family, task, level, method, N_ENVS, seed)
         if method == "recurrent_ppo":
             from sb3_contrib import RecurrentPPO
             model = RecurrentPPO("MultiInputLstmPolicy", vec, seed=seed, device="cpu",
@@ -167,8 +175,7 @@ def run_cell(family: str, task: str, level: int, method: str, seed: int, steps: 
             model = PPO("MultiInputPolicy", vec, seed=seed, device="cpu", verbose=0,
                         **PPO_KWARGS)
         model.learn(total_timesteps=steps)
-        outcomes = evaluate(model, family, task, level, graph, episodes,
-                            method == "recurrent_ppo")
+        outcomes = evaluate(model, family, task, level, method, episodes)
         trained = int(model.num_timesteps)
         vec.close()
     return {"family": family, "task": task, "level": level, "method": method, "seed": seed,
@@ -244,6 +251,16 @@ def _paired(rows: list[dict[str, str]], method: str, reference: str
     return float(np.mean([d.mean() for d in diffs])), float(low), float(high), len(seeds)
 
 
+def _shown(diff: tuple[float, float, float, int] | None) -> str:
+    return "" if diff is None else f"{diff[0]:+.2f} ({diff[1]:+.2f}, {diff[2]:+.2f})"
+
+
+def versus_chance(low: float, high: float, chance: float) -> str:
+    """"above" / "below" when the success interval excludes the chance level, else "at".
+    Above chance is what only a policy that uses memory can reach."""
+    return "above" if low > chance else "below" if high < chance else "at"
+
+
 def report(out: Path) -> str:
     """report.md: per task x level x method, success with a Wilson 95% interval over every
     evaluation episode of every training seed, each seed's own success, the chance level,
@@ -254,9 +271,9 @@ def report(out: Path) -> str:
     groups: dict[tuple[str, str, str], list[dict[str, str]]] = {}
     for row in rows:
         groups.setdefault((row["family"], row["task"], row["level"]), []).append(row)
-    lines = ["| task | level | chance | method | steps | seeds | success (95% CI) | per seed "
-             "| Δ vs ppo (95% CI) | CPU s / run |",
-             "|---|---:|---:|---|---:|---:|---|---|---|---:|"]
+    lines = ["| task | level | chance | method | steps | seeds | success (95% CI) | vs chance "
+             "| per seed | Δ vs ppo (95% CI) | Δ vs ppo_raw (95% CI) | CPU s / run |",
+             "|---|---:|---:|---|---:|---:|---|---|---|---|---|---:|"]
     cpu = 0.0
     for (_, task, level), group in sorted(groups.items(),
                                           key=lambda kv: (kv[0][0] != "navigation",
@@ -271,13 +288,14 @@ def report(out: Path) -> str:
             low, high = wilson_interval(wins, n)
             runs_cpu = [float(r["cpu_seconds"]) for r in mine]
             cpu += sum(runs_cpu)
-            diff = _paired(group, method, "ppo") if method in ("ppo_graph",
-                                                               "recurrent_ppo") else None
-            shown = "" if diff is None else f"{diff[0]:+.2f} ({diff[1]:+.2f}, {diff[2]:+.2f})"
+            shown = " | ".join(_shown(_paired(group, method, reference))
+                               if method in ("ppo_graph", "recurrent_ppo") else ""
+                               for reference in ("ppo", "ppo_raw"))
             per_seed = " ".join(f"{float(r['success']):.2f}" for r in mine)
             steps = "-" if method == "scripted" else f"{int(mine[0]['steps']) // 1000}k"
             lines.append(f"| {task} | {level} | {chance:.3f} | {method} | {steps} | {len(mine)} "
-                         f"| {wins / n:.2f} ({low:.2f}-{high:.2f}) | {per_seed} | {shown} | "
+                         f"| {wins / n:.2f} ({low:.2f}-{high:.2f}) | "
+                         f"{versus_chance(low, high, chance)} | {per_seed} | {shown} | "
                          f"{sum(runs_cpu) / len(runs_cpu):.0f} |")
     lines.append("")
     lines.append(f"{len(rows)} rows, {cpu / 3600:.2f} CPU hours in all.")

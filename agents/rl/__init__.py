@@ -24,7 +24,11 @@ from memsim.agents.rl.policy import (
 )
 from memsim.agents.rl.settings import RLSettings, load_settings
 from memsim.agents.rl.task_features import TaskFeatureTracker
-from memsim.agents.rl.task_wrappers import TaskMemoryObservation, TaskMemoryParallelEnv
+from memsim.agents.rl.task_wrappers import (
+    ScaledObservation,
+    TaskMemoryObservation,
+    TaskMemoryParallelEnv,
+)
 from memsim.agents.rl.wrappers import (
     FlatObservation,
     FlatTeamEnv,
@@ -40,6 +44,7 @@ __all__ = [
     "ObservationEncoder",
     "RLPolicy",
     "RLSettings",
+    "ScaledObservation",
     "TaskFeatureTracker",
     "TaskMemoryObservation",
     "TaskMemoryParallelEnv",

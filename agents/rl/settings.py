@@ -64,10 +64,10 @@ class MemoryFeatureSettings(BaseModel):
 
 class TaskFeatureSettings(BaseModel):
     """``[task_features]``: memory features of the navigation and manipulation tasks
-    (`agents.rl.task_features`): offsets' scale, the recall kinds, the memory's sizes."""
+    (`agents.rl.task_features`): the distance scale, the recall kinds, the memory's sizes."""
 
     model_config = _STRICT
-    scale: float = Field(16.0, gt=0)
+    scale: float = Field(8.0, gt=0)
     # navigation: kinds whose remembered cells are safe / to avoid (per task)
     navigation_safe: tuple[str, ...] = ("safe",)
     navigation_avoid: dict[str, tuple[str, ...]] = Field(default_factory=lambda: {

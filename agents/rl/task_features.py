@@ -6,21 +6,23 @@ decodes the observation with the family's perception adapter (`decode` + `percei
 same adapters the runner uses), writes the facts (plus the few inferences the scripted
 solvers also note: a tracked shell-game ball, a shown colour already touched), recalls
 the kinds the task's knowledge lives in, and turns the recall and the current view into
-features (`features(recall, view)`); which kinds and how far offsets are scaled are data
+features (`features(recall, view)`); which kinds and the distance scale are data
 (`[task_features]` in `rl.toml`).
 
-Navigation (16 floats): the current target's remembered place [known, dx, dy, distance]
-(the landmark, door, dancer, tile or goal the act phase names, as remembered from the
-cue), then for each neighbouring cell (north, south, west, east) [remembered safe,
-remembered to avoid (a pit, another door / dancer / sign), visited in the last steps].
+Navigation (16 floats): the current target's remembered place (the landmark, door,
+dancer, tile or goal the act phase names, as remembered from the cue), then for each
+neighbouring cell (north, south, west, east) [remembered safe, remembered to avoid (a
+pit, another door / dancer / sign), visited in the last steps].
 
-Manipulation (4 floats): where memory says to go now [known, dx, dy, distance]: the item
-in view with the remembered cue's colour / shape (remember_*), the nearest item in view
-of a shown colour not yet touched (the earliest shown in chain_of_colors), the tracked
-ball's cup (shell_game), where the item was first seen (take_it_back), where the ball's
-remembered line and pace put it now (intercept).
+Manipulation (4 floats): the place memory says to go to now: the nearest remembered item
+(in view or seen before) with the cue's colour / shape (remember_*) or of a shown colour
+not yet touched (the earliest shown in chain_of_colors); the tracked ball's cup
+(shell_game); the item, then the target mark in view while carrying it, then where the
+item was first seen (take_it_back); where the ball's remembered line and pace put it now
+(intercept).
 
-Offsets are from the agent's cell, divided by `scale` and clipped to [-1, 1].
+A place is encoded from the agent's cell as [known, sign(dx), sign(dy), distance / scale
+(clipped to 1)]: zero distance means "here".
 """
 
 from __future__ import annotations
@@ -49,11 +51,14 @@ MAX_PER_KIND = 32
 
 
 def _offset(place: Cell | None, here: Cell, scale: float) -> list[float]:
-    """[known, dx/scale, dy/scale, distance/scale] of `place` from `here` (zeros if None)."""
+    """[known, sign(dx), sign(dy), min(distance/scale, 1)] of `place` from `here` (zeros if
+    None). The direction as a sign, not dx/scale: a policy network learns "move towards
+    it" from +-1 inputs within a few thousand episodes, and from offsets of a cell / 16
+    (0.06) it did not learn it in 100k steps (docs/bench/rl-memory)."""
     if place is None:
         return [0.0, 0.0, 0.0, 0.0]
     dx, dy = place[0] - here[0], place[1] - here[1]
-    return [1.0, dx / scale, dy / scale, (abs(dx) + abs(dy)) / scale]
+    return [1.0, float(np.sign(dx)), float(np.sign(dy)), min((abs(dx) + abs(dy)) / scale, 1.0)]
 
 
 def _places(recall: Recall, kinds: Sequence[str]) -> list[PlaceRecord]:
@@ -111,14 +116,18 @@ class ManipulationFeatures:
         self.scale = settings.scale
         if self.engine in ("select", "colour_set"):
             self.kinds = tuple(cue_kind(c, s) for c in self.task.colours for s in self.task.shapes)
+            # where the table's items were seen: an item out of view is still remembered
+            self.item_kinds = tuple(item_kind(c, s) for c in self.task.colours
+                                    for s in self.task.shapes)
         else:
             key = {"shell": "ball", "intercept": "ball", "take_back": "item"}[self.engine]
             self.kinds = (item_kind(*self.task.item(key)),)
+            self.item_kinds = ()
 
     def query(self, view: ManipulationView) -> RetrievalQuery:
-        per_kind = 1 if self.engine in ("select", "colour_set") else 16
-        return RetrievalQuery(nearest=self.kinds, position=cue_place(self.config, 0),
-                              per_kind=per_kind)
+        per_kind = 4 if self.engine in ("select", "colour_set") else 16
+        return RetrievalQuery(nearest=self.kinds + self.item_kinds,
+                              position=cue_place(self.config, 0), per_kind=per_kind)
 
     def notes(self, view: ManipulationView, recall: Recall | None, info: Mapping[str, Any],
               step: int) -> list[Fact]:
@@ -147,17 +156,29 @@ class ManipulationFeatures:
             if self.engine == "select" or self.task.extra["ordered"]:
                 ordered = ordered[:1]
             wanted = {r.kind.removeprefix("cue_") for r in ordered}
-            cells = [cell for cell, item in view.items.items() if item.kind in wanted]
+            cells = [(p.x, p.y) for p in _places(recall, tuple(wanted))]
             return min(cells, key=lambda c: (abs(c[0] - here[0]) + abs(c[1] - here[1]), c),
                        default=None)
         if self.engine == "shell":
             ball = max(records, key=lambda r: r.step)
             return ball.x, ball.y
         if self.engine == "take_back":
-            origin = min(records, key=lambda r: (r.step, r.y, r.x))
-            return origin.x, origin.y
+            return self._take_back_goal(records, view)
         line = ball_line(records)  # intercept
         return None if line is None else ball_cell(line, step)
+
+    @staticmethod
+    def _take_back_goal(records: list[PlaceRecord], view: ManipulationView) -> Cell | None:
+        """The item while the gripper is empty (where it was last seen), the target mark
+        while carrying it to the mark (in view, as the solver reads it), then where the
+        item began (the earliest sighting: memory's part)."""
+        if not view.holding:
+            last = max(records, key=lambda r: (r.step, r.y, r.x))
+            return last.x, last.y
+        if view.phase == "action":
+            return view.marks[0] if view.marks else None
+        origin = min(records, key=lambda r: (r.step, r.y, r.x))
+        return origin.x, origin.y
 
     def features(self, recall: Recall, view: ManipulationView, step: int) -> np.ndarray:
         goal = self._goal(recall, view, step)

@@ -6,6 +6,10 @@
   writes every observation to (cleared at every reset). SB3's ``MultiInputPolicy`` takes
   it as it is.
 - `TaskMemoryParallelEnv`: the same for a PettingZoo `ParallelEnv` (one memory per agent).
+- `ScaledObservation`: every bounded Box of a Dict observation divided by its largest
+  absolute bound (a fixed scale, unlike SB3's running `VecNormalize`): the worlds give
+  integer ids, cells and step counts (up to 60 and more) beside memory features in
+  [-1, 1], and PPO learned nothing from the features next to them unscaled.
 
 These are environments (they forward `step` to the world); a memoryless baseline trains on
 the unwrapped env, whose observation is the same without ``memory``. For SuperSuit or any
@@ -20,6 +24,7 @@ import itertools
 from typing import Any, ClassVar
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
@@ -72,6 +77,34 @@ class TaskMemoryObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def close(self) -> None:
         self.tracker.close()
         super().close()
+
+
+class ScaledObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    """A Dict-observation env whose bounded Boxes are float32 in [-1, 1]: each divided by
+    its largest absolute bound (Discrete and unbounded entries pass unchanged)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.ObservationWrapper.__init__(self, env)
+        space = env.observation_space
+        if not isinstance(space, spaces.Dict):
+            raise TypeError(f"ScaledObservation needs a Dict observation space, got {space}")
+        self.divisors: dict[str, float] = {}
+        scaled: dict[str, spaces.Space] = {}
+        for key, sub in space.spaces.items():
+            if isinstance(sub, spaces.Box) and sub.is_bounded():
+                bound = float(max(np.abs(sub.low).max(), np.abs(sub.high).max(), 1.0))
+                self.divisors[key] = bound
+                scaled[key] = spaces.Box((sub.low / bound).astype(np.float32),
+                                         (sub.high / bound).astype(np.float32), dtype=np.float32)
+            else:
+                scaled[key] = sub
+        self.observation_space = spaces.Dict(scaled)
+
+    def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
+        return {key: (np.asarray(value, np.float32) / self.divisors[key]
+                      if key in self.divisors else value)
+                for key, value in observation.items()}
 
 
 class TaskMemoryParallelEnv(TrackedParallelEnv):

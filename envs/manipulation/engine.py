@@ -383,6 +383,11 @@ class ManipulationWorld:
     def _select(self, index: int, item: Item, unlocked: list[list[str]]) -> None:
         engine = self.task.engine
         gripper = self.grippers[index]
+        if engine == "colour_set" and item.touched:
+            # it stays on the table, done: touching it again selects nothing and pays nothing
+            # (paying `select_reward` here let PPO touch one item for ever for 0.1 a step)
+            self._fail(gripper, "already touched")
+            return
         self._shaping[index] += self.task.select_reward
         if engine == "shell":
             right = self.items.index(item) == self.ball_cup
@@ -394,9 +399,6 @@ class ManipulationWorld:
             self._end(index, right, "matched the cue" if right else "did not match the cue",
                       unlocked)
         elif engine == "colour_set":
-            if item.touched:
-                self._fail(gripper, "already touched")
-                return
             remaining = [c for c in self.cue_sequence if c not in self.touched_order]
             allowed = remaining[:1] if self.task.extra["ordered"] else remaining
             if item.colour not in allowed:

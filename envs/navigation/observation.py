@@ -23,8 +23,6 @@ from gymnasium import spaces
 
 from memsim.envs.navigation.engine import PHASES, NavigationWorld
 
-_BIG = 1_000_000
-
 
 def observation_space(world: NavigationWorld) -> spaces.Dict:
     """The symbolic observation space (grid sizes depend only on the task level)."""
@@ -37,7 +35,8 @@ def observation_space(world: NavigationWorld) -> spaces.Dict:
         "shown": spaces.Box(-1, max(side, len(rules.marks)), (rules.max_shown, 3), np.int32),
         "target": spaces.Discrete(len(rules.marks) + 1),
         "phase": spaces.Discrete(len(PHASES)),
-        "time_left": spaces.Box(0, _BIG, (1,), np.int32),
+        # every phase and target time limit is fixed by the task level, so this bounds it
+        "time_left": spaces.Box(0, world.default_max_steps(), (1,), np.int32),
         "position": spaces.Box(0, side - 1, (2,), np.int32),
         "reset_from": spaces.Box(-1, side - 1, (2,), np.int32),
     })

@@ -15,7 +15,12 @@ from pettingzoo.test import parallel_api_test
 
 import memsim  # noqa: F401  (registers the Gymnasium ids)
 from memsim.agents.rl.settings import TaskFeatureSettings
-from memsim.agents.rl.task_wrappers import MEMORY_KEY, TaskMemoryObservation, TaskMemoryParallelEnv
+from memsim.agents.rl.task_wrappers import (
+    MEMORY_KEY,
+    ScaledObservation,
+    TaskMemoryObservation,
+    TaskMemoryParallelEnv,
+)
 from memsim.envs.flat import FlatObservations
 from memsim.envs.manipulation import ManipulationConfig, ManipulationEnv
 from memsim.envs.manipulation import parallel_env as manipulation_parallel_env
@@ -84,7 +89,16 @@ def _until(env: Any, done: Any, action: int = 0, limit: int = 200) -> dict[str, 
 
 def _expected(place: tuple[int, int], here: Any) -> list[float]:
     dx, dy = place[0] - int(here[0]), place[1] - int(here[1])
-    return [1.0, dx / SCALE, dy / SCALE, (abs(dx) + abs(dy)) / SCALE]
+    return [1.0, float(np.sign(dx)), float(np.sign(dy)), min((abs(dx) + abs(dy)) / SCALE, 1)]
+
+
+def test_a_place_is_its_direction_and_its_distance() -> None:
+    from memsim.agents.rl.task_features import _offset
+
+    assert _offset(None, (3, 3), 8.0) == [0.0, 0.0, 0.0, 0.0]
+    assert _offset((3, 3), (3, 3), 8.0) == [1.0, 0.0, 0.0, 0.0]  # here
+    assert _offset((1, 5), (3, 3), 8.0) == [1.0, -1.0, 1.0, 0.5]
+    assert _offset((30, 3), (3, 3), 8.0) == [1.0, 1.0, 0.0, 1.0]  # far: clipped
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -143,7 +157,97 @@ def test_manipulation_features_name_the_cue_colour_among_the_items() -> None:
         obs = _until(env, lambda o: PHASES[int(o["phase"])] == "action")
         world = env.unwrapped.world
         right = [(i.x, i.y) for i in world.items if i.colour == world.cue_sequence[0]]
-        if obs[MEMORY_KEY][0]:  # the right item is in view: the features point at it
-            here = obs["position"]
-            dx, dy = obs[MEMORY_KEY][1:3] * SCALE
-            assert (round(int(here[0]) + dx), round(int(here[1]) + dy)) in right
+        if obs[MEMORY_KEY][0]:  # the right item was seen: the features point at it
+            assert any(np.allclose(obs[MEMORY_KEY], _expected(cell, obs["position"]))
+                       for cell in right)
+
+
+def _act(env: Any, name: str) -> dict[str, Any]:
+    obs, _, terminated, truncated, _ = env.step(env.unwrapped.action_names.index(name))
+    assert not (terminated or truncated)
+    return obs
+
+
+def test_manipulation_features_remember_an_item_that_left_the_view() -> None:
+    """An item of the cue's colour seen at the start of the action phase, then out of view
+    as the gripper moves away: the features still point back at it (from memory)."""
+    checked = 0
+    for seed in range(40):
+        env = TaskMemoryObservation(ManipulationEnv(ManipulationConfig(task="remember_color")))
+        obs, _ = env.reset(seed=seed)
+        obs = _until(env, lambda o: PHASES[int(o["phase"])] == "action")
+        world = env.unwrapped.world
+        right = next((i.x, i.y) for i in world.items if i.colour == world.cue_sequence[0])
+        x = int(obs["position"][0])
+        half = env.unwrapped.world.task.view[0] // 2
+        if not (x - half <= right[0] < x):  # wanted: in view now, left of the gripper
+            continue
+        assert np.allclose(obs[MEMORY_KEY], _expected(right, obs["position"]))
+        while int(obs["position"][0]) - half <= right[0]:
+            obs = _act(env, "right")
+        assert not obs["colour"].any() or right[0] < int(obs["position"][0]) - half
+        np.testing.assert_allclose(obs[MEMORY_KEY], _expected(right, obs["position"]))
+        checked += 1
+    assert checked >= 3
+
+
+def test_take_it_back_features_lead_to_the_item_the_mark_then_where_it_began() -> None:
+    """Empty gripper: the item; carrying it in the action phase: the target mark (when in
+    view); after placing it there: the item again, then where it began (memory)."""
+    checked = 0
+    for seed in range(12):
+        env = TaskMemoryObservation(ManipulationEnv(ManipulationConfig(task="take_it_back")))
+        obs, _ = env.reset(seed=seed)
+        world = env.unwrapped.world
+        origin = world.origin
+        obs = _until(env, lambda o: PHASES[int(o["phase"])] == "action")
+        for goal, then in ((origin, "pick"), (world.target, "place"), (None, "pick"),
+                           (origin, "place")):
+            unseen = (then == "pick" and goal == origin and not obs["shape"].any()) or (
+                goal == world.target and not (obs["table"] == 2).any())
+            if unseen:
+                np.testing.assert_array_equal(obs[MEMORY_KEY], 0)  # never seen: unknown
+                break
+            goal = goal or (int(obs["position"][0]), int(obs["position"][1]))  # pick it again
+            np.testing.assert_allclose(obs[MEMORY_KEY], _expected(goal, obs["position"]))
+            while tuple(int(v) for v in obs["position"]) != goal:
+                _, sx, sy, _ = obs[MEMORY_KEY]
+                obs = _act(env, "right" if sx > 0 else "left" if sx < 0 else
+                           "down" if sy > 0 else "up")
+            if then == "place" and goal == origin:
+                *_, info = env.step(env.unwrapped.action_names.index(then))
+                assert info["outcome"] == "success"
+                checked += 1
+            else:
+                obs = _act(env, then)
+    assert checked >= 3
+
+
+@pytest.mark.parametrize("gym_id", MEMORY_IDS)
+def test_scaled_observations_stay_within_one_over_whole_episodes(gym_id: str) -> None:
+    """Every bounded Box divided by its bound: within [-1, 1], and inside the scaled space
+    at every step of random episodes (so the worlds' own bounds hold, e.g. time_left)."""
+    env = ScaledObservation(TaskMemoryObservation(gym.make(gym_id).unwrapped))
+    check_env(env, skip_render_check=True)
+    env.action_space.seed(0)
+    for seed in range(3):
+        obs, _ = env.reset(seed=seed)
+        done = False
+        while not done:
+            assert env.observation_space.contains(obs)
+            for key, value in obs.items():
+                if key in env.divisors:
+                    assert np.abs(value).max() <= 1.0 and value.dtype == np.float32, key
+            obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            done = terminated or truncated
+    raw = gym.make(gym_id).unwrapped
+    obs, _ = env.reset(seed=5)
+    plain, _ = raw.reset(seed=5)
+    for key in plain:
+        expected = plain[key] / env.divisors[key] if key in env.divisors else plain[key]
+        np.testing.assert_allclose(obs[key], expected, err_msg=key)
+
+
+def test_scaled_observation_needs_a_dict_space() -> None:
+    with pytest.raises(TypeError, match="Dict observation space"):
+        ScaledObservation(gym.make("CartPole-v1"))

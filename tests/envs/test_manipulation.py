@@ -303,6 +303,26 @@ def test_a_wrong_touch_fails_and_ends_the_episode(task: str) -> None:
     assert "success" not in e.team_achievements
 
 
+@pytest.mark.parametrize("task", ["seq_of_colors", "chain_of_colors", "bunch_of_colors"])
+def test_touching_a_done_colour_again_pays_nothing_and_ends_nothing(task: str) -> None:
+    """A touched item stays on the table. Touching it again is refused with no reward: the
+    selection reward once paid it every step, and PPO learned to touch one item for ever."""
+    e = parallel_env(task=task)
+    e.reset(seed=3)
+    _until_phase(e, "action")
+    first = e.world.solution_cells()[0]
+    _walk(e, "agent_0", first)
+    _, rewards, *_ = e.step({"agent_0": ACTION["touch"]})
+    task_rules = RULES.task(task)
+    assert rewards["agent_0"] == pytest.approx(task_rules.select_reward +
+                                               task_rules.progress_reward)
+    for _ in range(3):
+        _, rewards, terminations, _, infos = e.step({"agent_0": ACTION["touch"]})
+        assert rewards["agent_0"] == 0.0 and not terminations["agent_0"]
+        assert not infos["agent_0"]["ok"] and infos["agent_0"]["reason"] == "already touched"
+    assert e.outcome is None
+
+
 def test_selection_before_the_action_phase_is_refused_not_failed() -> None:
     e = parallel_env(task="remember_color")
     e.reset(seed=0)
