@@ -47,7 +47,14 @@ from pathlib import Path
 from typing import Any
 
 FIELDS = ("family", "task", "level", "method", "seed", "steps", "episodes", "successes",
-          "success", "chance", "cpu_seconds", "wall_seconds", "outcomes")
+          "success", "chance", "cpu_seconds", "wall_seconds", "outcomes", "sampled_success",
+          "sampled_outcomes")
+# Each trained model is evaluated twice on the same episode seeds: greedy (the argmax
+# action, `outcomes`) and sampled from its action distribution (`sampled_outcomes`). A
+# memoryless policy may need to sample: greedy, it can loop between two cells that look
+# alike (right, left, right ...), and the best memoryless policy of a partially observed
+# task can be stochastic (Singh, Jaakkola & Jordan 1994). The chance level bounds both.
+MODES = {"greedy": "outcomes", "sampled": "sampled_outcomes"}
 EVAL_SEED = 1_000_000
 METHODS = ("ppo", "ppo_raw", "ppo_graph", "recurrent_ppo", "scripted")
 PPO_KWARGS = {"n_steps": 256, "batch_size": 256, "n_epochs": 10, "learning_rate": 3e-4,
@@ -118,8 +125,9 @@ def _vec(family: str, task: str, level: int, method: str, n: int, seed: int) -> 
 
 
 def evaluate(model: Any, family: str, task: str, level: int, method: str,
-             episodes: int) -> list[int]:
-    """Greedy success (0/1) on episode seeds EVAL_SEED + i."""
+             episodes: int, deterministic: bool = True) -> list[int]:
+    """Success (0/1) on episode seeds EVAL_SEED + i, greedy or with sampled actions (the
+    sampled episodes draw from a generator seeded by the episode seed)."""
     import numpy as np
 
     env = make_env(family, task, level, method)
@@ -127,20 +135,27 @@ def evaluate(model: Any, family: str, task: str, level: int, method: str,
     outcomes = []
     for i in range(episodes):
         obs, _ = env.reset(seed=EVAL_SEED + i)
+        _seed_sampling(EVAL_SEED + i)
         state, start, done = None, np.ones((1,), bool), False
         while not done:
             batch = {k: np.asarray(v)[None] for k, v in obs.items()}
             if recurrent:
                 action, state = model.predict(batch, state=state, episode_start=start,
-                                              deterministic=True)
+                                              deterministic=deterministic)
                 start = np.zeros((1,), bool)
             else:
-                action, _ = model.predict(batch, deterministic=True)
+                action, _ = model.predict(batch, deterministic=deterministic)
             obs, _, terminated, truncated, info = env.step(int(action[0]))
             done = terminated or truncated
         outcomes.append(int(info.get("outcome") == "success"))
     env.close()
     return outcomes
+
+
+def _seed_sampling(seed: int) -> None:
+    import torch
+
+    torch.manual_seed(seed)
 
 
 def scripted_outcomes(family: str, task: str, level: int, episodes: int) -> list[int]:
@@ -162,6 +177,7 @@ def run_cell(family: str, task: str, level: int, method: str, seed: int, steps: 
 
     torch.set_num_threads(1)
     wall, cpu = time.perf_counter(), time.process_time()
+    sampled: list[int] = []
     if method == "scripted":
         outcomes, trained = scripted_outcomes(family, task, level, episodes), 0
     else:
@@ -176,6 +192,7 @@ def run_cell(family: str, task: str, level: int, method: str, seed: int, steps: 
                         **PPO_KWARGS)
         model.learn(total_timesteps=steps)
         outcomes = evaluate(model, family, task, level, method, episodes)
+        sampled = evaluate(model, family, task, level, method, episodes, deterministic=False)
         trained = int(model.num_timesteps)
         vec.close()
     return {"family": family, "task": task, "level": level, "method": method, "seed": seed,
@@ -184,7 +201,9 @@ def run_cell(family: str, task: str, level: int, method: str, seed: int, steps: 
             "chance": round(chance_of(family, task, level), 6),
             "cpu_seconds": round(time.process_time() - cpu, 1),
             "wall_seconds": round(time.perf_counter() - wall, 1),
-            "outcomes": "".join(str(o) for o in outcomes)}
+            "outcomes": "".join(str(o) for o in outcomes),
+            "sampled_success": round(sum(sampled) / len(sampled), 4) if sampled else "",
+            "sampled_outcomes": "".join(str(o) for o in sampled)}
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -195,7 +214,18 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:
+    """Append a row; a file written with fewer columns is rewritten first with today's
+    header (its rows' new columns empty)."""
     new = not path.exists()
+    if not new:
+        with path.open(newline="") as f:
+            header = next(csv.reader(f), [])
+        if tuple(header) != FIELDS:
+            old = read_rows(path)
+            with path.open("w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=FIELDS, restval="")
+                writer.writeheader()
+                writer.writerows(old)
     with path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         if new:
@@ -226,16 +256,16 @@ def cells(tasks: Iterable[tuple[str, str]], levels: list[int], methods: list[str
 BOOTSTRAP = 4000
 
 
-def _paired(rows: list[dict[str, str]], method: str, reference: str
+def _paired(rows: list[dict[str, str]], method: str, reference: str, key: str = "outcomes"
             ) -> tuple[float, float, float, int] | None:
     """Mean paired difference (method - reference) in success over the training seeds both
     ran, each paired episode by episode seed, with a 95% two-level bootstrap interval
     (training seeds resampled, then episodes within each): the spread between training
-    seeds counts, not only the episodes'."""
+    seeds counts, not only the episodes'. `key`: the outcomes column (`MODES`)."""
     import numpy as np
 
-    mine = {r["seed"]: r["outcomes"] for r in rows if r["method"] == method}
-    base = {r["seed"]: r["outcomes"] for r in rows if r["method"] == reference}
+    mine = {r["seed"]: r[key] for r in rows if r["method"] == method and r.get(key)}
+    base = {r["seed"]: r[key] for r in rows if r["method"] == reference and r.get(key)}
     seeds = sorted(set(mine) & set(base))
     if not seeds:
         return None
@@ -251,8 +281,11 @@ def _paired(rows: list[dict[str, str]], method: str, reference: str
     return float(np.mean([d.mean() for d in diffs])), float(low), float(high), len(seeds)
 
 
-def _shown(diff: tuple[float, float, float, int] | None) -> str:
-    return "" if diff is None else f"{diff[0]:+.2f} ({diff[1]:+.2f}, {diff[2]:+.2f})"
+def _shown(diff: tuple[float, float, float, int] | None, bold: bool = False) -> str:
+    if diff is None:
+        return ""
+    text = f"{diff[0]:+.2f} [{diff[1]:+.2f}, {diff[2]:+.2f}]"
+    return f"**{text}**" if bold and (diff[1] > 0 or diff[2] < 0) else text
 
 
 def versus_chance(low: float, high: float, chance: float) -> str:
@@ -261,47 +294,100 @@ def versus_chance(low: float, high: float, chance: float) -> str:
     return "above" if low > chance else "below" if high < chance else "at"
 
 
-def report(out: Path) -> str:
-    """report.md: per task x level x method, success with a Wilson 95% interval over every
-    evaluation episode of every training seed, each seed's own success, the chance level,
-    and the paired difference from memoryless PPO (see `_paired`)."""
-    from memsim.sim.bench_stats import wilson_interval
-
-    rows = read_rows(out / "results.csv")
+def _groups(rows: list[dict[str, str]]) -> list[tuple[tuple[str, str, str],
+                                                         list[dict[str, str]]]]:
+    """Rows by (family, task, level): navigation first, then by task and level."""
     groups: dict[tuple[str, str, str], list[dict[str, str]]] = {}
     for row in rows:
         groups.setdefault((row["family"], row["task"], row["level"]), []).append(row)
+    return sorted(groups.items(), key=lambda kv: (kv[0][0] != "navigation", kv[0][1],
+                                                  kv[0][2]))
+
+
+def _pooled(mine: list[dict[str, str]], key: str) -> tuple[int, int, list[float]]:
+    """Successes and episodes over the rows' `key` outcomes, and each row's success."""
+    runs = [r[key] for r in mine]
+    return (sum(o.count("1") for o in runs), sum(len(o) for o in runs),
+            [o.count("1") / len(o) for o in runs])
+
+
+def _table(rows: list[dict[str, str]], key: str) -> list[str]:
+    from memsim.sim.bench_stats import wilson_interval
+
     lines = ["| task | level | chance | method | steps | seeds | success (95% CI) | vs chance "
              "| per seed | Δ vs ppo (95% CI) | Δ vs ppo_raw (95% CI) | CPU s / run |",
              "|---|---:|---:|---|---:|---:|---|---|---|---|---|---:|"]
-    cpu = 0.0
-    for (_, task, level), group in sorted(groups.items(),
-                                          key=lambda kv: (kv[0][0] != "navigation",
-                                                          kv[0][1], kv[0][2])):
+    for (_, task, level), group in _groups(rows):
         chance = float(group[0]["chance"])
         for method in METHODS:
-            mine = sorted((r for r in group if r["method"] == method), key=lambda r: r["seed"])
+            mine = sorted((r for r in group if r["method"] == method and r.get(key)),
+                          key=lambda r: int(r["seed"]))
             if not mine:
                 continue
-            wins = sum(int(r["successes"]) for r in mine)
-            n = sum(int(r["episodes"]) for r in mine)
+            wins, n, per_seed = _pooled(mine, key)
             low, high = wilson_interval(wins, n)
             runs_cpu = [float(r["cpu_seconds"]) for r in mine]
-            cpu += sum(runs_cpu)
-            shown = " | ".join(_shown(_paired(group, method, reference))
+            shown = " | ".join(_shown(_paired(group, method, reference, key))
                                if method in ("ppo_graph", "recurrent_ppo") else ""
                                for reference in ("ppo", "ppo_raw"))
-            per_seed = " ".join(f"{float(r['success']):.2f}" for r in mine)
             steps = "-" if method == "scripted" else f"{int(mine[0]['steps']) // 1000}k"
             lines.append(f"| {task} | {level} | {chance:.3f} | {method} | {steps} | {len(mine)} "
                          f"| {wins / n:.2f} ({low:.2f}-{high:.2f}) | "
-                         f"{versus_chance(low, high, chance)} | {per_seed} | {shown} | "
+                         f"{versus_chance(low, high, chance)} | "
+                         f"{' '.join(f'{v:.2f}' for v in per_seed)} | {shown} | "
                          f"{sum(runs_cpu) / len(runs_cpu):.0f} |")
-    lines.append("")
+    return lines
+
+
+def report(out: Path) -> str:
+    """table.md: per task x level x method, success with a Wilson 95% interval over every
+    evaluation episode of every training seed, each seed's own success, the chance level,
+    and the paired difference from memoryless PPO (see `_paired`); one table for greedy
+    actions, one for sampled actions (rows that have them)."""
+    rows = read_rows(out / "results.csv")
+    lines: list[str] = []
+    for mode, key in MODES.items():
+        lines += [f"## {mode.capitalize()} actions", "", *_table(rows, key), ""]
+    cpu = sum(float(r["cpu_seconds"]) for r in rows)
     lines.append(f"{len(rows)} rows, {cpu / 3600:.2f} CPU hours in all.")
     text = "\n".join(lines) + "\n"
     (out / "table.md").write_text(text)
     return text
+
+
+def summary(out: Path, level: int, mode: str) -> str:
+    """The README's table: one line per task at `level`, each learner's pooled success
+    (per training seed in brackets), the graph arm against chance and its paired
+    differences from both memoryless baselines (bold where the interval excludes zero)."""
+    from memsim.sim.bench_stats import wilson_interval
+
+    key = MODES[mode]
+    learners = ("ppo", "ppo_raw", "ppo_graph")
+    lines = [f"| task (level {level}, {mode}) | chance | memoryless PPO, scaled | "
+             "memoryless PPO, raw | PPO + graph memory | vs chance | Δ vs scaled | Δ vs raw "
+             "| scripted + memory |", "|---|---:|---:|---:|---:|---|---|---|---:|"]
+    for (_, task, lvl), group in _groups(read_rows(out / "results.csv")):
+        if int(lvl) != level:
+            continue
+        pooled = {}
+        for method in learners:
+            mine = sorted((r for r in group if r["method"] == method and r.get(key)),
+                          key=lambda r: int(r["seed"]))
+            pooled[method] = _pooled(mine, key) if mine else None
+        if pooled["ppo_graph"] is None:
+            continue
+        shown = [f"{p[0] / p[1]:.2f} ({' / '.join(f'{v:.2f}' for v in p[2])})" if p else "-"
+                 for p in pooled.values()]
+        wins, n, _ = pooled["ppo_graph"]
+        chance = float(group[0]["chance"])
+        scripted = [float(r["success"]) for r in group if r["method"] == "scripted"]
+        lines.append(
+            f"| {task} | {chance:.3f} | {' | '.join(shown)} | "
+            f"{versus_chance(*wilson_interval(wins, n), chance)} | "
+            f"{_shown(_paired(group, 'ppo_graph', 'ppo', key), bold=True)} | "
+            f"{_shown(_paired(group, 'ppo_graph', 'ppo_raw', key), bold=True)} | "
+            f"{f'{scripted[0]:.2f}' if scripted else '-'} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -315,10 +401,15 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--report", action="store_true", help="only write table.md")
+    parser.add_argument("--summary", choices=tuple(MODES), default=None,
+                        help="only print the README's table for the first of --levels")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.report:
         print(report(args.out))
+        return
+    if args.summary:
+        print(summary(args.out, args.levels[0], args.summary))
         return
     tasks = [(f, t) for f, t in task_list() if args.tasks is None or t in args.tasks]
     path = args.out / "results.csv"

@@ -26,6 +26,7 @@ from memsim.agents.rl.settings import RLSettings, load_settings
 from memsim.agents.rl.task_features import TaskFeatureTracker
 from memsim.agents.rl.task_wrappers import (
     ScaledObservation,
+    ScaledParallelEnv,
     TaskMemoryObservation,
     TaskMemoryParallelEnv,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "RLPolicy",
     "RLSettings",
     "ScaledObservation",
+    "ScaledParallelEnv",
     "TaskFeatureTracker",
     "TaskMemoryObservation",
     "TaskMemoryParallelEnv",

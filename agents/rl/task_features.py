@@ -101,7 +101,7 @@ class NavigationFeatures:
         for dx, dy in _NEIGHBOURS:
             cell = (here[0] + dx, here[1] + dy)
             out += [float(cell in safe), float(cell in avoid), float(cell in visited)]
-        return np.clip(np.array(out, np.float32), -1.0, 1.0)
+        return np.array(out, np.float32)  # each entry is in [-1, 1] by construction
 
 
 class ManipulationFeatures:
@@ -182,7 +182,7 @@ class ManipulationFeatures:
 
     def features(self, recall: Recall, view: ManipulationView, step: int) -> np.ndarray:
         goal = self._goal(recall, view, step)
-        return np.clip(np.array(_offset(goal, view.position, self.scale), np.float32), -1, 1)
+        return np.array(_offset(goal, view.position, self.scale), np.float32)
 
 
 def feature_model(config: Any, settings: TaskFeatureSettings) -> Any:

@@ -10,6 +10,7 @@
   absolute bound (a fixed scale, unlike SB3's running `VecNormalize`): the worlds give
   integer ids, cells and step counts (up to 60 and more) beside memory features in
   [-1, 1], and PPO learned nothing from the features next to them unscaled.
+  `ScaledParallelEnv` is its PettingZoo twin.
 
 These are environments (they forward `step` to the world); a memoryless baseline trains on
 the unwrapped env, whose observation is the same without ``memory``. For SuperSuit or any
@@ -27,6 +28,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
+from pettingzoo.utils.wrappers import BaseParallelWrapper
 
 from memsim.agents.rl.settings import TaskFeatureSettings, default_settings
 from memsim.agents.rl.task_features import TaskFeatureTracker, task_features_space
@@ -79,6 +81,29 @@ class TaskMemoryObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
         super().close()
 
 
+def scaled_space(space: spaces.Space) -> tuple[spaces.Dict, dict[str, float]]:
+    """`space` with each bounded Box divided by its largest absolute bound (float32), and
+    the divisor of each scaled key. Raises TypeError for a non-Dict space."""
+    if not isinstance(space, spaces.Dict):
+        raise TypeError(f"scaling needs a Dict observation space, got {space}")
+    divisors: dict[str, float] = {}
+    scaled: dict[str, spaces.Space] = {}
+    for key, sub in space.spaces.items():
+        if isinstance(sub, spaces.Box) and sub.is_bounded():
+            bound = float(max(np.abs(sub.low).max(), np.abs(sub.high).max(), 1.0))
+            divisors[key] = bound
+            scaled[key] = spaces.Box((sub.low / bound).astype(np.float32),
+                                     (sub.high / bound).astype(np.float32), dtype=np.float32)
+        else:
+            scaled[key] = sub
+    return spaces.Dict(scaled), divisors
+
+
+def _scaled(observation: dict[str, Any], divisors: dict[str, float]) -> dict[str, Any]:
+    return {key: (np.asarray(value, np.float32) / divisors[key] if key in divisors else value)
+            for key, value in observation.items()}
+
+
 class ScaledObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """A Dict-observation env whose bounded Boxes are float32 in [-1, 1]: each divided by
     its largest absolute bound (Discrete and unbounded entries pass unchanged)."""
@@ -86,25 +111,37 @@ class ScaledObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs)
     def __init__(self, env: gym.Env) -> None:
         gym.utils.RecordConstructorArgs.__init__(self)
         gym.ObservationWrapper.__init__(self, env)
-        space = env.observation_space
-        if not isinstance(space, spaces.Dict):
-            raise TypeError(f"ScaledObservation needs a Dict observation space, got {space}")
-        self.divisors: dict[str, float] = {}
-        scaled: dict[str, spaces.Space] = {}
-        for key, sub in space.spaces.items():
-            if isinstance(sub, spaces.Box) and sub.is_bounded():
-                bound = float(max(np.abs(sub.low).max(), np.abs(sub.high).max(), 1.0))
-                self.divisors[key] = bound
-                scaled[key] = spaces.Box((sub.low / bound).astype(np.float32),
-                                         (sub.high / bound).astype(np.float32), dtype=np.float32)
-            else:
-                scaled[key] = sub
-        self.observation_space = spaces.Dict(scaled)
+        self.observation_space, self.divisors = scaled_space(env.observation_space)
 
     def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
-        return {key: (np.asarray(value, np.float32) / self.divisors[key]
-                      if key in self.divisors else value)
-                for key, value in observation.items()}
+        return _scaled(observation, self.divisors)
+
+
+class ScaledParallelEnv(BaseParallelWrapper):
+    """`ScaledObservation` for a PettingZoo `ParallelEnv` with Dict observations (each
+    agent's space scaled on its own)."""
+
+    def __init__(self, env: ParallelEnv) -> None:
+        super().__init__(env)
+        self._scaled = {agent: scaled_space(env.observation_space(agent))
+                        for agent in env.possible_agents}
+
+    def observation_space(self, agent: str) -> spaces.Dict:
+        if agent not in self._scaled:
+            raise KeyError(f"agent {agent!r} is unknown; allowed: {list(self._scaled)}")
+        return self._scaled[agent][0]
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        observations, infos = self.env.reset(seed=seed, options=options)
+        return {a: _scaled(o, self._scaled[a][1]) for a, o in observations.items()}, infos
+
+    def step(self, actions: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float],
+                                                      dict[str, bool], dict[str, bool],
+                                                      dict[str, dict[str, Any]]]:
+        observations, rewards, terminations, truncations, infos = self.env.step(actions)
+        return ({a: _scaled(o, self._scaled[a][1]) for a, o in observations.items()}, rewards,
+                terminations, truncations, infos)
 
 
 class TaskMemoryParallelEnv(TrackedParallelEnv):

@@ -17,8 +17,9 @@ Agents act in agent order (grippers never block each other), then the world move
 (cups, the rolling ball). A wrong selection ends the episode as a failure for the team.
 With `move_before_action = false` a gripper cannot move before its acting phase. Besides
 the team's success reward, the acting agent gets the rules' shaping rewards: for any
-selection of an item (`select_reward`) and for progress that is already right (a shown
-colour touched, take_it_back's picks and its place on the mark: `progress_reward`).
+selection of an item (`select_reward`), for progress that is already right (a shown
+colour touched, take_it_back's picks and its place on the mark: `progress_reward`) and
+for moving closer to any selectable item in its acting phase (`approach_reward`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 
 from memsim.envs.manipulation.config import ManipulationConfig
 from memsim.envs.manipulation.rules import PHASES, Rules, TaskRules
+from memsim.envs.manipulation.shuffle import Shuffle, plan_swaps
 from memsim.envs.world import BodyRecord, StepResult
 
 # Motion codes of the observation's `moved` layer: how the item in a cell moved last step.
@@ -96,7 +98,7 @@ class ManipulationWorld:
         self.stage = "action"  # take_back: "action" (to the mark) then "return"
         self.target: tuple[int, int] | None = None
         self.origin: tuple[int, int] | None = None
-        self.shuffle: list[list[tuple[int, tuple[int, int]]]] = []  # per delay step
+        self.shuffle: Shuffle = []  # per delay step
         self.ball_path: tuple[int, int, int, int, int] | None = None  # x0, y0, dx, dy, period
         self.return_start = 0
         self.team_achievements: dict[str, tuple[int, str]] = {}
@@ -167,29 +169,7 @@ class ManipulationWorld:
                     "ball", hidden_after=self.cue_end - 1)
         self.items.append(ball)
         self.ball_cup = under
-        self.shuffle = self._plan_swaps(n, self.task.delay_steps)
-
-    def _plan_swaps(self, n: int, steps: int) -> list[list[tuple[int, tuple[int, int]]]]:
-        """Pairwise swaps filling the delay: one cup goes over, the other under, each moving
-        one cell per step. Swaps are drawn among those that still fit (the rules check that
-        this always makes at least `min_swaps`); the rest of the delay is still."""
-        slots = list(range(n))  # which cup stands at each of the n slots
-        plan: list[list[tuple[int, tuple[int, int]]]] = []
-        while True:
-            left = steps - len(plan)
-            # slots are two cells apart: a swap of slots a < b takes 2 (b - a) + 2 steps
-            pairs = [(a, b) for a in range(n) for b in range(a + 1, n)
-                     if 2 * (b - a) + 2 <= left]
-            if not pairs:
-                break
-            a, b = pairs[int(self.rng.integers(len(pairs)))]
-            over, under = slots[a], slots[b]
-            plan.append([(over, (0, -1)), (under, (0, 1))])
-            plan.extend([(over, (1, 0)), (under, (-1, 0))] for _ in range(2 * (b - a)))
-            plan.append([(over, (0, 1)), (under, (0, -1))])
-            slots[a], slots[b] = under, over
-        plan.extend([] for _ in range(steps - len(plan)))
-        return plan
+        self.shuffle = plan_swaps(n, self.task.delay_steps, self.rng)
 
     def _setup_take_back(self) -> None:
         colour, shape = self.task.item("item")
@@ -341,12 +321,21 @@ class ManipulationWorld:
             if not self.on_table(gripper.x + dx, gripper.y + dy):
                 self._fail(gripper, "the edge of the table")
                 return
+            before = self._to_nearest_item(gripper)
             gripper.x, gripper.y = gripper.x + dx, gripper.y + dy
+            if before is not None and self.acting_phase(index):
+                closed = before - (self._to_nearest_item(gripper) or 0)
+                self._shaping[index] += self.task.approach_reward * closed
             return
         if not self.acting_phase(index):
             self._fail(gripper, f"not now: {self.phase()} phase")
             return
         getattr(self, f"_{name}")(index, gripper, unlocked)
+
+    def _to_nearest_item(self, gripper: Gripper) -> int | None:
+        """Cells to the nearest drawn item that can still be selected (None: none is)."""
+        return min((abs(i.x - gripper.x) + abs(i.y - gripper.y) for i in self.items
+                    if self.visible(i) and not i.touched), default=None)
 
     def _unlock(self, index: int, name: str, unlocked: list[list[str]]) -> None:
         gripper = self.grippers[index]

@@ -47,6 +47,7 @@ class TaskRules:
     move_before_action: bool = True
     select_reward: float = 0.0
     progress_reward: float = 0.0
+    approach_reward: float = 0.0
     colours: tuple[str, ...] = ()
     shapes: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # engine-specific keys
@@ -101,7 +102,7 @@ def _pair(value: Any, where: str) -> tuple[int, int]:
 # Keys a task may set; everything else in a task table is a typo.
 _COMMON_KEYS = {"engine", "memory", "table", "view", "cue_steps", "delay_steps", "levels",
                 "episode_steps", "reward", "colours", "shapes", "move_before_action",
-                "select_reward", "progress_reward"}
+                "select_reward", "progress_reward", "approach_reward"}
 _ENGINE_KEYS: dict[str, set[str]] = {
     "shell": {"min_swaps", "cup", "ball"},
     "select": {"attribute"},
@@ -148,6 +149,7 @@ def _parse_task(name: str, spec: dict[str, Any], defaults: dict[str, Any],
         move_before_action=bool(merged.get("move_before_action", True)),
         select_reward=float(merged.get("select_reward", 0.0)),
         progress_reward=float(merged.get("progress_reward", 0.0)),
+        approach_reward=float(merged.get("approach_reward", 0.0)),
         colours=task_colours, shapes=task_shapes, extra=extra,
     )
     _check_engine(task, slots, where)

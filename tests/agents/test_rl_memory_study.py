@@ -36,11 +36,57 @@ def test_each_cell_gives_one_row_and_a_rerun_skips_them(study: Any, tmp_path: Pa
     for row in rows:
         assert (row["task"], row["level"], row["seed"]) == ("shell_game", "1", "0")
         assert int(row["steps"]) >= 256 and row["episodes"] == "3"
-        assert len(row["outcomes"]) == 3 and set(row["outcomes"]) <= {"0", "1"}
+        for key in ("outcomes", "sampled_outcomes"):  # greedy, then sampled actions
+            assert len(row[key]) == 3 and set(row[key]) <= {"0", "1"}
         assert float(row["chance"]) == pytest.approx(1 / 3, abs=1e-6)
     study.main()  # resumed: the cells are done, nothing is added
     assert len(study.read_rows(tmp_path / "results.csv")) == 2
-    assert "recurrent_ppo" in (tmp_path / "table.md").read_text()
+    table = (tmp_path / "table.md").read_text()
+    assert "recurrent_ppo" in table and "## Greedy actions" in table
+    assert "## Sampled actions" in table
+
+
+def _row(study: Any, method: str, seed: int, greedy: str, sampled: str = "") -> dict[str, Any]:
+    return {"family": "manipulation", "task": "shell_game", "level": 1, "method": method,
+            "seed": seed, "steps": 100, "episodes": len(greedy),
+            "successes": greedy.count("1"), "success": greedy.count("1") / len(greedy),
+            "chance": 1 / 3, "cpu_seconds": 1.0, "wall_seconds": 1.0, "outcomes": greedy,
+            "sampled_success": sampled.count("1") / len(sampled) if sampled else "",
+            "sampled_outcomes": sampled}
+
+
+def test_a_results_file_with_the_old_columns_is_migrated_not_misaligned(
+        study: Any, tmp_path: Path) -> None:
+    path = tmp_path / "results.csv"
+    old = [f for f in study.FIELDS if not f.startswith("sampled")]
+    row = _row(study, "ppo", 0, "0101")
+    path.write_text(",".join(old) + "\n" + ",".join(str(row[f]) for f in old) + "\n")
+    study.append_row(path, _row(study, "ppo_graph", 0, "1111", "1101"))
+    rows = study.read_rows(path)
+    assert [r["method"] for r in rows] == ["ppo", "ppo_graph"]
+    assert rows[0]["outcomes"] == "0101" and rows[0]["sampled_outcomes"] == ""
+    assert rows[1]["sampled_outcomes"] == "1101"
+
+
+def test_report_and_summary_pair_each_evaluation_mode_separately(study: Any,
+                                                                tmp_path: Path) -> None:
+    """Greedy and sampled outcomes are paired within their own mode; rows without sampled
+    outcomes (older runs, scripted) appear in the greedy table only; the summary bolds a
+    difference only where its interval excludes zero."""
+    path = tmp_path / "results.csv"
+    for seed in (0, 1):
+        study.append_row(path, _row(study, "ppo", seed, "0" * 40, "01" * 20))
+        study.append_row(path, _row(study, "ppo_raw", seed, "0" * 40))
+        study.append_row(path, _row(study, "ppo_graph", seed, "1" * 40, "10" * 20))
+    study.append_row(path, {**_row(study, "scripted", 0, "1" * 40), "steps": 0})
+    greedy, sampled = study.report(tmp_path).split("## Sampled actions")
+    assert "| scripted |" in greedy and "| scripted |" not in sampled
+    assert "| ppo_raw |" not in sampled
+    assert "+1.00 [+1.00, +1.00]" in greedy and "+0.00" in sampled
+    line = study.summary(tmp_path, 1, "greedy").splitlines()[2]
+    assert line.count("**+1.00 [+1.00, +1.00]**") == 2 and line.endswith("| 1.00 |")
+    line = study.summary(tmp_path, 1, "sampled").splitlines()[2]
+    assert "| - |" in line and "**" not in line  # no sampled ppo_raw; +0.00 is no effect
 
 
 @pytest.mark.slow

@@ -18,8 +18,10 @@ from memsim.agents.rl.settings import TaskFeatureSettings
 from memsim.agents.rl.task_wrappers import (
     MEMORY_KEY,
     ScaledObservation,
+    ScaledParallelEnv,
     TaskMemoryObservation,
     TaskMemoryParallelEnv,
+    scaled_space,
 )
 from memsim.envs.flat import FlatObservations
 from memsim.envs.manipulation import ManipulationConfig, ManipulationEnv
@@ -251,3 +253,28 @@ def test_scaled_observations_stay_within_one_over_whole_episodes(gym_id: str) ->
 def test_scaled_observation_needs_a_dict_space() -> None:
     with pytest.raises(TypeError, match="Dict observation space"):
         ScaledObservation(gym.make("CartPole-v1"))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: navigation_parallel_env(task="ballet", relay=True),
+    lambda: manipulation_parallel_env(task="remember_color", relay=True),
+])
+def test_the_scaled_pettingzoo_twin_passes_the_api_test_and_scales(make: Any) -> None:
+    env = ScaledParallelEnv(TaskMemoryParallelEnv(make()))
+    parallel_api_test(env, num_cycles=40)
+    plain = make()
+    observations, _ = env.reset(seed=4)
+    raw, _ = plain.reset(seed=4)
+    for agent, obs in observations.items():
+        space = env.observation_space(agent)
+        assert space.contains(obs)
+        _, divisors = scaled_space(plain.observation_space(agent))
+        for key, value in raw[agent].items():
+            expected = value / divisors[key] if key in divisors else value
+            np.testing.assert_allclose(obs[key], expected, err_msg=key)
+            if key in divisors:
+                assert np.abs(obs[key]).max() <= 1.0 and obs[key].dtype == np.float32
+    with pytest.raises(KeyError, match="unknown"):
+        env.observation_space("agent_9")
+    with pytest.raises(TypeError, match="Dict observation space"):
+        ScaledParallelEnv(FlatObservations(make()))

@@ -323,6 +323,50 @@ def test_touching_a_done_colour_again_pays_nothing_and_ends_nothing(task: str) -
     assert e.outcome is None
 
 
+@pytest.mark.parametrize("task", ["remember_color", "shell_game", "bunch_of_colors"])
+def test_moving_closer_to_any_selectable_item_pays_the_approach_reward(task: str) -> None:
+    """Shaping towards the nearest item, right or wrong: a step closer pays
+    `approach_reward`, a step back costs it, and walking onto an item pays its distance."""
+    e = parallel_env(task=task)
+    e.reset(seed=2)
+    _until_phase(e, "action")
+    world, g = e.world, e.world.grippers[0]
+    bonus = RULES.task(task).approach_reward
+    assert bonus > 0
+
+    def nearest() -> tuple[int, int]:
+        return min(((i.x, i.y) for i in world.items if world.visible(i) and not i.touched),
+                   key=lambda c: abs(c[0] - g.x) + abs(c[1] - g.y))
+
+    start = nearest()
+    distance = abs(start[0] - g.x) + abs(start[1] - g.y)
+    total = 0.0
+    while (g.x, g.y) != start:
+        before = (g.x, g.y)
+        move = ("right" if start[0] > g.x else "left") if g.x != start[0] else (
+            "down" if start[1] > g.y else "up")
+        _, rewards, *_ = e.step({"agent_0": ACTION[move]})
+        assert (g.x, g.y) != before
+        total += rewards["agent_0"]
+    assert total == pytest.approx(bonus * distance)
+    back = next(m for m in ("up", "down", "left", "right")
+                if world.on_table(g.x + {"left": -1, "right": 1}.get(m, 0),
+                                  g.y + {"up": -1, "down": 1}.get(m, 0)))
+    _, rewards, *_ = e.step({"agent_0": ACTION[back]})
+    assert rewards["agent_0"] == pytest.approx(-bonus)  # one step off the item it stood on
+
+
+def test_no_approach_reward_towards_what_is_not_drawn() -> None:
+    """Intercept's ball rolls unseen in the action phase: shaping towards it would give the
+    answer away, so moves there pay nothing."""
+    e = parallel_env(task="intercept")
+    e.reset(seed=2)
+    _until_phase(e, "action")
+    for move in ("up", "left", "down", "right"):
+        _, rewards, *_ = e.step({"agent_0": ACTION[move]})
+        assert rewards["agent_0"] == 0.0
+
+
 def test_selection_before_the_action_phase_is_refused_not_failed() -> None:
     e = parallel_env(task="remember_color")
     e.reset(seed=0)
