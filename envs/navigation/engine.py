@@ -11,6 +11,7 @@ Every task runs the same way (see `tasks.py` for how each builds its `Layout`):
   does. On a `wrong` cell, or entering a `choices` cell other than the target, the episode
   fails; on a `pit` the agent is sent back to `home` (a fall beyond `max_falls` fails).
   When a target's time limit runs out (and it was not reached) the episode fails.
+  Reaching a target pays 1; a first step onto a `progress` cell pays `progress_reward`.
 
 Agents do not block each other (several may share a cell). The relay observer never moves.
 """
@@ -78,6 +79,7 @@ class NavigationWorld:
         self.deadline = self.layout.act_start + self.layout.targets[0].limit
         self.outcome = None
         self.falls = 0
+        self.progressed: set[tuple[int, int]] = set()
         self.team_achievements = {}
 
     @property
@@ -193,6 +195,10 @@ class NavigationWorld:
             reached: list[int] = []  # checked only when the time is up
         else:
             reached = [i for i in actors if cells[i] == target.cell]
+        for i in entered:  # shaping: a first step onto a progress cell (mystery_path's path)
+            if cells[i] in grid.progress and cells[i] not in self.progressed:
+                self.progressed.add(cells[i])
+                rewards[i] += grid.progress_reward
         wrong = [i for i in actors if cells[i] in grid.wrong]
         wrong += [i for i in entered if cells[i] in grid.choices and cells[i] != target.cell]
         if reached:

@@ -5,7 +5,8 @@ layout the same way: cue phase (`shown` entries per step) -> delay -> act phase 
 `targets` in order, each within its time limit - on entering its cell, or with
 `check="deadline"` standing on it when the time is up; stepping on a `wrong` cell, or
 onto a `choices` cell that is not the current target, fails the episode; stepping on a
-`pit` sends the agent back to `home`, and a fall beyond `max_falls` fails).
+`pit` sends the agent back to `home`, and a fall beyond `max_falls` fails; entering a
+`progress` cell for the first time pays `progress_reward`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class Layout:
     choices: frozenset[Cell] = frozenset()  # entering one that is not the target fails
     check: str = "reach"  # "reach": on entering the target; "deadline": when time is up
     max_falls: int | None = None  # falls into pits allowed (None: any number)
+    # cells that pay `progress_reward` the first time an agent enters one in the act phase
+    progress: frozenset[Cell] = frozenset()
+    progress_reward: float = 0.0
 
 
 def _room(width: int, height: int) -> np.ndarray:
@@ -133,7 +137,9 @@ def mystery_path(rules: NavRules, task: TaskRules, level: dict[str, int],
     shown = {t: [(safe, x, y) for x, y in path] for t in range(cue_steps)}
     targets = [Target(rules.mark_ids["goal"], (gx, gy), level["trial_steps"])]
     return Layout(terrain, marks, (sx, sy), cue_steps, cue_steps + task.delay_steps, targets,
-                  shown=shown, pits=pits, max_falls=level["max_falls"])
+                  shown=shown, pits=pits, max_falls=level["max_falls"],
+                  progress=frozenset(path[1:-1]),
+                  progress_reward=float(task.params.get("progress_reward", 0.0)))
 
 
 def object_permanence(rules: NavRules, task: TaskRules, level: dict[str, int],

@@ -279,6 +279,34 @@ def test_mystery_path_pit_sends_agent_back_to_start() -> None:
     assert any("fell 2 times" in ev for ev in infos["agent_0"]["events"])
 
 
+def test_mystery_path_pays_each_path_cell_once_then_the_goal() -> None:
+    """Path progress shaping (Memory Gym's reward_path_progress): `progress_reward` for each
+    path cell first entered, nothing for a step back onto one, 1 at the goal."""
+    e = parallel_env(task="mystery_path")
+    e.reset(seed=5)
+    grid, bonus = e.world.grid, RULES.tasks["mystery_path"].params["progress_reward"]
+    assert bonus > 0 and grid.progress_reward == bonus
+    for _ in range(grid.act_start):
+        e.step({"agent_0": MOVES["noop"]})
+    path, goal = [grid.home], grid.targets[0].cell
+    while path[-1] != goal:  # the induced path: each cell has one unvisited path neighbour
+        x, y = path[-1]
+        path.append(next(c for c in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1))
+                         if (c in grid.progress or c == goal) and c not in path))
+    names = {(1, 0): "east", (-1, 0): "west", (0, 1): "south", (0, -1): "north"}
+
+    def go(cell: tuple[int, int]) -> float:
+        here = e.world.agents[0]
+        move = names[(cell[0] - here.x, cell[1] - here.y)]
+        return e.step({"agent_0": MOVES[move]})[1]["agent_0"]
+
+    assert go(path[1]) == pytest.approx(bonus) and go(path[2]) == pytest.approx(bonus)
+    assert go(path[1]) == 0.0 and go(path[2]) == 0.0  # back and forth: paid once
+    total = sum(go(cell) for cell in path[3:])
+    assert e.world.outcome == "success"
+    assert total == pytest.approx(bonus * (len(path) - 4) + 1.0)
+
+
 def test_mystery_path_relay_observer_is_shown_the_whole_path() -> None:
     e = parallel_env(task="mystery_path", n_agents=2, relay=True)
     obs, _ = e.reset(seed=1)
