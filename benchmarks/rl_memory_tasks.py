@@ -129,13 +129,14 @@ def evaluate(model: Any, family: str, task: str, level: int, method: str,
     """Success (0/1) on episode seeds EVAL_SEED + i, greedy or with sampled actions (the
     sampled episodes draw from a generator seeded by the episode seed)."""
     import numpy as np
+    import torch
 
     env = make_env(family, task, level, method)
     recurrent = method == "recurrent_ppo"
     outcomes = []
     for i in range(episodes):
         obs, _ = env.reset(seed=EVAL_SEED + i)
-        _seed_sampling(EVAL_SEED + i)
+        torch.manual_seed(EVAL_SEED + i)  # what predict samples from
         state, start, done = None, np.ones((1,), bool), False
         while not done:
             batch = {k: np.asarray(v)[None] for k, v in obs.items()}
@@ -150,12 +151,6 @@ def evaluate(model: Any, family: str, task: str, level: int, method: str,
         outcomes.append(int(info.get("outcome") == "success"))
     env.close()
     return outcomes
-
-
-def _seed_sampling(seed: int) -> None:
-    import torch
-
-    torch.manual_seed(seed)
 
 
 def scripted_outcomes(family: str, task: str, level: int, episodes: int) -> list[int]:
@@ -304,6 +299,12 @@ def _groups(rows: list[dict[str, str]]) -> list[tuple[tuple[str, str, str],
                                                   kv[0][2]))
 
 
+def _runs(group: list[dict[str, str]], method: str, key: str) -> list[dict[str, str]]:
+    """`method`'s rows in `group` that have `key` outcomes, by training seed."""
+    return sorted((r for r in group if r["method"] == method and r.get(key)),
+                  key=lambda r: int(r["seed"]))
+
+
 def _pooled(mine: list[dict[str, str]], key: str) -> tuple[int, int, list[float]]:
     """Successes and episodes over the rows' `key` outcomes, and each row's success."""
     runs = [r[key] for r in mine]
@@ -320,8 +321,7 @@ def _table(rows: list[dict[str, str]], key: str) -> list[str]:
     for (_, task, level), group in _groups(rows):
         chance = float(group[0]["chance"])
         for method in METHODS:
-            mine = sorted((r for r in group if r["method"] == method and r.get(key)),
-                          key=lambda r: int(r["seed"]))
+            mine = _runs(group, method, key)
             if not mine:
                 continue
             wins, n, per_seed = _pooled(mine, key)
@@ -369,11 +369,8 @@ def summary(out: Path, level: int, mode: str) -> str:
     for (_, task, lvl), group in _groups(read_rows(out / "results.csv")):
         if int(lvl) != level:
             continue
-        pooled = {}
-        for method in learners:
-            mine = sorted((r for r in group if r["method"] == method and r.get(key)),
-                          key=lambda r: int(r["seed"]))
-            pooled[method] = _pooled(mine, key) if mine else None
+        pooled = {method: _pooled(mine, key) if (mine := _runs(group, method, key)) else None
+                  for method in learners}
         if pooled["ppo_graph"] is None:
             continue
         shown = [f"{p[0] / p[1]:.2f} ({' / '.join(f'{v:.2f}' for v in p[2])})" if p else "-"

@@ -321,11 +321,13 @@ class ManipulationWorld:
             if not self.on_table(gripper.x + dx, gripper.y + dy):
                 self._fail(gripper, "the edge of the table")
                 return
-            before = self._to_nearest_item(gripper)
+            shaped = self.task.approach_reward and self.acting_phase(index)
+            before = self._to_nearest_item(gripper) if shaped else None
             gripper.x, gripper.y = gripper.x + dx, gripper.y + dy
-            if before is not None and self.acting_phase(index):
-                closed = before - (self._to_nearest_item(gripper) or 0)
-                self._shaping[index] += self.task.approach_reward * closed
+            if before is not None:  # the items did not change: there is a nearest one still
+                after = self._to_nearest_item(gripper)
+                assert after is not None
+                self._shaping[index] += self.task.approach_reward * (before - after)
             return
         if not self.acting_phase(index):
             self._fail(gripper, f"not now: {self.phase()} phase")

@@ -63,6 +63,7 @@ class NavigationWorld:
         self.deadline = 0
         self.outcome: str | None = None  # "success" / "failure" once decided
         self.falls = 0
+        self.progressed: set[tuple[int, int]] = set()  # progress cells already paid
         self.team_achievements: dict[str, tuple[int, str]] = {}
         self.reset(0)  # grid sizes depend only on the level, so spaces can be built now
 
@@ -79,7 +80,7 @@ class NavigationWorld:
         self.deadline = self.layout.act_start + self.layout.targets[0].limit
         self.outcome = None
         self.falls = 0
-        self.progressed: set[tuple[int, int]] = set()
+        self.progressed = set()
         self.team_achievements = {}
 
     @property
