@@ -23,7 +23,7 @@ import math
 import random
 import tomllib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from memsim.agents.crafting.routes import (
     build_approach,
     first_step,
     near_material,
+    station_spots,
     step_into,
 )
 from memsim.agents.crafting.teamwork import Teamwork
@@ -274,16 +275,25 @@ class ScriptedPlanner:
         missing = [s for s in stations if not self._adjacent(b, s)]
         if not missing:
             return None
-        if self._spots(list(stations), b):
+        if self._spots(stations, b):
             return Task("station", "+".join(stations))
         missing.sort(key=lambda s: (self._build_cost(s, b), s))
         present = tuple(s for s in stations if s not in missing)
         if present:
             return self._obtain(missing[0], b, depth + 1, near=present, placed=True)
         reach = self.cfg["station_reach"]
-        for station in missing:
-            if any(b.dist(c) <= reach and c not in b.avoid for c in b.known.get(station, [])):
-                return Task("station", station)
+        known = [s for s in missing if any(b.dist(c) <= reach and c not in b.avoid
+                                           for c in b.known.get(s, []))]
+        build = [s for s in missing if s not in known]
+        if known and build:
+            # Gather what building the others consumes before walking to the known ones:
+            # next to them the build sends it off to gather, and away from them it walked
+            # back (it went back and forth for hundreds of steps).
+            task = self._obtain(build[0], b, depth + 1, placed=True)
+            if task.verb not in ("station", "place", "explore") and _productive(task):
+                return task
+        if known:
+            return Task("station", known[0])
         return self._obtain(missing[0], b, depth + 1, placed=True)
 
     def _build_cost(self, station: str, b: Beliefs) -> int:
@@ -291,22 +301,9 @@ class ScriptedPlanner:
         costs = [sum(r.uses.values()) for r in b.recipes.get(station, []) if r.verb == "place"]
         return min(costs, default=1 << 20)
 
-    def _spots(self, stations: list[str], b: Beliefs) -> set[Cell]:
-        """Cells within reach next to a known instance of every station (at most three
-        candidates of the first are tried)."""
-        reach = self.cfg["station_reach"]
-        d = self.rules.station_distance
-        spots: set[Cell] = set()
-        for a in [c for c in b.known.get(stations[0], []) if c not in b.avoid][:3]:
-            if b.dist(a) > reach:
-                continue
-            around = {(a[0] + dx, a[1] + dy) for dx in range(-d, d + 1)
-                      for dy in range(-d, d + 1)}
-            for other in stations[1:]:
-                around &= {(o[0] + dx, o[1] + dy) for o in b.known.get(other, [])
-                           for dx in range(-d, d + 1) for dy in range(-d, d + 1)}
-            spots |= around
-        return spots
+    def _spots(self, stations: Sequence[str], b: Beliefs) -> set[Cell]:
+        return station_spots(stations, b.known, b.avoid, b.view.position,
+                             self.cfg["station_reach"], self.rules.station_distance)
 
     def _adjacent(self, b: Beliefs, station: str) -> bool:
         return near_material(b.view.materials, b.view.position, station,
@@ -347,6 +344,8 @@ class ScriptedPlanner:
                     return "do", f"facing {kind}"
                 return f"move_{name}", f"turn to {kind}"
         targets = [c for c in b.known.get(kind, []) if c not in b.avoid]
+        if b.frontier and kind != self.goal_item:  # see `source_reach` in planner.toml
+            targets = [c for c in targets if b.dist(c) <= self.cfg["source_reach"]]
         if kind in self.cfg["claimed"]:
             targets = [c for c in targets if b.free(kind, c)] or targets
         resumed = self._interrupted_target(b, f"collect_{_yield(self.rules, kind)}")

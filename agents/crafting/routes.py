@@ -136,6 +136,25 @@ def near_material(materials: Mapping[Cell, str], cell: Cell, material: str,
                for dx in range(-distance, distance + 1) for dy in range(-distance, distance + 1))
 
 
+def station_spots(stations: Sequence[str], known: Mapping[str, Sequence[Cell]],
+                  avoid: Collection[Cell], origin: Cell, reach: int, distance: int) -> set[Cell]:
+    """Cells within station `distance` of a known instance of every station, around the
+    instances of the first within Manhattan `reach` of `origin` (at most three are tried;
+    `avoid`ed ones are skipped)."""
+    spots: set[Cell] = set()
+    for a in [c for c in known.get(stations[0], []) if c not in avoid][:3]:
+        if abs(a[0] - origin[0]) + abs(a[1] - origin[1]) > reach:
+            continue
+        around = {(a[0] + dx, a[1] + dy) for dx in range(-distance, distance + 1)
+                  for dy in range(-distance, distance + 1)}
+        for other in stations[1:]:
+            around &= {(o[0] + dx, o[1] + dy) for o in known.get(other, [])
+                       for dx in range(-distance, distance + 1)
+                       for dy in range(-distance, distance + 1)}
+        spots |= around
+    return spots
+
+
 def build_approach(terrain: Terrain, view: CraftingView, buildable: Callable[[Cell], bool],
                    keep: Sequence[str], reach: int) -> dict[Cell, str]:
     """Where to step from to face a cell it can build on: cell -> the move that, made from

@@ -195,6 +195,47 @@ def test_planner_walks_to_a_remembered_resource_it_cannot_see() -> None:
     assert decision.reason.startswith("collect iron") and "exploring" in decision.reason
 
 
+def test_planner_explores_rather_than_walk_far_to_a_source_but_not_for_its_goal() -> None:
+    world = clearing()
+    a0 = world.agents[0]
+    reach = ScriptedPlanner(world.rules).cfg["source_reach"]
+    far = (a0.x + reach // 2 + 4, a0.y + reach // 2 + 4)  # beyond reach, inside the world
+    world.give_items(0, wood_pickaxe=1, stone_pickaxe=1, stone=9, wood=5, coal=1)
+    agent = Agent(world)
+    agent.runtime.pending_notes.append(Fact(kind="seen_at", subject="iron", place=far,
+                                            category="resource", provenance="told_by:agent_1"))
+    decision = agent.step(0)
+    assert decision.reason.startswith("collect iron") and "exploring" in decision.reason
+    # The goal item is worth any walk.
+    world.give_items(0, iron_pickaxe=1)
+    agent = Agent(world)
+    agent.runtime.pending_notes.append(Fact(kind="seen_at", subject="diamond", place=far,
+                                            category="resource", provenance="told_by:agent_1"))
+    assert f"to diamond at {far}" in agent.step(0).reason
+
+
+def test_planner_gathers_a_stations_inputs_before_walking_to_the_other_station() -> None:
+    # A table to the right, stone to the left, too little stone for the furnace the iron
+    # pickaxe also needs. Next to the table it was sent off for stone, away from it back to
+    # the table: it went back and forth between the two for hundreds of steps.
+    world = clearing()
+    a0 = world.agents[0]
+    x, y = a0.x, a0.y
+    world.set_material(x + 3, y, "table")
+    world.fill(x - 4, y - 1, x - 4, y + 1, "stone")
+    short = world.rules.place["furnace"].uses["stone"] - 2
+    world.give_items(0, wood=1, coal=1, iron=1, wood_pickaxe=1, stone_pickaxe=1, stone=short)
+    agent = Agent(world)
+    made = None
+    for step in range(40):
+        action = agent.act(agent.step(step))
+        if action == "make_iron_pickaxe":
+            made = step
+            break
+    assert made is not None, "no iron pickaxe in 40 steps"
+    assert world.agents[0].inventory[world.item_index["iron_pickaxe"]] == 1
+
+
 def test_planner_shares_what_it_first_sees_in_one_memory_export() -> None:
     world = clearing()
     a0 = world.agents[0]
