@@ -286,11 +286,11 @@ class ScriptedPlanner:
                                            for c in b.known.get(s, []))]
         build = [s for s in missing if s not in known]
         if known and build:
-            # Gather what building the others consumes before walking to the known ones:
-            # next to them the build sends it off to gather, and away from them it walked
-            # back (it went back and forth for hundreds of steps).
+            # Gather (or ask for) what building the others consumes before walking to the
+            # known ones: next to them the build sends it off to get it, and away from them
+            # it walked back (it went back and forth for hundreds of steps).
             task = self._obtain(build[0], b, depth + 1, placed=True)
-            if task.verb not in ("station", "place", "explore") and _productive(task):
+            if task.verb not in ("station", "place", "explore"):
                 return task
         if known:
             return Task("station", known[0])

@@ -234,6 +234,15 @@ def test_planner_gathers_a_stations_inputs_before_walking_to_the_other_station()
             break
     assert made is not None, "no iron pickaxe in 40 steps"
     assert world.agents[0].inventory[world.item_index["iron_pickaxe"]] == 1
+    # A builder that cannot mine asks for the stone first, for the same reason (in the
+    # specialists variant it went back and forth between the table and its teammate).
+    world = clearing()
+    a0 = world.agents[0]
+    world.set_material(a0.x + 3, a0.y, "table")
+    world.give_items(0, wood=1, coal=1, iron=1, wood_pickaxe=1, stone_pickaxe=1, stone=short)
+    builder = ScriptedPlanner(world.rules, cannot={"collect_stone"})
+    builder.reset("agent_0", 0, world.action_names)
+    assert builder.decide(context(world)).reason.startswith("ask stone")
 
 
 def test_planner_shares_what_it_first_sees_in_one_memory_export() -> None:
