@@ -141,16 +141,15 @@ def station_spots(stations: Sequence[str], known: Mapping[str, Sequence[Cell]],
     """Cells within station `distance` of a known instance of every station, around the
     instances of the first within Manhattan `reach` of `origin` (at most three are tried;
     `avoid`ed ones are skipped)."""
+    box = [(dx, dy) for dx in range(-distance, distance + 1)
+           for dy in range(-distance, distance + 1)]
     spots: set[Cell] = set()
     for a in [c for c in known.get(stations[0], []) if c not in avoid][:3]:
         if abs(a[0] - origin[0]) + abs(a[1] - origin[1]) > reach:
             continue
-        around = {(a[0] + dx, a[1] + dy) for dx in range(-distance, distance + 1)
-                  for dy in range(-distance, distance + 1)}
+        around = {(a[0] + dx, a[1] + dy) for dx, dy in box}
         for other in stations[1:]:
-            around &= {(o[0] + dx, o[1] + dy) for o in known.get(other, [])
-                       for dx in range(-distance, distance + 1)
-                       for dy in range(-distance, distance + 1)}
+            around &= {(o[0] + dx, o[1] + dy) for o in known.get(other, []) for dx, dy in box}
         spots |= around
     return spots
 
