@@ -115,6 +115,9 @@ class Retriever:
         # The recipe book changes rarely: a sole writer keeps it here between recalls
         # (`forget_recipes` when a write touches a recipe).
         self._recipes: list[RecipeRecord] | None = None
+        # (spatial explored revision, bounds) -> explored regions and frontier cells
+        self._frontier: tuple[tuple[int, tuple[int, int]], frozenset[tuple[int, int]],
+                              list[tuple[int, int, int, int]]] | None = None
 
     def forget_recipes(self) -> None:
         self._recipes = None
@@ -157,7 +160,7 @@ class Retriever:
         got = read_many(
             self.store,
             [
-                ("get", {"node_ids": first}),
+                (reader.read_method, {"node_ids": first}),
                 *(("neighbors", edges_at(ids.kind(i), "HOLDS", "in")) for i in items),
                 *(("neighbors", edges_at(ids.kind(i), "PRODUCES", "in")) for i in query.needs),
                 *extra.values(),
@@ -249,11 +252,26 @@ class Retriever:
             recall.trail = working.trail(me, query.trail)
         if query.frontier:
             assert query.position is not None and query.bounds is not None
-            explored = (self.spatial.explored if self.spatial is not None
-                        else working.explored_regions(extras["explored"]))
+            if self.spatial is not None:
+                explored, cells = self._explored(query.bounds)
+            else:
+                explored = frozenset(working.explored_regions(extras["explored"]))
+                cells = working.frontier_cells(explored, query.bounds, self.region_size)
             recall.frontier = working.frontier(explored, query.position, query.bounds,
-                                               self.region_size, query.frontier)
-            recall.explored = frozenset(explored)
+                                               self.region_size, query.frontier, cells)
+            recall.explored = explored
+
+    def _explored(self, bounds: tuple[int, int]) -> tuple[
+            frozenset[tuple[int, int]], list[tuple[int, int, int, int]]]:
+        """The spatial index's explored regions and their frontier cells, recomputed only
+        when the index's explored set has changed since the last recall."""
+        assert self.spatial is not None
+        key = (self.spatial.explored_revision, bounds)
+        if self._frontier is None or self._frontier[0] != key:
+            explored = frozenset(self.spatial.explored)
+            self._frontier = (key, explored,
+                              working.frontier_cells(explored, bounds, self.region_size))
+        return self._frontier[1], self._frontier[2]
 
     def _nearest(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ class SpatialIndex:
         self.bounds: dict[str, list[int]] = {}
         self.cells: dict[tuple[int, int], dict[str, tuple[int, int]]] = {}
         self.explored: set[tuple[int, int]] = set()  # (rx, ry) of explored regions
+        self.explored_revision = 0  # bumped whenever `explored` changes (readers cache on it)
         # indexed entities the agent saw itself -> the sighting step the store holds
         self.observed: dict[str, int] = {}
 
@@ -35,16 +37,23 @@ class SpatialIndex:
                 self.observed[rec.id] = rec.props.get("last_step", -1)
         self.explored = {(r.props["rx"], r.props["ry"])
                          for r in store.query("Region", {"explored": True})}
+        self.explored_revision += 1
 
     def sync_region(self, props: Mapping[str, Any] | None) -> None:
         """Mirror one Region node's current state (None = deleted: no-op, see `forget`)."""
         if props is not None and props.get("explored"):
-            self.explored.add((props["rx"], props["ry"]))
+            region = (props["rx"], props["ry"])
+            if region not in self.explored:
+                self.explored.add(region)
+                self.explored_revision += 1
 
     def forget_region(self, node_id: str) -> None:
         """A Region node was deleted (evicted or a new world): it is unexplored again."""
         rx, _, ry = node_id.removeprefix("region:").partition(",")
-        self.explored.discard((int(rx), int(ry)))
+        region = (int(rx), int(ry))
+        if region in self.explored:
+            self.explored.discard(region)
+            self.explored_revision += 1
 
     def add(self, node_id: str, kind: str, x: int, y: int) -> None:
         self.remove(node_id)
@@ -112,12 +121,11 @@ class SpatialIndex:
             return []
         found: list[tuple[int, int, int, str]] = []
         if len(blocks) <= 16:  # few blocks hold this kind: visit them all
-            for members in blocks.values():
-                found.extend(
-                    (abs(x - x0) + abs(y - y0), y, x, nid) for nid, (x, y) in members.items()
-                )
-            found.sort()
-            return found[:k]
+            every = ((abs(x - x0) + abs(y - y0), y, x, nid)
+                     for members in blocks.values() for nid, (x, y) in members.items())
+            if k == 1:  # the most common ask; ties cannot happen (ids differ)
+                return [min(every)]
+            return heapq.nsmallest(k, every)
         size = self.block
         bx0, by0 = x0 // size, y0 // size
         b = self.bounds[kind]

@@ -159,16 +159,19 @@ class Tx:
 
 class Reader:
     """Per-retrieval read cache: gathers node reads into as few `store.get` calls as
-    possible (each is a round trip on a server backend)."""
+    possible (each is a round trip on a server backend). A retrieval only reads what it
+    gets, so where the store offers `get_shared` (in process: no copy) that is used;
+    `read_method` is its name, for `read_many`."""
 
     def __init__(self, store: GraphStore) -> None:
         self.store = store
         self.recs: dict[str, NodeRecord | None] = {}
+        self.read_method = "get_shared" if hasattr(store, "get_shared") else "get"
 
     def fetch(self, node_ids: Iterable[str]) -> None:
         want = [i for i in dict.fromkeys(node_ids) if i not in self.recs]
         if want:
-            self.fill(want, self.store.get(want))
+            self.fill(want, getattr(self.store, self.read_method)(want))
 
     def fill(self, asked: Sequence[str], found: Iterable[NodeRecord]) -> None:
         """Record the answer of a `get(asked)` made elsewhere (absent ids are None)."""

@@ -15,7 +15,7 @@ are written by the episodic and semantic layers; `frontier` below reads the latt
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from memsim.memory import ids
@@ -170,23 +170,33 @@ def trail(me: Mapping[str, Any], n: int) -> list[tuple[int, int]]:
     return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
-def frontier(explored: set[tuple[int, int]], position: tuple[int, int],
-             bounds: tuple[int, int], size: int, k: int) -> list[RegionRecord]:
-    """The `k` unexplored regions next to explored ones (4-neighbours) nearest `position`
-    (Manhattan distance to the region's centre cell), inside a `bounds` (w, h) world."""
+def frontier_cells(explored: Collection[tuple[int, int]], bounds: tuple[int, int],
+                   size: int) -> list[tuple[int, int, int, int]]:
+    """The unexplored regions next to explored ones (4-neighbours) inside a `bounds`
+    (w, h) world, as (rx, ry, cx, cy) with (cx, cy) the region's centre cell."""
     cols, rows = -(-bounds[0] // size), -(-bounds[1] // size)
     seen: set[tuple[int, int]] = set()
-    found: list[tuple[int, int, int, int, int]] = []
-    x0, y0 = position
+    out: list[tuple[int, int, int, int]] = []
     for rx, ry in explored:
         for nx, ny in ((rx + 1, ry), (rx - 1, ry), (rx, ry + 1), (rx, ry - 1)):
             if (nx, ny) in explored or (nx, ny) in seen or not (0 <= nx < cols and 0 <= ny < rows):
                 continue
             seen.add((nx, ny))
-            cx = min(nx * size + size // 2, bounds[0] - 1)
-            cy = min(ny * size + size // 2, bounds[1] - 1)
-            found.append((abs(cx - x0) + abs(cy - y0), ny, nx, cx, cy))
-    found.sort()
+            out.append((nx, ny, min(nx * size + size // 2, bounds[0] - 1),
+                        min(ny * size + size // 2, bounds[1] - 1)))
+    return out
+
+
+def frontier(explored: Collection[tuple[int, int]], position: tuple[int, int],
+             bounds: tuple[int, int], size: int, k: int,
+             cells: Sequence[tuple[int, int, int, int]] | None = None) -> list[RegionRecord]:
+    """The `k` unexplored regions next to explored ones (4-neighbours) nearest `position`
+    (Manhattan distance to the region's centre cell), inside a `bounds` (w, h) world.
+    `cells`: `frontier_cells` of the same arguments, if the caller keeps them."""
+    if cells is None:
+        cells = frontier_cells(explored, bounds, size)
+    x0, y0 = position
+    found = sorted((abs(cx - x0) + abs(cy - y0), ny, nx, cx, cy) for nx, ny, cx, cy in cells)
     return [RegionRecord(ids.region(nx, ny), nx, ny, cx, cy, d)
             for d, ny, nx, cx, cy in found[:k]]
 

@@ -122,7 +122,9 @@ def gather(context: AgentContext, manual: Iterable[Recipe], recall_kinds: Iterab
     view: CraftingView = context.view
     recall = context.recall
     inbox = list(context.inbox)
-    heard = [f for m in inbox for f in _facts(m, context.step)]
+    # With memory the inbox's facts reach the planner through recall (memory wrote them);
+    # without it, they are read here.
+    heard = [] if recall is not None else [f for m in inbox for f in _facts(m, context.step)]
     known: dict[str, list[Cell]] = {}
     for cell, material in view.materials.items():
         known.setdefault(material, []).append(cell)

@@ -40,9 +40,10 @@ class CraftingPerception:
         self._decoder = CraftingDecoder(rules)
         self._floor = {"outside", *rules.walkable}
         self._last_inventory: list[int] | None = None
-        # Sightings repeat step after step; a fact is an immutable value, so the same
-        # (kind, cell, category) is validated once and reused (bounded: cleared when full).
-        self._sightings: dict[tuple[str, Cell, str], Fact] = {}
+        # Sightings (and surveys) repeat step after step; a fact is an immutable value, so
+        # the same (kind, cell, category or extent) is validated once and reused (bounded:
+        # cleared when full).
+        self._sightings: dict[tuple[str, Cell, str | tuple[int, int]], Fact] = {}
 
     def reset(self) -> None:
         self._last_inventory = None
@@ -85,8 +86,15 @@ class CraftingPerception:
     def _survey(self, left: int, top: int, cols: int, rows: int) -> Fact:
         """Negative evidence: in this rectangle, whatever is not reported now is gone."""
         x0, y0 = max(0, left), max(0, top)
-        return Fact(kind="surveyed", subject=self.agent_id, place=(x0, y0),
-                    extent=(left + cols - x0, top + rows - y0))
+        extent = (left + cols - x0, top + rows - y0)
+        key = ("surveyed", (x0, y0), extent)
+        fact = self._sightings.get(key)
+        if fact is None:
+            if len(self._sightings) >= _SIGHTING_CACHE:
+                self._sightings.clear()
+            fact = self._sightings[key] = Fact(kind="surveyed", subject=self.agent_id,
+                                               place=(x0, y0), extent=extent)
+        return fact
 
     def _holdings(self, view: CraftingView) -> list[Fact]:
         inventory = list(view.inventory.values())

@@ -10,7 +10,6 @@ Unknown cells beyond the view are not searched.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 from memsim.agents.crafting.view import DIRECTIONS, CraftingView
@@ -61,56 +60,90 @@ class Terrain:
             return None
         return self.material_cost(view.materials[cell], view.inventory)
 
-    def costs(self, view: CraftingView) -> dict[Cell, int]:
-        """The entry cost of every visible cell that can be entered (one lookup per
-        material in view, not per cell)."""
+    def cost_grid(self, view: CraftingView) -> list[int | None]:
+        """The entry cost of every view cell, as a flat list over the view padded by one
+        impassable cell on each side (index `(x - left + 1) * (rows + 2) + y - top + 1`:
+        x-major, so index order is (x, y) order). One lookup per material in view."""
         by_material = {m: self.material_cost(m, view.inventory)
                        for m in set(view.materials.values())}
+        stride = view.rows + 2
+        ox, oy = view.left - 1, view.top - 1
+        grid: list[int | None] = [None] * ((view.cols + 2) * stride)
         objects = view.objects
-        return {cell: c for cell, m in view.materials.items()
-                if (c := by_material[m]) is not None and cell not in objects}
+        for (x, y), m in view.materials.items():
+            if (x, y) not in objects:
+                grid[(x - ox) * stride + y - oy] = by_material[m]
+        return grid
 
 
 def first_step(terrain: Terrain, view: CraftingView, goals: Collection[Cell],
                crowded: Mapping[Cell, int]) -> tuple[Cell | None, bool]:
     """The cell to enter next on the cheapest way into `goals` (or as close as the view
     allows: cost so far + 1.2 x distance left + 3 x visits in `crowded`), and whether it
-    reaches a goal. None if no visible cell can be entered."""
-    here = view.position
-    costs = terrain.costs(view)
-    goal_list = list(goals)
-    heappush, heappop = heapq.heappush, heapq.heappop
-    frontier: list[tuple[int, Cell]] = [(0, here)]
-    cost = {here: 0}
-    first: dict[Cell, Cell] = {}
-    best_score, best_cell = float("inf"), None
-    while frontier:
-        c, cell = heappop(frontier)
-        if c > cost[cell]:
-            continue
-        x, y = cell
-        if cell != here:
-            if cell in goals:
-                return first[cell], True
-            left = 1 << 30  # distance to the nearest goal, inline (a call per cell costs)
-            for gx, gy in goal_list:
-                d = abs(gx - x) + abs(gy - y)
-                if d < left:
-                    left = d
-            score = c + 1.2 * left + 3.0 * crowded.get(cell, 0)
-            if score < best_score or (score == best_score and cell < best_cell):
-                best_score, best_cell = score, cell
-            via = first[cell]
-        for nxt in ((x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)):
-            step_cost = costs.get(nxt)
-            if step_cost is None:
+    reaches a goal. None if no visible cell can be entered.
+
+    Dijkstra over `Terrain.cost_grid` (cells as flat indices: no tuple per neighbour);
+    ties go to the smaller (x, y), as the index order is the same."""
+    grid = terrain.cost_grid(view)
+    stride = view.rows + 2
+    ox, oy = view.left - 1, view.top - 1
+    size = len(grid)
+
+    def index(cell: Cell) -> int:
+        return (cell[0] - ox) * stride + cell[1] - oy
+
+    def in_view(cell: Cell) -> bool:
+        return 0 < cell[0] - ox <= view.cols and 0 < cell[1] - oy <= view.rows
+
+    goal_xy = list(goals)
+    goal_index = {index(g) for g in goal_xy if in_view(g)}
+    crowd = {index(c): n for c, n in crowded.items() if in_view(c)}
+    here = index(view.position)
+    # Entry costs are small positive ints, so a bucket per total cost is a priority queue
+    # (Dial's algorithm); a bucket is complete when reached and is taken in index order,
+    # as a heap of (cost, index) would.
+    buckets: list[list[int]] = [[here]]
+    cost = [1 << 30] * size
+    cost[here] = 0
+    first = [0] * size
+    best_score, best = float("inf"), -1
+    c = 0
+    while c < len(buckets):
+        bucket = buckets[c]
+        bucket.sort()
+        for i in bucket:
+            if c > cost[i]:
                 continue
-            nc = c + step_cost
-            if nc < cost.get(nxt, 1 << 30):
-                cost[nxt] = nc
-                first[nxt] = via if cell != here else nxt
-                heappush(frontier, (nc, nxt))
-    return (None, False) if best_cell is None else (first[best_cell], False)
+            if i != here:
+                if i in goal_index:
+                    return _cell(first[i], stride, ox, oy), True
+                x, y = i // stride + ox, i % stride + oy
+                left = 1 << 30  # distance to the nearest goal, inline (a call per cell costs)
+                for gx, gy in goal_xy:
+                    d = abs(gx - x) + abs(gy - y)
+                    if d < left:
+                        left = d
+                score = c + 1.2 * left + 3.0 * crowd.get(i, 0)
+                if score < best_score or (score == best_score and i < best):
+                    best_score, best = score, i
+                via = first[i]
+            for j in (i - stride, i + stride, i - 1, i + 1):
+                step_cost = grid[j]
+                if step_cost is None:
+                    continue
+                nc = c + step_cost
+                if nc < cost[j]:
+                    cost[j] = nc
+                    first[j] = via if i != here else j
+                    while len(buckets) <= nc:
+                        buckets.append([])
+                    buckets[nc].append(j)
+        c += 1
+    return (None, False) if best < 0 else (_cell(first[best], stride, ox, oy), False)
+
+
+def _cell(i: int, stride: int, ox: int, oy: int) -> Cell:
+    return (i // stride + ox, i % stride + oy)
 
 
 def step_into(terrain: Terrain, view: CraftingView, nxt: Cell) -> tuple[str, str]:

@@ -112,6 +112,7 @@ class NetworkxStore(StoreShorthands):
             registry[namespace] = graph
         graph.graph.setdefault("by_label", {})
         graph.graph.setdefault("by_prop", {})
+        graph.graph.setdefault("indexed", {})  # label -> the property keys by_prop holds
         self._namespace = namespace
         self._g: nx.MultiDiGraph = graph
         self._closed = False
@@ -129,16 +130,25 @@ class NetworkxStore(StoreShorthands):
         return self._g
 
     def _index_add(self, node_id: str, label: str, props: Mapping[str, Any]) -> None:
+        keys = self._g.graph["indexed"].get(label)
+        if not keys:
+            return
         by_prop: dict[tuple[str, str, Hashable], set[str]] = self._g.graph["by_prop"]
-        for key, value in props.items():
-            ikey = _index_key(value)
-            if ikey is not None:
-                by_prop.setdefault((label, key, ikey), set()).add(node_id)
+        for key in keys:
+            if key in props:
+                ikey = _index_key(props[key])
+                if ikey is not None:
+                    by_prop.setdefault((label, key, ikey), set()).add(node_id)
 
     def _index_remove(self, node_id: str, label: str, props: Mapping[str, Any]) -> None:
+        keys = self._g.graph["indexed"].get(label)
+        if not keys:
+            return
         by_prop: dict[tuple[str, str, Hashable], set[str]] = self._g.graph["by_prop"]
-        for key, value in props.items():
-            ikey = _index_key(value)
+        for key in keys:
+            if key not in props:
+                continue
+            ikey = _index_key(props[key])
             if ikey is None:
                 continue
             bucket = by_prop.get((label, key, ikey))
@@ -146,6 +156,23 @@ class NetworkxStore(StoreShorthands):
                 bucket.discard(node_id)
                 if not bucket:
                     del by_prop[(label, key, ikey)]
+
+    def _ensure_index(self, label: str, key: str) -> None:
+        """Index (label, key) from now on, starting from the nodes there are. Only the
+        keys some query has looked up are indexed: a write maintains those alone."""
+        indexed: dict[str, set[str]] = self._g.graph["indexed"]
+        keys = indexed.setdefault(label, set())
+        if key in keys:
+            return
+        keys.add(key)
+        by_prop: dict[tuple[str, str, Hashable], set[str]] = self._g.graph["by_prop"]
+        node_data = self._g._node
+        for node_id in self._g.graph["by_label"].get(label, ()):
+            props = node_data[node_id]["props"]
+            if key in props:
+                ikey = _index_key(props[key])
+                if ikey is not None:
+                    by_prop.setdefault((label, key, ikey), set()).add(node_id)
 
     # -- writes -----------------------------------------------------------------------
 
@@ -229,8 +256,8 @@ class NetworkxStore(StoreShorthands):
         changed = {k: v for k, v in node.props.items() if k in stored or v is not None}
         if not changed:
             return
-        old = {k: stored[k] for k in changed if k in stored}
-        self._index_remove(node.id, node.label, old)
+        if self._g.graph["indexed"].get(node.label):
+            self._index_remove(node.id, node.label, {k: stored[k] for k in changed if k in stored})
         new: dict[str, Any] = {}
         for key, value in changed.items():
             if value is None:
@@ -273,6 +300,13 @@ class NetworkxStore(StoreShorthands):
         nodes = self._graph()._node  # the node dict itself: Graph.__contains__ is a call
         return [_node_record(n, data) for n in node_ids if (data := nodes.get(n)) is not None]
 
+    def get_shared(self, node_ids: Sequence[str]) -> list[NodeRecord]:
+        """`get` without copying: each record's props are the stored dict itself, to be
+        read, never changed, and only until the next write (a retrieval's reads)."""
+        nodes = self._graph()._node
+        return [NodeRecord(n, data["label"], data["props"]) for n in node_ids
+                if (data := nodes.get(n)) is not None]
+
     def query(
         self,
         label: str | None = None,
@@ -296,6 +330,7 @@ class NetworkxStore(StoreShorthands):
                 ikey = _index_key(value)
                 if ikey is None:
                     continue
+                self._ensure_index(label, key)
                 bucket = by_prop.get((label, key, ikey), set())
                 if candidates is None or len(bucket) < len(candidates):
                     candidates, used_key = bucket, key
@@ -408,6 +443,7 @@ class NetworkxStore(StoreShorthands):
         g.clear()  # also empties g.graph, so the indexes are re-created below
         g.graph["by_label"] = {}
         g.graph["by_prop"] = {}
+        g.graph["indexed"] = {}
         g.graph["revision"] = revision + 1
 
     def close(self) -> None:

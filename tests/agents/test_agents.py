@@ -354,3 +354,46 @@ def test_a_memory_export_travels_through_the_channel_into_another_memory() -> No
     bob.write(inbox_facts(inbox, 6), 6)
     recall = bob.retrieve(RetrievalQuery(nearest=("iron",), position=(0, 0)))
     assert [(p.x, p.y, p.provenance) for p in recall.nearest] == [(7, 3, "told_by:agent_0")]
+
+
+def test_first_step_lies_on_a_cheapest_way_to_a_visible_goal() -> None:
+    """Random 9x7 views of grass, trees (cost 2), stone and water (impassable without
+    tools): the step `first_step` takes is the first of a cheapest path (networkx's
+    Dijkstra as the oracle), and an unreachable goal is reported as not reached."""
+    import random
+
+    import networkx as nx
+
+    from memsim.agents.crafting.routes import Terrain, first_step
+    from memsim.agents.crafting.view import CraftingView
+    from memsim.envs.crafting.rules import load_rules
+
+    rules = load_rules()
+    terrain = Terrain(rules)
+    rng = random.Random(7)
+    reachable = 0
+    for _ in range(200):
+        left, top, cols, rows = rng.randrange(0, 40), rng.randrange(0, 40), 9, 7
+        here = (left + 4, top + 3)
+        materials = {(left + c, top + r): rng.choice(["grass"] * 5 + ["tree", "stone", "water"])
+                     for r in range(rows) for c in range(cols)}
+        materials[here] = "grass"
+        view = CraftingView(here[0], here[1], left, top, cols, rows, materials, {}, {}, {},
+                            {}, {}, {}, (1, 0), False)
+        goal = rng.choice([c for c in materials if c != here])
+        costs = {c: terrain.material_cost(m, {}) for c, m in materials.items()}
+        graph = nx.DiGraph()
+        for (x, y) in materials:
+            for nxt in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)):
+                if costs.get(nxt) is not None:
+                    graph.add_edge((x, y), nxt, weight=costs[nxt])
+        step, reached = first_step(terrain, view, {goal}, {})
+        if not (graph.has_node(here) and graph.has_node(goal) and nx.has_path(graph, here, goal)):
+            assert not reached
+            continue
+        best = nx.dijkstra_path_length(graph, here, goal)
+        assert reached and step is not None
+        rest = 0 if step == goal else nx.dijkstra_path_length(graph, step, goal)
+        assert costs[step] + rest == best
+        reachable += 1
+    assert reachable > 100  # the views are mostly open: most goals can be reached

@@ -45,3 +45,34 @@ def test_the_suite_reports_a_store_that_breaks_the_contract() -> None:
     with raises(AssertionError, match="store conformance check 'upsert_merges_properties'"):
         check_store(Forgetful)
     check_store(NetworkxStore)  # the real one passes
+
+
+def test_networkx_indexes_a_property_once_queried_and_keeps_it_current() -> None:
+    """Only queried (label, key) pairs are indexed; the index is built from the nodes
+    already there and follows every later update and delete."""
+    from memsim.memory.backends.networkx_store import NetworkxStore
+
+    store = NetworkxStore("index-test", graph_registry={})
+    store.upsert_nodes([NodeRecord("a", "Entity", {"kind": "tree", "note": "x"}),
+                        NodeRecord("b", "Entity", {"kind": "stone"})])
+    assert store._g.graph["by_prop"] == {}  # nothing queried yet: nothing indexed
+    assert [r.id for r in store.query("Entity", {"kind": "tree"})] == ["a"]
+    store.upsert_nodes([NodeRecord("b", "Entity", {"kind": "tree"}),
+                        NodeRecord("c", "Entity", {"kind": "tree"}),
+                        NodeRecord("a", "Entity", {"kind": None})])
+    assert [r.id for r in store.query("Entity", {"kind": "tree"})] == ["b", "c"]
+    store.delete(["c"])
+    assert [r.id for r in store.query("Entity", {"kind": "tree"})] == ["b"]
+    assert [r.id for r in store.query("Entity", {"note": "x"})] == ["a"]  # built late
+    assert {key for _, key, _ in store._g.graph["by_prop"]} == {"kind", "note"}
+
+
+def test_networkx_get_shared_reads_without_copying() -> None:
+    from memsim.memory.backends.networkx_store import NetworkxStore
+
+    store = NetworkxStore("shared-read-test", graph_registry={})
+    store.upsert_nodes([NodeRecord("a", "Entity", {"kind": "tree", "seen": [1, 2]})])
+    [shared] = store.get_shared(["missing", "a"])
+    assert shared == store.get(["a"])[0]
+    assert shared.props is store._g.nodes["a"]["props"]  # the stored dict itself
+    assert store.get(["a"])[0].props is not shared.props  # `get` still copies

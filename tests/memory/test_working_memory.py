@@ -209,3 +209,17 @@ def test_an_export_of_what_is_new_and_seen_first_hand(mem: AgentMemory) -> None:
     new = mem.export(ExportSelector(kinds=("iron",), since=4, observed_only=True))
     assert [n["id"] for n in new["nodes"]] == ["ent:iron@5,5"]
     assert len(mem.export(ExportSelector(kinds=("iron",)))["nodes"]) == 3
+
+
+def test_the_frontier_follows_exploration_between_recalls(mem: AgentMemory) -> None:
+    """The retriever keeps the frontier's cells between recalls; a newly explored region
+    must still move it (and the explored set returned with it)."""
+    ask = Q(frontier=8, position=(4, 4), bounds=(32, 32))
+    mem.write([Fact(kind="surveyed", subject="agent_0", place=(0, 0), extent=(8, 8))], 1)
+    first = mem.retrieve(ask)
+    assert sorted((r.rx, r.ry) for r in first.frontier) == [(0, 1), (1, 0)]
+    assert mem.retrieve(ask).frontier == first.frontier  # nothing new: the same answer
+    mem.write([Fact(kind="surveyed", subject="agent_0", place=(8, 0), extent=(8, 8))], 2)
+    second = mem.retrieve(ask)
+    assert sorted((r.rx, r.ry) for r in second.frontier) == [(0, 1), (1, 1), (2, 0)]
+    assert second.explored == {(0, 0), (1, 0)}

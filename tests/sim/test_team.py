@@ -233,3 +233,22 @@ def test_scripted_agents_keep_their_goal_stack_in_memory() -> None:
     assert "collect_wood" in subgoals and "place_table" in subgoals
     assert "completed" in subgoals["collect_wood"]  # marked done when the first wood came
     assert store.neighbors(goals[0].id, "HAS_SUBGOAL", direction="out")
+
+
+def test_an_episode_collects_garbage_less_often_and_restores_the_setting() -> None:
+    """`run_team` raises the collector's first threshold while it steps (see
+    `fewer_collections`) and puts the process's own thresholds back, even on an error."""
+    import gc
+
+    from memsim.sim.episode import fewer_collections
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    runtime, state = team(1)
+    run_team(runtime, state, make_executor("direct", runtime), 3,
+             after_step=lambda _: seen.append(gc.get_threshold()))
+    assert seen and all(t[0] > before[0] and t[1:] == before[1:] for t in seen)
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), fewer_collections():
+        raise RuntimeError("a failing step")
+    assert gc.get_threshold() == before
