@@ -25,7 +25,7 @@ from memsim.sim.bench_report import REPORT_FILE, write_report
 from memsim.sim.bench_stats import group_stats, read_results
 from memsim.sim.cli import add_bench_parser, cmd_bench
 from memsim.sim.output import EpisodeSummary
-from memsim.sim.suite import Suite, SuiteError, deep_merge, expand_suite, load_suite
+from memsim.sim.suite import SUITE_DIR, Suite, SuiteError, deep_merge, expand_suite, load_suite
 
 # A small world and few steps: each cell is one short episode (~0.1 s).
 TINY_SCENARIO = """
@@ -136,6 +136,13 @@ def test_invalid_suite_files_name_the_field(tmp_path: Path, top: str, extra: str
 def test_unknown_suite_name_lists_the_shipped_ones() -> None:
     with pytest.raises(SuiteError, match=r"no such suite; available: .*coop-diamond"):
         load_suite("no-such-suite")
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in SUITE_DIR.glob("*.toml")))
+def test_every_shipped_suite_loads_and_expands(name: str) -> None:
+    suite, path = load_suite(name)
+    cells = expand_suite(suite, path)
+    assert cells and {c.ablation for c in cells} == set(suite.ablations)
 
 
 def test_shipped_coop_diamond_suite_is_valid() -> None:
