@@ -165,14 +165,11 @@ class NetworkxStore(StoreShorthands):
         if key in keys:
             return
         keys.add(key)
-        by_prop: dict[tuple[str, str, Hashable], set[str]] = self._g.graph["by_prop"]
         node_data = self._g._node
         for node_id in self._g.graph["by_label"].get(label, ()):
             props = node_data[node_id]["props"]
             if key in props:
-                ikey = _index_key(props[key])
-                if ikey is not None:
-                    by_prop.setdefault((label, key, ikey), set()).add(node_id)
+                self._index_add(node_id, label, {key: props[key]})
 
     # -- writes -----------------------------------------------------------------------
 
