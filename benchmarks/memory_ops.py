@@ -7,7 +7,11 @@ Backends: networkx always; falkordb when MEMSIM_FALKORDB_URL is set or falkordb-
 installed (a server is started on a free loopback port and stopped at the end); neo4j when
 MEMSIM_NEO4J_URI (and MEMSIM_NEO4J_USER / _PASSWORD / _DATABASE) is set.
 ``falkordb+mirror`` is FalkorDB behind the read mirror a run uses by default
-(``[memory] mirror``): writes go to the server, reads to an in-process copy.
+(``[memory] mirror``): writes go to the server, reads to an in-process copy. The team
+rows (``--team 6``) run that for a team, each agent in its own namespace, with and without
+``batched_writes`` (what ``run_team`` does each team step: the step's writes go to the
+server together, one statement); their figures are per agent-step, a team step's time
+divided by the agents.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from memsim.memory import AgentMemory, Fact, RetrievalQuery, open_store
-from memsim.memory.backends.mirrored import MirroredStore
+from memsim.memory.backends.mirrored import MirroredStore, batched_writes
 
 KINDS = ("tree", "stone", "water", "grass", "coal", "iron")
 SERVER_FILL_LIMIT_S = 60.0
@@ -197,56 +201,55 @@ def agent_step_facts(step: int, pos: tuple[int, int], side: int, rng: random.Ran
 
 
 def time_steps(
-    mem: AgentMemory,
+    mems: list[AgentMemory],
     side: int,
     steps: int,
     base_step: int,
     round_trips: Callable[[], int] | None = None,
+    batched: bool = False,
 ) -> tuple[list[float], float | None]:
-    """Per-step milliseconds of the timed steps, and their mean round trips per step when
-    `round_trips` (a running count) is given."""
-    rng = random.Random(42)
-    pos = (side // 2, side // 2)
+    """Milliseconds per agent-step of the timed team steps (each agent writes and
+    retrieves once per team step; a team step's time / the agents), and the mean round
+    trips per agent-step when `round_trips` (a running count) is given. `batched` runs
+    each team step inside `batched_writes`, as `run_team` does: mirrored stores send the
+    team step's writes together when it ends, and that send is timed with the step."""
+    rngs = [random.Random(42 + i) for i in range(len(mems))]
+    positions = [(side // 2, side // 2)] * len(mems)
     query_needs = RetrievalQuery(
         needs=("wood_pickaxe",),
         nearest=("tree", "water"),
-        position=pos,
+        position=positions[0],
         who_holds=("wood",),
         recent_failures=3,
         teammate_reports=3,
     )
-    mem.write(
-        [
-            Fact(
-                kind="recipe",
-                subject="make_wood_pickaxe",
-                object="wood_pickaxe",
-                requires={"wood": 1},
-                nearby=("table",),
-            )
-        ],
-        base_step,
-    )
+    recipe = Fact(kind="recipe", subject="make_wood_pickaxe", object="wood_pickaxe",
+                  requires={"wood": 1}, nearby=("table",))
+    for mem in mems:
+        mem.write([recipe], base_step)
     out: list[float] = []
     trips_at_start = 0
     for i in range(WARMUP + steps):
         if i == WARMUP and round_trips is not None:
             trips_at_start = round_trips()
         step = base_step + 1 + i
-        pos = (
-            min(side, max(0, pos[0] + rng.randint(-1, 1))),
-            min(side, max(0, pos[1] + rng.randint(-1, 1))),
-        )
-        facts = agent_step_facts(step, pos, side, rng)
-        query = query_needs.model_copy(update={"position": pos})
+        work = []
+        for a, rng in enumerate(rngs):
+            x, y = positions[a]
+            positions[a] = (min(side, max(0, x + rng.randint(-1, 1))),
+                            min(side, max(0, y + rng.randint(-1, 1))))
+            work.append((agent_step_facts(step, positions[a], side, rng),
+                         query_needs.model_copy(update={"position": positions[a]})))
         t0 = time.perf_counter()
-        mem.write(facts, step)
-        mem.retrieve(query, budget=12)
+        with batched_writes() if batched else contextlib.nullcontext():
+            for mem, (facts, query) in zip(mems, work, strict=True):
+                mem.write(facts, step)
+                mem.retrieve(query, budget=12)
         if i >= WARMUP:
-            out.append((time.perf_counter() - t0) * 1000)
+            out.append((time.perf_counter() - t0) * 1000 / len(mems))
     if round_trips is None:
         return out, None
-    return out, (round_trips() - trips_at_start) / steps
+    return out, (round_trips() - trips_at_start) / (steps * len(mems))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -261,14 +264,27 @@ def bench_backend(
     rows: list[tuple[str, ...]],
     round_trips: Callable[[], int] | None = None,
     write_times: list[float] | None = None,
+    agents: int = 1,
+    batched: bool = False,
 ) -> None:
+    """Rows for `name` at each size. With `agents` > 1 a team: every agent's memory holds
+    a copy of the first one's `size` nodes (restored from its snapshot, in its own
+    namespace), and each team step every agent writes and retrieves once."""
     for size in sizes:
-        ns = f"bench-{uuid.uuid4().hex[:8]}-{size}"
-        store = make_store(ns)
+        tag = uuid.uuid4().hex[:8]
+        stores = [make_store(f"bench-{tag}-{size}-{a}") for a in range(agents)]
         try:
-            mem = AgentMemory(store, "self0", node_budget=size * 3)
+            first = AgentMemory(stores[0], "self0", node_budget=size * 3)
             limit = None if name == "networkx" else SERVER_FILL_LIMIT_S
-            count, fill_s, done = fill(mem, size, limit)
+            count, fill_s, done = fill(first, size, limit)
+            if done and agents > 1:
+                start = time.perf_counter()
+                filled = stores[0].snapshot()
+                for store in stores[1:]:
+                    store.restore(filled)
+                fill_s += time.perf_counter() - start
+            mems = [first] + [AgentMemory(store, f"self{a}", node_budget=size * 3)
+                              for a, store in enumerate(stores) if a]
             if not done:
                 rows.append(
                     (
@@ -287,7 +303,7 @@ def bench_backend(
             side = int((size / 2.05) ** 0.5) + 2
             if write_times is not None:
                 write_times.clear()  # only the timed agent-steps' writes (and warm-up)
-            times, trips = time_steps(mem, side, steps, 10_000, round_trips)
+            times, trips = time_steps(mems, side, steps, 10_000, round_trips, batched)
             server = "-" if not write_times else f"{statistics.median(write_times):.2f}"
             rows.append(
                 (
@@ -303,8 +319,9 @@ def bench_backend(
                 )
             )
         finally:
-            store.clear()
-            store.close()
+            for store in stores:
+                store.clear()
+                store.close()
 
 
 def budget_episode(steps: int, budget: int) -> tuple[int, int, float]:
@@ -338,6 +355,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--episode-steps", type=int, default=10_000)
     parser.add_argument("--budget", type=int, default=2_000)
+    parser.add_argument("--team", type=int, default=6,
+                        help="agents in the team rows (FalkorDB behind the mirror)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     rows: list[tuple[str, ...]] = []
@@ -371,6 +390,19 @@ def main() -> None:
                 trips,
                 write_times,
             )
+            for batched in (False, True):  # a team step, as run_team runs it, and without
+                bench_backend(
+                    f"falkordb+mirror, team of {args.team}"
+                    + (", batched" if batched else ""),
+                    lambda ns: MirroredStore(open_store("falkordb", ns, **config)),
+                    sizes,
+                    args.steps,
+                    rows,
+                    trips,
+                    write_times,
+                    agents=args.team,
+                    batched=batched,
+                )
     except (ImportError, RuntimeError, ConnectionError) as exc:
         notes.append(f"falkordb skipped: {exc}")
     try:
@@ -387,7 +419,11 @@ def main() -> None:
     print(
         f"agent-step = write(~15 facts) + retrieve(budget 12); {args.steps} timed steps; "
         "trips/step = network round trips per agent-step (redis client requests); "
-        "server write ms = median server-side run time of a write, as FalkorDB reports it"
+        "server write ms = median server-side run time of a write, as FalkorDB reports it. "
+        f"Team rows: {args.team} agents, each writes and retrieves once per team step; "
+        "p50/p95 of (team-step time / agents); 'batched': the team step's writes go to the "
+        "server together when it ends (batched_writes, as run_team does), that send timed "
+        "with the step"
     )
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

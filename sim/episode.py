@@ -32,6 +32,7 @@ from memsim.agents.policy import Policy
 from memsim.agents.registry import make_policy
 from memsim.agents.step import AgentRuntime
 from memsim.memory import SharedMemory
+from memsim.memory.backends.mirrored import batched_writes
 from memsim.sim.checkpoint import checkpoint_meta, restore_checkpoint, save_checkpoint
 from memsim.sim.comm import CommChannel, CommConfig
 from memsim.sim.families import family_of
@@ -131,10 +132,12 @@ def run_team(
     progress: Callable[[int, int], None] | None = None,
     after_step: Callable[[TeamState], None] | None = None,
 ) -> TeamState:
-    """Step until the episode ends or `max_steps` team steps have run."""
+    """Step until the episode ends or `max_steps` team steps have run. Server memory
+    behind the read mirror gets each team step's writes together, when the step ends."""
     with fewer_collections():
         while not state.get("done") and state["team_step"] < max_steps:
-            state = executor.step(state)
+            with batched_writes():
+                state = executor.step(state)
             if progress is not None:
                 progress(state["team_step"], max_steps)
             if after_step is not None:

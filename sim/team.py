@@ -30,6 +30,7 @@ from memsim.agents.step import (
 )
 from memsim.envs.base import MemsimWorld
 from memsim.memory import SharedMemory
+from memsim.memory.backends.mirrored import flush_writes
 from memsim.plugins import import_optional
 from memsim.sim.comm import CommChannel
 
@@ -156,6 +157,10 @@ def env_step(runtime: TeamRuntime, state: TeamState) -> TeamState:
         unlocked={a: infos[a]["unlocked"] for a in live},
         sent=sent,
     )
+    # A step is recorded once its memory writes are on the server: writes that
+    # `batched_writes` (run_team) holds back go now, and a server failure stops the run
+    # before the trace shows the step.
+    flush_writes()
     if runtime.on_step is not None:
         runtime.on_step(record)
     still = [a for a in live if not (terminations[a] or truncations[a])]

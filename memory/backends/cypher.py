@@ -22,14 +22,7 @@ Labels and relationship types cannot be Cypher parameters: they are interpolated
 after passing the whitelist in ``memory.schema``; all data (ids, property names and
 values, namespace) travels as parameters.
 
-A ``WriteBatch`` becomes ONE statement (node upserts grouped by label, edge upserts by
-type, ``UNWIND``-batched), so one agent-step write is one round trip and one transaction
-on both servers. The statement first checks that no upserted node already exists with
-another label (a node's label cannot change, as in the networkx backend) and that every
-edge endpoint not created by the batch exists. If a check fails, its ``WHERE`` drops the
-single pipeline row before any write clause runs, the statement returns no rows, nothing
-is changed, and the store reads what was wrong and raises ``LabelChangeError`` or
-``MissingEndpointError`` (both ``SchemaError``).
+The write statements are built in ``cypher_write.py``; the read statements here.
 
 The store that runs these statements is ``CypherStore`` (``cypher_store.py``).
 """
@@ -41,30 +34,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from memsim.memory.backends.captions import (
-    CAPTION_PROP,
-    MADE_CAPTION,
-    caption,
-    id_caption,
-)
+from memsim.memory.backends.captions import CAPTION_PROP, MADE_CAPTION
 from memsim.memory.schema import (
     NODE_LABELS,
-    LabelChangeError,
-    MissingEndpointError,
     SchemaError,
-    check_batch,
     check_edge_type,
     check_id,
     check_label,
     check_props,
 )
-from memsim.memory.store import (
-    Direction,
-    EdgeRecord,
-    NodeRecord,
-    Props,
-    WriteBatch,
-)
+from memsim.memory.store import Direction, Props
 
 BASE_LABEL = "MemNode"
 NS_PROP = "_ns"
@@ -75,7 +54,7 @@ KEY_SEP = "\x1f"  # cannot occur in a namespace, so (namespace, id) -> key is in
 DIRECTIONS: tuple[str, ...] = ("out", "in", "both")
 
 # Pipeline rows collapse to one between sections; a failed endpoint check leaves zero.
-_COLLAPSE = "WITH DISTINCT true AS ok"
+COLLAPSE = "WITH DISTINCT true AS ok"
 
 
 class StoreUnavailableError(ConnectionError):
@@ -95,7 +74,8 @@ def node_key(namespace: str, node_id: str) -> str:
     return f"{namespace}{KEY_SEP}{node_id}"
 
 
-def _check_user_props(props: Mapping[str, Any], where: str) -> None:
+def check_user_props(props: Mapping[str, Any], where: str) -> None:
+    """Props may not use the reserved names, and floats must be finite."""
     reserved = RESERVED_PROPS.intersection(props)
     if reserved:
         raise SchemaError(
@@ -109,15 +89,9 @@ def _check_user_props(props: Mapping[str, Any], where: str) -> None:
             raise SchemaError(f"{where}.props.{key} must be a finite number, got {value!r}")
 
 
-def _plain(props: Mapping[str, Any]) -> Props:
+def plain_props(props: Mapping[str, Any]) -> Props:
     """Props as sent: tuples become lists (both servers store lists)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in props.items()}
-
-
-def _merge_props(old: Props, new: Mapping[str, Any]) -> Props:
-    merged = dict(old)
-    merged.update(_plain(new))
-    return merged
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,180 +162,6 @@ NEO4J = CypherDialect(name="neo4j", if_not_exists=True, unique_constraint=True)
 # ---------------------------------------------------------------- statement builders
 
 
-def _normalise(batch: WriteBatch) -> tuple[dict[str, NodeRecord], dict[tuple, EdgeRecord]]:
-    """Merge repeated ids / edges within one batch in order, so the statement never
-    MERGEs the same key twice and the result does not depend on the engine."""
-    nodes: dict[str, NodeRecord] = {}
-    for node in batch.nodes:
-        old = nodes.get(node.id)
-        if old is not None and old.label != node.label:
-            raise LabelChangeError(
-                f"node.label for {node.id!r} is {node.label!r} but the same batch gives it "
-                f"label {old.label!r}; a node's label cannot change"
-            )
-        props = _merge_props(old.props if old else {}, node.props)
-        nodes[node.id] = NodeRecord(node.id, node.label, props)
-    edges: dict[tuple, EdgeRecord] = {}
-    for edge in batch.edges:
-        ident = (edge.src, edge.type, edge.dst)
-        old_edge = edges.get(ident)
-        props = _merge_props(old_edge.props if old_edge else {}, edge.props)
-        edges[ident] = EdgeRecord(edge.src, edge.type, edge.dst, props)
-    return nodes, edges
-
-
-def validate_batch(batch: WriteBatch) -> None:
-    """`check_batch` plus this layer's rules (reserved property names, finite floats)."""
-    if not isinstance(batch, WriteBatch):
-        raise SchemaError(f"batch must be a WriteBatch, got {type(batch).__name__}")
-    check_batch(batch)
-    for node in batch.nodes:
-        _check_user_props(node.props, f"node[{node.id}]")
-    for edge in batch.edges:
-        _check_user_props(edge.props, f"edge[{edge.src}-{edge.type}->{edge.dst}]")
-
-
-# After `SET n += row.props`: a node without a name of its own (none yet, or one this layer
-# made, or the memory just removed its own) gets the caption: from this write's props, or
-# the one it has, or from its id. A name of the memory's own clears the mark (_node_row).
-# The WITH makes the props update visible first (FalkorDB evaluates one SET's items, and
-# consecutive SETs, against the node as it was before them).
-_SET_CAPTION = (
-    f"WITH n, row, (n.{CAPTION_PROP} IS NULL OR n.{MADE_CAPTION} IS NOT NULL) AS made\n"
-    f"SET n.{MADE_CAPTION} = CASE WHEN made THEN true END, "
-    f"n.{CAPTION_PROP} = CASE WHEN made "
-    f"THEN coalesce(row.caption, n.{CAPTION_PROP}, row.fallback) ELSE n.{CAPTION_PROP} END"
-)
-
-
-def _node_row(namespace: str, node: NodeRecord) -> dict[str, Any]:
-    props = dict(node.props)
-    if props.get(CAPTION_PROP) is not None:
-        props[MADE_CAPTION] = None  # the memory's own name: not a made caption any more
-    return {"key": node_key(namespace, node.id), "id": node.id, "label": node.label,
-            "props": props, "caption": caption(node.label, node.props),
-            "fallback": id_caption(node.id)}
-
-
-def _group(items: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for name, row in items:
-        groups.setdefault(name, []).append(row)
-    return dict(sorted(groups.items()))
-
-
-def build_write(
-    batch: WriteBatch, namespace: str, *, replace: bool = False, checks: bool = True
-) -> tuple[Statement | None, list[str]]:
-    """The one statement that applies `batch` to `namespace`, and the ids it requires to
-    exist already (edge endpoints not upserted by the batch).
-
-    With `replace`, the statement first deletes everything in the namespace (restore);
-    then every endpoint must be in the batch. Returns ``(None, [])`` for an empty batch.
-    Without `checks` the statement leaves out its label and endpoint checks, for a caller
-    that has checked the batch against an exact copy of the namespace (they are about a
-    third of a write's server time); then it is not atomic if those checks would fail.
-    """
-    check_namespace(namespace)
-    validate_batch(batch)
-    nodes, edges = _normalise(batch)
-    required = sorted({e for edge in edges.values() for e in (edge.src, edge.dst)} - set(nodes))
-    if replace and required:
-        raise MissingEndpointError(
-            f"edges refer to node ids not in the snapshot's nodes: {required[:10]}"
-        )
-    if not batch and not replace:
-        return None, []
-
-    params: dict[str, Any] = {"ns": namespace}
-    sections: list[str] = []
-    node_groups = _group([(n.label, _node_row(namespace, n)) for n in nodes.values()])
-    for i, rows in enumerate(node_groups.values()):
-        params[f"n{i}"] = rows
-    if node_groups and not replace and checks:
-        # count() skips nulls: only existing nodes whose label differs are counted.
-        every = " + ".join(f"$n{i}" for i in range(len(node_groups)))
-        sections.append(
-            f"UNWIND {every} AS row\n"
-            f"OPTIONAL MATCH (e:{BASE_LABEL} {{{KEY_PROP}: row.key, {NS_PROP}: $ns}})\n"
-            "WITH count(CASE WHEN NOT row.label IN labels(e) THEN 1 END) AS clash\n"
-            "WHERE clash = 0"
-        )
-    if required and checks:
-        params["ends"] = [node_key(namespace, i) for i in required]
-        sections.append(
-            "UNWIND $ends AS k\n"
-            f"OPTIONAL MATCH (e:{BASE_LABEL} {{{KEY_PROP}: k, {NS_PROP}: $ns}})\n"
-            "WITH count(e) AS found\n"
-            "WHERE found = size($ends)"
-        )
-    if replace:
-        sections.append(
-            f"OPTIONAL MATCH (old:{BASE_LABEL} {{{NS_PROP}: $ns}})\nDETACH DELETE old\n{_COLLAPSE}"
-        )
-    for i, label in enumerate(node_groups):
-        check_label(label)  # defence in depth: the only interpolated names are whitelisted
-        sections.append(
-            f"UNWIND $n{i} AS row\n"
-            f"MERGE (n:{BASE_LABEL}:{label} {{{KEY_PROP}: row.key}})\n"
-            f"ON CREATE SET n.{NS_PROP} = $ns, n.{ID_PROP} = row.id\n"
-            "SET n += row.props\n"
-            f"{_SET_CAPTION}\n"
-            f"{_COLLAPSE}"
-        )
-    edge_groups = _group(
-        [
-            (
-                e.type,
-                {
-                    "src": node_key(namespace, e.src),
-                    "dst": node_key(namespace, e.dst),
-                    "props": e.props,
-                },
-            )
-            for e in edges.values()
-        ]
-    )
-    for i, (edge_type, rows) in enumerate(edge_groups.items()):
-        check_edge_type(edge_type)
-        params[f"e{i}"] = rows
-        sections.append(
-            f"UNWIND $e{i} AS row\n"
-            f"MATCH (a:{BASE_LABEL} {{{KEY_PROP}: row.src}})\n"
-            f"MATCH (b:{BASE_LABEL} {{{KEY_PROP}: row.dst}})\n"
-            f"MERGE (a)-[r:{edge_type}]->(b)\n"
-            f"ON CREATE SET r.{NS_PROP} = $ns\n"
-            "SET r += row.props\n"
-            f"{_COLLAPSE}"
-        )
-    delete_edges = _group(
-        [
-            (t, {"src": node_key(namespace, s), "dst": node_key(namespace, d)})
-            for s, t, d in dict.fromkeys(batch.delete_edges)
-        ]
-    )
-    for i, (edge_type, rows) in enumerate(delete_edges.items()):
-        check_edge_type(edge_type)
-        params[f"d{i}"] = rows
-        sections.append(
-            f"UNWIND $d{i} AS row\n"
-            f"OPTIONAL MATCH (:{BASE_LABEL} {{{KEY_PROP}: row.src}})"
-            f"-[r:{edge_type} {{{NS_PROP}: $ns}}]->"
-            f"(:{BASE_LABEL} {{{KEY_PROP}: row.dst}})\n"
-            "DELETE r\n"
-            f"{_COLLAPSE}"
-        )
-    if batch.delete_nodes:
-        params["dn"] = [node_key(namespace, i) for i in dict.fromkeys(batch.delete_nodes)]
-        sections.append(
-            "UNWIND $dn AS k\n"
-            f"OPTIONAL MATCH (n:{BASE_LABEL} {{{KEY_PROP}: k, {NS_PROP}: $ns}})\n"
-            "DETACH DELETE n\n"
-            f"{_COLLAPSE}"
-        )
-    return Statement("\n".join(sections) + "\nRETURN ok", params), required
-
-
 _NODE_COLUMNS = f"n.{ID_PROP} AS id, labels(n) AS labels, properties(n) AS props"
 
 
@@ -404,8 +204,8 @@ def build_query(
     """
     where = dict(where or {})
     check_props(where, "where")
-    _check_user_props(where, "where")
-    equal = _plain(where)
+    check_user_props(where, "where")
+    equal = plain_props(where)
     if isinstance(missing, str):
         raise SchemaError(f"missing must be a list of property names, got the string {missing!r}")
     for name in missing:

@@ -16,8 +16,6 @@ from memsim.memory.backends.captions import user_props
 from memsim.memory.backends.cypher import (
     RESERVED_PROPS,
     CypherDialect,
-    LabelChangeError,
-    MissingEndpointError,
     Statement,
     StoreUnavailableError,
     build_clear,
@@ -28,10 +26,16 @@ from memsim.memory.backends.cypher import (
     build_namespaces,
     build_neighbors,
     build_query,
-    build_write,
     check_namespace,
 )
-from memsim.memory.schema import NODE_LABELS, SchemaError, snapshot_to_batch
+from memsim.memory.backends.cypher_write import build_write, build_write_many
+from memsim.memory.schema import (
+    NODE_LABELS,
+    LabelChangeError,
+    MissingEndpointError,
+    SchemaError,
+    snapshot_to_batch,
+)
 from memsim.memory.store import (
     Direction,
     EdgeRecord,
@@ -161,6 +165,24 @@ class CypherStore(StoreShorthands, ABC):
         mirror's `check_write`): the statement leaves out its label and endpoint checks,
         about a third of its server time. Atomic only if that copy was exact."""
         self._apply(batch, checks=False)
+
+    def write_together(self, writes: Sequence[tuple[CypherStore, WriteBatch]]) -> None:
+        """Apply the batches of several stores of this store's server and graph, at most
+        one per namespace, in one statement: one round trip, one transaction. Like
+        `write_checked`, for batches checked against exact copies of their namespaces
+        (read mirrors batching a team step's writes)."""
+        self._check_open()
+        for store, _ in writes:
+            store._check_open()
+            if type(store) is not type(self) or store._server_id() != self._server_id():
+                raise ValueError(
+                    f"write_together: store of namespace {store.namespace!r} is not on this "
+                    f"store's server and graph ({self._server_id()!r}); it cannot share a "
+                    "statement"
+                )
+        statement = build_write_many([(store.namespace, batch) for store, batch in writes])
+        if statement is not None:
+            self._run_write(statement)
 
     def get(self, node_ids: Sequence[str]) -> list[NodeRecord]:
         return self._one(self._plan_get(node_ids))

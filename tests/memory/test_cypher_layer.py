@@ -13,18 +13,22 @@ from memsim.memory.backends import cypher
 from memsim.memory.backends.cypher import (
     FALKORDB,
     NEO4J,
-    LabelChangeError,
-    MissingEndpointError,
     StoreUnavailableError,
     build_count,
     build_edges,
     build_get,
     build_neighbors,
     build_query,
-    build_write,
     node_key,
 )
-from memsim.memory.schema import EDGE_TYPES, NODE_LABELS, SchemaError
+from memsim.memory.backends.cypher_write import build_write, build_write_many
+from memsim.memory.schema import (
+    EDGE_TYPES,
+    NODE_LABELS,
+    LabelChangeError,
+    MissingEndpointError,
+    SchemaError,
+)
 from memsim.memory.store import EdgeRecord, NodeRecord, WriteBatch
 
 HOSTILE = [
@@ -181,8 +185,45 @@ def test_write_order_is_upsert_nodes_edges_then_delete_edges_nodes() -> None:
         for marker in ("MERGE (n:", "MERGE (a)-", "DELETE r", "DETACH DELETE n")
     ]
     assert positions == sorted(positions)
-    assert statement.params["d0"] == [{"src": node_key("ns", "a"), "dst": node_key("ns", "c")}]
-    assert statement.params["dn"] == [node_key("ns", "d")]
+    assert statement.params["d0"] == [
+        {"src": node_key("ns", "a"), "dst": node_key("ns", "c"), "ns": "ns"}
+    ]
+    assert statement.params["dn"] == [{"key": node_key("ns", "d"), "ns": "ns"}]
+
+
+def test_write_many_is_one_statement_whose_rows_name_their_namespace() -> None:
+    one = WriteBatch(nodes=[NodeRecord("a", "Goal")], edges=[EdgeRecord("a", "NEXT", "b")],
+                     delete_nodes=["d"])
+    two = WriteBatch(nodes=[NodeRecord("a", "Goal"), NodeRecord("e", "Event")],
+                     delete_edges=[("a", "NEXT", "b")])
+    statement = build_write_many([("agent_0", one), ("agent_1", two)])
+    assert statement is not None
+    text, params = statement.text, statement.params
+    # The two batches share each section: one Goal MERGE, one NEXT MERGE, one delete each.
+    assert text.count("MERGE (n:MemNode:Goal") == 1 and text.count("RETURN") == 1
+    assert [(r["ns"], r["key"]) for r in params["n1"]] == [
+        ("agent_0", node_key("agent_0", "a")), ("agent_1", node_key("agent_1", "a"))
+    ]
+    assert params["e0"][0]["src"] == node_key("agent_0", "a")
+    assert params["d0"] == [{"src": node_key("agent_1", "a"), "dst": node_key("agent_1", "b"),
+                             "ns": "agent_1"}]
+    assert params["dn"] == [{"key": node_key("agent_0", "d"), "ns": "agent_0"}]
+    # No label or endpoint checks (the caller checked against a mirror), no namespace
+    # parameter: every row carries its own.
+    assert "clash" not in text and "found" not in text and "$ns" not in text
+    # Alone, a batch gives the statement build_write gives it without checks.
+    alone = build_write_many([("agent_0", one)])
+    assert alone is not None
+    assert alone.text == build_write(one, "agent_0", checks=False)[0].text  # type: ignore[union-attr]
+
+
+def test_write_many_refuses_a_namespace_twice_and_checks_each_batch() -> None:
+    batch = WriteBatch(nodes=[NodeRecord("a", "Goal")])
+    with pytest.raises(ValueError, match="namespace 'agent_0' twice"):
+        build_write_many([("agent_0", batch), ("agent_0", batch)])
+    with pytest.raises(SchemaError):
+        build_write_many([("agent_0", WriteBatch(nodes=[NodeRecord("a", "Nope")]))])
+    assert build_write_many([("agent_0", WriteBatch()), ("agent_1", WriteBatch())]) is None
 
 
 def test_endpoint_check_only_for_endpoints_the_batch_does_not_create() -> None:
@@ -233,11 +274,11 @@ def test_repeated_ids_are_merged_and_label_conflicts_rejected() -> None:
     statement, _ = build_write(batch, "ns")
     assert statement is not None
     assert statement.params["n0"] == [
-        {"key": node_key("ns", "a"), "id": "a", "label": "Goal",
+        {"key": node_key("ns", "a"), "ns": "ns", "id": "a", "label": "Goal",
          "props": {"x": 1, "y": 2, "z": None}, "caption": None, "fallback": "a"}
     ]
     assert [r["props"] for r in statement.params["e0"]] == [{"w": 1, "v": 2}]
-    assert statement.params["dn"] == [node_key("ns", "q")]
+    assert statement.params["dn"] == [{"key": node_key("ns", "q"), "ns": "ns"}]
     with pytest.raises(LabelChangeError, match="label cannot change"):
         build_write(WriteBatch(nodes=[NodeRecord("a", "Goal"), NodeRecord("a", "Event")]), "ns")
 

@@ -20,15 +20,13 @@ from falkordb import FalkorDB
 from memsim.memory import AgentMemory, Fact, RetrievalQuery
 from memsim.memory.backends import open_store
 from memsim.memory.backends.cypher import (
-    LabelChangeError,
-    MissingEndpointError,
     StoreUnavailableError,
     build_get,
     build_query,
 )
 from memsim.memory.backends.falkordb_store import FalkorDBStore
-from memsim.memory.backends.mirrored import MirroredStore
-from memsim.memory.schema import SchemaError
+from memsim.memory.backends.mirrored import MirroredStore, batched_writes
+from memsim.memory.schema import LabelChangeError, MissingEndpointError, SchemaError
 from memsim.memory.store import EdgeRecord, GraphStore, NodeRecord, WriteBatch
 
 pytestmark = pytest.mark.integration
@@ -540,3 +538,73 @@ def test_a_run_opens_server_stores_behind_the_mirror_unless_told_not_to(
     assert not isinstance(embedded, MirroredStore)  # nothing to mirror in process
     for store in (mirrored, direct, embedded):
         store.close()
+
+
+def test_a_team_steps_writes_behind_mirrors_are_one_statement(
+        open_ns: StoreFactory, falkordb_config: dict[str, Any]) -> None:
+    """Inside `batched_writes` (one per team step in a run), the mirrored stores' writes
+    go to the server as one statement when the block ends (two where a namespace wrote
+    twice), and the server ends as if each batch had been written alone."""
+    mirrored = [MirroredStore(open_ns(f"agent_{i}")) for i in range(3)]
+    alone = [open_ns(f"alone_{i}") for i in range(3)]
+    for step in (1, 2, 3):
+        batches = []
+        for i in range(3):
+            batch = _step_batch(10 * step + i, n=8)
+            if step > 1:  # deletes and updates of what earlier steps wrote, too
+                batch.delete_nodes.append(f"ev{10 * (step - 1) + i}-0")
+                batch.delete_edges.append((f"ch{10 * (step - 1) + i}", "HAS_EVENT",
+                                           f"ev{10 * (step - 1) + i}-1"))
+            batches.append(batch)
+        before = _graph_query_calls(falkordb_config)
+        with batched_writes():
+            for store, batch in zip(mirrored, batches, strict=True):
+                store.write(batch)
+            if step == 3:  # agent_0 writes twice: a second statement, after the first
+                mirrored[0].write(WriteBatch(delete_nodes=["ch30"]))
+            assert _graph_query_calls(falkordb_config) == before  # nothing sent yet
+        assert _graph_query_calls(falkordb_config) - before == (2 if step == 3 else 1)
+        for store, batch in zip(alone, batches, strict=True):
+            store.write(batch)
+        if step == 3:
+            alone[0].write(WriteBatch(delete_nodes=["ch30"]))
+    for store, reference in zip(mirrored, alone, strict=True):
+        server, expected, mirror = store.remote.snapshot(), reference.snapshot(), store.snapshot()
+        for part in ("nodes", "edges"):
+            assert server[part] == expected[part] == mirror[part]
+        assert "ch30" not in {n["id"] for n in server["nodes"]} or store.namespace != "agent_0"
+
+
+def test_write_together_refuses_a_store_of_another_graph(
+        open_ns: StoreFactory, falkordb_config: dict[str, Any]) -> None:
+    here = open_ns("agent_0")
+    elsewhere = open_store("falkordb", "agent_1", graph=f"memsim_other_{uuid.uuid4().hex[:8]}",
+                           **falkordb_config)
+    try:
+        with pytest.raises(ValueError, match="'agent_1' is not on this store's server"):
+            here.write_together([(here, _step_batch(1, n=4)), (elsewhere, _step_batch(2, n=4))])
+        assert here.count() == 0
+    finally:
+        elsewhere.close()
+
+
+def test_a_run_on_falkordb_sends_one_write_per_team_step(
+        falkordb_config: dict[str, Any], graph_name: str, tmp_path: Path) -> None:
+    """Behind the mirror, `run_team` batches a team step's writes (3 agents, each
+    writing every step) into one statement: 20 more team steps are 20 more writes."""
+    from memsim.sim.episode import run_episode
+    from memsim.sim.scenario import validate_scenario
+
+    def writes(max_steps: int) -> int:
+        scenario = {"name": "batched", "version": 1, "seeds": [3], "max_steps": max_steps,
+                    "env": {"family": "crafting", "width": 32, "height": 32},
+                    "agents": {"count": 3, "policy": "scripted"},
+                    "run": {"executor": "direct"},
+                    "memory": {"backend": "falkordb",
+                               "config": {**falkordb_config, "graph": graph_name}}}
+        before = _graph_query_calls(falkordb_config)
+        run_episode(validate_scenario(scenario), 3, tmp_path / str(max_steps))
+        return _graph_query_calls(falkordb_config) - before
+
+    writes(10)  # the process's first run on a server also creates the indexes
+    assert writes(40) - writes(20) == 20

@@ -62,7 +62,7 @@ EXPECTED = {
     "endpoint check": "WHERE found = size($ends)",
     "write edges": "MERGE (a)-[r:",
     "delete edges": "DELETE r",
-    "delete nodes": "UNWIND $dn AS k",
+    "delete nodes": "UNWIND $dn AS row",
     "restore": "DETACH DELETE old",
     "get": "UNWIND $keys AS k",
     "missing": "RETURN i ORDER BY i",
