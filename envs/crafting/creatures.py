@@ -207,7 +207,9 @@ class CreatureRules:
     # ---- spawning balance -------------------------------------------------------------
 
     def _balance(self) -> None:
-        """Spawn and despawn creatures per chunk, as Crafter's _balance_chunk does."""
+        """Spawn and despawn creatures per chunk, as Crafter's _balance_chunk does: per
+        kind, every chunk in row-major order whose residents are below its low target
+        draws for a spawn, above its high target for a despawn (no other chunk draws)."""
         live = [a for a in self.agents if a.alive]
         if not live:
             return
@@ -220,23 +222,25 @@ class CreatureRules:
         for creature in self.creatures.values():
             chunks = by_chunk.setdefault(creature.kind, {})
             chunks.setdefault((creature.x // size, creature.y // size), []).append(creature)
+        rng = self.rng
         for kind in _BALANCED:
             if not self._kinds_on[kind]:
                 continue
             spec = self.rules.balance[kind]
-            space = space_of[self.rules.material_ids[spec["material"]]]
             residents = by_chunk.get(kind, {})
-            counts = np.zeros(space.shape, dtype=np.int64)
-            for (cx, cy), group in residents.items():
-                counts[cy, cx] = len(group)
-            # Only a chunk below its low or above its high target draws from the rng (see
-            # _balance_kind), so the others are skipped without changing the trajectory.
-            low = np.where(space < spec["min_space"], 0,
-                           int(spec["target_min"][0] + spec["target_min"][1] * light))
+            # Plain Python over the few chunks: numpy's per-call cost was most of this.
+            low_target = int(spec["target_min"][0] + spec["target_min"][1] * light)
             high = int(spec["target_max"][0] + spec["target_max"][1] * light)
-            for cy, cx in np.argwhere((counts < low) | (counts > high)).tolist():
-                self._balance_kind(cx, cy, size, kind, residents.get((cx, cy), []),
-                                   int(space[cy, cx]), light, live)
+            min_space, none = spec["min_space"], ()
+            space_rows = space_of[self.rules.material_ids[spec["material"]]].tolist()
+            for cy, space_row in enumerate(space_rows):
+                for cx, space in enumerate(space_row):
+                    group = residents.get((cx, cy), none)
+                    low = 0 if space < min_space else low_target
+                    if len(group) < low and rng.random() < spec["spawn_prob"]:
+                        self._spawn_in_chunk(cx, cy, size, kind, live)
+                    elif len(group) > high and rng.random() < spec["despawn_prob"]:
+                        self._despawn_one(group, kind, live)
 
     def _count_chunk_space(self) -> dict[int, np.ndarray]:
         """Per material the balance spawns on, its cells per chunk (indexed [cy, cx]).
@@ -263,39 +267,27 @@ class CreatureRules:
         if new in space:
             space[new][y // size, x // size] += 1
 
-    def _balance_kind(
-        self,
-        cx: int,
-        cy: int,
-        size: int,
-        kind: str,
-        creatures: list[Creature],
-        space: int,
-        light: float,
-        live: list[Agent],
-    ) -> None:
+    def _spawn_in_chunk(self, cx: int, cy: int, size: int, kind: str,
+                        live: list[Agent]) -> None:
+        """Spawn `kind` on a random cell of its material in chunk (cx, cy), unless the cell
+        is occupied or within `spawn_dist` of a live agent (the draw is made either way)."""
         spec = self.rules.balance[kind]
-        low = (
-            0.0
-            if space < spec["min_space"]
-            else spec["target_min"][0] + spec["target_min"][1] * light
-        )
-        high = spec["target_max"][0] + spec["target_max"][1] * light
-        rng = self.rng
-        if len(creatures) < int(low) and rng.random() < spec["spawn_prob"]:
-            x0, y0 = cx * size, cy * size
-            p = self.pad
-            area = self.mat[
-                y0 + p : min(y0 + size, self.height) + p, x0 + p : min(x0 + size, self.width) + p
-            ]
-            ys, xs = np.nonzero(area == self.rules.material_ids[spec["material"]])
-            i = rng.randrange(len(xs))
-            x, y = x0 + int(xs[i]), y0 + int(ys[i])
-            away = min(abs(a.x - x) + abs(a.y - y) for a in live) >= spec["spawn_dist"]
-            if away and (x, y) not in self.occupant:
-                self._spawn(kind, x, y)
-        elif len(creatures) > int(high) and rng.random() < spec["despawn_prob"]:
-            creature = creatures[rng.randrange(len(creatures))]
-            away = min(abs(a.x - creature.x) + abs(a.y - creature.y) for a in live)
-            if away >= spec["despawn_dist"]:
-                self._remove(creature)
+        x0, y0 = cx * size, cy * size
+        p = self.pad
+        area = self.mat[
+            y0 + p : min(y0 + size, self.height) + p, x0 + p : min(x0 + size, self.width) + p
+        ]
+        ys, xs = np.nonzero(area == self.rules.material_ids[spec["material"]])
+        i = self.rng.randrange(len(xs))
+        x, y = x0 + int(xs[i]), y0 + int(ys[i])
+        away = min(abs(a.x - x) + abs(a.y - y) for a in live) >= spec["spawn_dist"]
+        if away and (x, y) not in self.occupant:
+            self._spawn(kind, x, y)
+
+    def _despawn_one(self, group: list[Creature], kind: str, live: list[Agent]) -> None:
+        """Remove a random one of `group` if it is at least `despawn_dist` from every live
+        agent (the draw is made either way)."""
+        creature = group[self.rng.randrange(len(group))]
+        away = min(abs(a.x - creature.x) + abs(a.y - creature.y) for a in live)
+        if away >= self.rules.balance[kind]["despawn_dist"]:
+            self._remove(creature)
