@@ -381,26 +381,19 @@ def main() -> None:
                 trips,
                 write_times,
             )
-            bench_backend(  # what a run uses by default: reads from the in-process mirror
-                "falkordb+mirror",
-                lambda ns: MirroredStore(open_store("falkordb", ns, **config)),
-                sizes,
-                args.steps,
-                rows,
-                trips,
-                write_times,
-            )
-            for batched in (False, True):  # a team step, as run_team runs it, and without
+            # What a run uses by default: reads from the in-process mirror; for one agent,
+            # then a team without and with a team step's writes batched (as run_team).
+            for agents, batched in ((1, False), (args.team, False), (args.team, True)):
+                name = "falkordb+mirror" + (f", team of {agents}" if agents > 1 else "")
                 bench_backend(
-                    f"falkordb+mirror, team of {args.team}"
-                    + (", batched" if batched else ""),
+                    name + (", batched" if batched else ""),
                     lambda ns: MirroredStore(open_store("falkordb", ns, **config)),
                     sizes,
                     args.steps,
                     rows,
                     trips,
                     write_times,
-                    agents=args.team,
+                    agents=agents,
                     batched=batched,
                 )
     except (ImportError, RuntimeError, ConnectionError) as exc:

@@ -224,12 +224,15 @@ class MirroredStore(StoreShorthands):
         return self._local.neighbors(node_id, edge_type, direction)
 
     def edges(self, edge_type: str | None = None) -> list[EdgeRecord]:
+        self._check_usable()
         return self._local.edges(edge_type)
 
     def count(self, label: str | None = None) -> int:
+        self._check_usable()
         return self._local.count(label)
 
     def structure(self, props: Sequence[str] = ()) -> GraphStructure:
+        self._check_usable()
         return self._local.structure(props)
 
     def snapshot(self) -> dict[str, Any]:

@@ -148,6 +148,9 @@ def test_a_batched_send_that_fails_raises_and_the_mirror_refuses_use_until_reope
         mirror.get(["a"])
     with pytest.raises(StoreUnavailableError, match="did not reach the server"):
         mirror.upsert_nodes(_tree("b"))
+    for read in (mirror.count, mirror.edges, mirror.structure, mirror.snapshot):
+        with pytest.raises(StoreUnavailableError, match="did not reach the server"):
+            read()
     mirror.close()
     again = MirroredStore(_server(server_graphs))  # the last close dropped the mirror
     assert again.get(["a"]) == []
